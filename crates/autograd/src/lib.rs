@@ -1,0 +1,1 @@
+//! Soma's Tensor: a recorded op graph with backward and gradcheck.

@@ -1,0 +1,1 @@
+//! Soma's data: IDX/MNIST reading, datasets and loaders.

@@ -1,0 +1,73 @@
+//! The `Backend` trait: the primitive ops every device implements.
+//!
+//! Shapes are checked once, in autograd; a backend trusts the dimensions it is given and reports
+//! only device failures and device limits.
+
+use crate::{
+    AxisDims, BinaryOp, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, Result, Shape, StridedView, UnaryOp,
+    UpdateRule,
+};
+
+pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// A contiguous f32 buffer on the device.
+    type Storage: Clone + Send + Sync + std::fmt::Debug;
+
+    /// A human-readable name: `cpu`, or the adapter's name and API (`llvmpipe (vulkan)`).
+    fn name(&self) -> String;
+
+    fn zeros(&self, len: usize) -> Result<Self::Storage>;
+    fn full(&self, len: usize, value: f32) -> Result<Self::Storage>;
+    fn from_slice(&self, data: &[f32]) -> Result<Self::Storage>;
+    /// Blocking readback.
+    fn to_vec(&self, x: &Self::Storage) -> Result<Vec<f32>>;
+    /// Uniform numbers in [0, 1) from a counter-based hash of `(seed, index)`: the same on every
+    /// backend, so dropout masks and initial weights do not depend on the device.
+    fn rand_uniform(&self, len: usize, seed: u64) -> Result<Self::Storage>;
+
+    fn unary(&self, op: UnaryOp, x: &Self::Storage, alpha: f32) -> Result<Self::Storage>;
+    /// Broadcasting binary op; the output has the broadcast shape of `a_shape` and `b_shape`.
+    fn binary(
+        &self,
+        op: BinaryOp,
+        a: &Self::Storage,
+        a_shape: &Shape,
+        b: &Self::Storage,
+        b_shape: &Shape,
+    ) -> Result<Self::Storage>;
+    /// `op(x, scalar)`, or `op(scalar, x)` when `scalar_first`.
+    fn binary_scalar(&self, op: BinaryOp, x: &Self::Storage, scalar: f32, scalar_first: bool) -> Result<Self::Storage>;
+    /// `cond != 0 ? a : b`, all three of the same length.
+    fn where_cond(&self, cond: &Self::Storage, a: &Self::Storage, b: &Self::Storage) -> Result<Self::Storage>;
+
+    /// Reduces the middle axis of `[outer, axis, inner]`, giving `[outer, inner]`.
+    fn reduce(&self, op: ReduceOp, x: &Self::Storage, dims: AxisDims) -> Result<Self::Storage>;
+    /// Softmax (or log-softmax) of each row of a `[rows, cols]` matrix, numerically stable.
+    fn softmax(&self, x: &Self::Storage, rows: usize, cols: usize, log: bool) -> Result<Self::Storage>;
+    fn matmul(&self, a: &Self::Storage, b: &Self::Storage, dims: MatmulDims) -> Result<Self::Storage>;
+
+    /// Copies a strided view (transpose, permute, narrow, broadcast-expand) into a contiguous buffer.
+    fn copy_strided(&self, x: &Self::Storage, view: &StridedView) -> Result<Self::Storage>;
+    /// Concatenates `[outer, axis_i, inner]` parts along the middle axis.
+    fn concat(&self, parts: &[(&Self::Storage, usize)], outer: usize, inner: usize) -> Result<Self::Storage>;
+    /// `torch.gather`; indices are stored as f32 and must be in range (autograd checks them).
+    fn gather(&self, src: &Self::Storage, index: &Self::Storage, dims: GatherDims) -> Result<Self::Storage>;
+    /// The adjoint of `gather`: `out[o, index[o, i, n], n] += src[o, i, n]`, giving `[outer, src_axis, inner]`.
+    fn scatter_add(&self, src: &Self::Storage, index: &Self::Storage, dims: GatherDims) -> Result<Self::Storage>;
+
+    /// Unfolds windows of `[n, c, h, w]` into `[n, c * kh * kw, out_h * out_w]` (zero padding).
+    fn im2col(&self, x: &Self::Storage, geom: Conv2dGeometry) -> Result<Self::Storage>;
+    /// The adjoint of `im2col`: sums window columns back into `[n, c, h, w]`.
+    fn col2im(&self, cols: &Self::Storage, geom: Conv2dGeometry) -> Result<Self::Storage>;
+
+    /// One optimizer step for one parameter: returns the new parameter and the new state buffers.
+    fn update(
+        &self,
+        rule: &UpdateRule,
+        param: &Self::Storage,
+        grad: &Self::Storage,
+        state: &[&Self::Storage],
+    ) -> Result<(Self::Storage, Vec<Self::Storage>)>;
+
+    /// Waits until all queued work has finished (and reports any device error it raised).
+    fn synchronize(&self) -> Result<()>;
+}

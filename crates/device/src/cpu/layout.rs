@@ -1,0 +1,75 @@
+//! Data movement on the CPU: strided copies, concatenation, gather and its adjoint.
+
+use crate::{GatherDims, StridedView};
+
+pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
+    let len: usize = view.shape.iter().product();
+    let rank = view.shape.len();
+    if rank == 0 {
+        return vec![x[view.offset]; len];
+    }
+    let mut out = Vec::with_capacity(len);
+    let mut index = vec![0usize; rank];
+    let mut pos = view.offset;
+    let (last_dim, last_stride) = (view.shape[rank - 1], view.strides[rank - 1]);
+    if len == 0 {
+        return out;
+    }
+    loop {
+        out.extend((0..last_dim).map(|j| x[pos + j * last_stride]));
+        // Advance the odometer over all but the last dimension.
+        let mut d = rank - 1;
+        loop {
+            if d == 0 {
+                return out;
+            }
+            d -= 1;
+            index[d] += 1;
+            pos += view.strides[d];
+            if index[d] < view.shape[d] {
+                break;
+            }
+            pos -= view.strides[d] * index[d];
+            index[d] = 0;
+        }
+    }
+}
+
+pub fn concat(parts: &[(&[f32], usize)], outer: usize, inner: usize) -> Vec<f32> {
+    let total_axis: usize = parts.iter().map(|p| p.1).sum();
+    let mut out = Vec::with_capacity(outer * total_axis * inner);
+    for o in 0..outer {
+        for &(data, axis) in parts {
+            out.extend_from_slice(&data[o * axis * inner..(o + 1) * axis * inner]);
+        }
+    }
+    out
+}
+
+pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Vec<f32> {
+    let mut out = vec![0.0; d.outer * d.index_axis * d.inner];
+    for o in 0..d.outer {
+        for i in 0..d.index_axis {
+            for n in 0..d.inner {
+                let at = (o * d.index_axis + i) * d.inner + n;
+                let j = index[at] as usize;
+                out[at] = src[(o * d.src_axis + j) * d.inner + n];
+            }
+        }
+    }
+    out
+}
+
+pub fn scatter_add(src: &[f32], index: &[f32], d: GatherDims) -> Vec<f32> {
+    let mut out = vec![0.0; d.outer * d.src_axis * d.inner];
+    for o in 0..d.outer {
+        for i in 0..d.index_axis {
+            for n in 0..d.inner {
+                let at = (o * d.index_axis + i) * d.inner + n;
+                let j = index[at] as usize;
+                out[(o * d.src_axis + j) * d.inner + n] += src[at];
+            }
+        }
+    }
+    out
+}

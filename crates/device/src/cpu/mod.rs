@@ -1,0 +1,140 @@
+//! The CPU backend: contiguous `Vec<f32>` storage, rayon for large elementwise work and a blocked
+//! GEMM for matmul.
+
+mod conv;
+mod elementwise;
+mod layout;
+mod matmul;
+mod reduce;
+
+use std::sync::Arc;
+
+use crate::{
+    AxisDims, Backend, BinaryOp, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, Result, Shape, StridedView, UnaryOp,
+    UpdateRule, random,
+};
+
+/// Below this many elements, work stays on one thread (spawning costs more than it saves).
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+#[derive(Clone, Debug, Default)]
+pub struct CpuBackend;
+
+/// A CPU tensor buffer, shared by reference count.
+#[derive(Clone, Debug)]
+pub struct CpuStorage(pub(crate) Arc<Vec<f32>>);
+
+impl CpuStorage {
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+    pub(crate) fn new(v: Vec<f32>) -> Self {
+        CpuStorage(Arc::new(v))
+    }
+}
+
+impl Backend for CpuBackend {
+    type Storage = CpuStorage;
+
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+    fn zeros(&self, len: usize) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(vec![0.0; len]))
+    }
+    fn full(&self, len: usize, value: f32) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(vec![value; len]))
+    }
+    fn from_slice(&self, data: &[f32]) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(data.to_vec()))
+    }
+    fn to_vec(&self, x: &CpuStorage) -> Result<Vec<f32>> {
+        Ok(x.0.to_vec())
+    }
+    fn rand_uniform(&self, len: usize, seed: u64) -> Result<CpuStorage> {
+        let key = random::seed_key(seed);
+        Ok(CpuStorage::new((0..len).map(|i| random::uniform(key, i as u32)).collect()))
+    }
+    fn unary(&self, op: UnaryOp, x: &CpuStorage, alpha: f32) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(elementwise::map(&x.0, |v| op.apply(v, alpha))))
+    }
+    fn binary(
+        &self,
+        op: BinaryOp,
+        a: &CpuStorage,
+        a_shape: &Shape,
+        b: &CpuStorage,
+        b_shape: &Shape,
+    ) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(elementwise::binary(op, &a.0, a_shape, &b.0, b_shape)?))
+    }
+    fn binary_scalar(&self, op: BinaryOp, x: &CpuStorage, scalar: f32, scalar_first: bool) -> Result<CpuStorage> {
+        let out = if scalar_first {
+            elementwise::map(&x.0, |v| op.apply(scalar, v))
+        } else {
+            elementwise::map(&x.0, |v| op.apply(v, scalar))
+        };
+        Ok(CpuStorage::new(out))
+    }
+    fn where_cond(&self, cond: &CpuStorage, a: &CpuStorage, b: &CpuStorage) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(elementwise::where_cond(&cond.0, &a.0, &b.0)))
+    }
+    fn reduce(&self, op: ReduceOp, x: &CpuStorage, dims: AxisDims) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(reduce::reduce(op, &x.0, dims)))
+    }
+    fn softmax(&self, x: &CpuStorage, rows: usize, cols: usize, log: bool) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(reduce::softmax(&x.0, rows, cols, log)))
+    }
+    fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))
+    }
+    fn copy_strided(&self, x: &CpuStorage, view: &StridedView) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(layout::copy_strided(&x.0, view)))
+    }
+    fn concat(&self, parts: &[(&CpuStorage, usize)], outer: usize, inner: usize) -> Result<CpuStorage> {
+        let parts: Vec<(&[f32], usize)> = parts.iter().map(|(s, n)| (s.0.as_slice(), *n)).collect();
+        Ok(CpuStorage::new(layout::concat(&parts, outer, inner)))
+    }
+    fn gather(&self, src: &CpuStorage, index: &CpuStorage, dims: GatherDims) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(layout::gather(&src.0, &index.0, dims)))
+    }
+    fn scatter_add(&self, src: &CpuStorage, index: &CpuStorage, dims: GatherDims) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(layout::scatter_add(&src.0, &index.0, dims)))
+    }
+    fn im2col(&self, x: &CpuStorage, geom: Conv2dGeometry) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(conv::im2col(&x.0, geom)))
+    }
+    fn col2im(&self, cols: &CpuStorage, geom: Conv2dGeometry) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(conv::col2im(&cols.0, geom)))
+    }
+    fn update(
+        &self,
+        rule: &UpdateRule,
+        param: &CpuStorage,
+        grad: &CpuStorage,
+        state: &[&CpuStorage],
+    ) -> Result<(CpuStorage, Vec<CpuStorage>)> {
+        let mut new_state: Vec<Vec<f32>> = state.iter().map(|s| s.0.to_vec()).collect();
+        let mut cell = vec![0.0; new_state.len()];
+        let new_param = param
+            .0
+            .iter()
+            .zip(grad.0.iter())
+            .enumerate()
+            .map(|(i, (&p, &g))| {
+                for (c, s) in cell.iter_mut().zip(&new_state) {
+                    *c = s[i];
+                }
+                let p = rule.apply(p, g, &mut cell);
+                for (c, s) in cell.iter().zip(new_state.iter_mut()) {
+                    s[i] = *c;
+                }
+                p
+            })
+            .collect();
+        Ok((CpuStorage::new(new_param), new_state.into_iter().map(CpuStorage::new).collect()))
+    }
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
+}

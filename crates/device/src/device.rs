@@ -1,0 +1,245 @@
+//! `Device` and `Storage`: the two enums that forward to the concrete backends.
+//!
+//! Public types are not generic over the backend; one macro does the forwarding.
+
+use crate::{
+    AxisDims, Backend, BinaryOp, Conv2dGeometry, CpuBackend, CpuStorage, Error, GatherDims, MatmulDims, ReduceOp,
+    Result, Shape, StridedView, UnaryOp, UpdateRule, WgpuBackend, WgpuStorage,
+};
+
+/// Where tensors live and ops run.
+#[derive(Clone, Debug)]
+pub enum Device {
+    Cpu(CpuBackend),
+    Wgpu(WgpuBackend),
+}
+
+/// A buffer on some device.
+#[derive(Clone, Debug)]
+pub enum Storage {
+    Cpu(CpuStorage),
+    Wgpu(WgpuStorage),
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Device::Cpu(_), Device::Cpu(_)) => true,
+            (Device::Wgpu(a), Device::Wgpu(b)) => a.same_device(b),
+            _ => false,
+        }
+    }
+}
+
+impl Device {
+    pub fn cpu() -> Device {
+        Device::Cpu(CpuBackend)
+    }
+    /// The first GPU adapter (Vulkan, Metal or DX12), honouring `WGPU_BACKEND` and
+    /// `WGPU_ADAPTER_NAME`. The device is opened once per process and shared.
+    pub fn gpu() -> Result<Device> {
+        WgpuBackend::shared().map(Device::Wgpu)
+    }
+    /// The GPU if there is one, else the CPU.
+    pub fn best() -> Device {
+        Device::gpu().unwrap_or_else(|_| Device::cpu())
+    }
+    /// Parses `cpu`, `gpu` or `best` (the examples' `--backend` flag).
+    pub fn from_name(name: &str) -> Result<Device> {
+        match name {
+            "cpu" => Ok(Device::cpu()),
+            "gpu" | "wgpu" => Device::gpu(),
+            "best" => Ok(Device::best()),
+            other => Err(Error::invalid("device", format!("unknown backend {other:?}; use cpu, gpu or best"))),
+        }
+    }
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, Device::Wgpu(_))
+    }
+    pub fn name(&self) -> String {
+        match self {
+            Device::Cpu(b) => b.name(),
+            Device::Wgpu(b) => b.name(),
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Storage {
+    pub fn device_kind(&self) -> &'static str {
+        match self {
+            Storage::Cpu(_) => "cpu",
+            Storage::Wgpu(_) => "gpu",
+        }
+    }
+}
+
+/// Runs `$body` with the concrete backend bound to `$b` and each listed storage unwrapped to the
+/// same backend's storage; a storage from the other backend is an `Error::DeviceMismatch`.
+macro_rules! on_backend {
+    ($self:expr, $op:expr, |$b:ident $(, $s:ident)*| $body:expr) => {
+        match $self {
+            Device::Cpu($b) => {
+                $(let $s = match $s { Storage::Cpu(s) => s, other => return Err(mismatch($op, "cpu", other)) };)*
+                $body.map(Wrap::cpu)
+            }
+            Device::Wgpu($b) => {
+                $(let $s = match $s { Storage::Wgpu(s) => s, other => return Err(mismatch($op, "gpu", other)) };)*
+                $body.map(Wrap::wgpu)
+            }
+        }
+    };
+}
+
+fn mismatch(op: &'static str, device: &str, storage: &Storage) -> Error {
+    Error::DeviceMismatch { op, a: device.into(), b: storage.device_kind().into() }
+}
+
+/// How a backend's result is lifted into the enum types.
+trait Wrap<C, W> {
+    fn cpu(c: C) -> Self;
+    fn wgpu(w: W) -> Self;
+}
+impl Wrap<CpuStorage, WgpuStorage> for Storage {
+    fn cpu(c: CpuStorage) -> Self {
+        Storage::Cpu(c)
+    }
+    fn wgpu(w: WgpuStorage) -> Self {
+        Storage::Wgpu(w)
+    }
+}
+impl Wrap<Vec<f32>, Vec<f32>> for Vec<f32> {
+    fn cpu(c: Vec<f32>) -> Self {
+        c
+    }
+    fn wgpu(w: Vec<f32>) -> Self {
+        w
+    }
+}
+impl Wrap<(), ()> for () {
+    fn cpu(_: ()) -> Self {}
+    fn wgpu(_: ()) -> Self {}
+}
+impl Wrap<(CpuStorage, Vec<CpuStorage>), (WgpuStorage, Vec<WgpuStorage>)> for (Storage, Vec<Storage>) {
+    fn cpu((p, s): (CpuStorage, Vec<CpuStorage>)) -> Self {
+        (Storage::Cpu(p), s.into_iter().map(Storage::Cpu).collect())
+    }
+    fn wgpu((p, s): (WgpuStorage, Vec<WgpuStorage>)) -> Self {
+        (Storage::Wgpu(p), s.into_iter().map(Storage::Wgpu).collect())
+    }
+}
+
+/// Unwraps a list of storages to one backend's, or reports the first that lives elsewhere.
+macro_rules! unwrap_all {
+    ($list:expr, $variant:ident, $op:expr, $device:expr) => {
+        $list
+            .iter()
+            .map(|s| match s {
+                Storage::$variant(s) => Ok(s),
+                other => Err(mismatch($op, $device, other)),
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+}
+
+impl Device {
+    pub fn zeros(&self, len: usize) -> Result<Storage> {
+        on_backend!(self, "zeros", |b| b.zeros(len))
+    }
+    pub fn full(&self, len: usize, value: f32) -> Result<Storage> {
+        on_backend!(self, "full", |b| b.full(len, value))
+    }
+    pub fn from_slice(&self, data: &[f32]) -> Result<Storage> {
+        on_backend!(self, "from_slice", |b| b.from_slice(data))
+    }
+    pub fn to_vec(&self, x: &Storage) -> Result<Vec<f32>> {
+        on_backend!(self, "to_vec", |b, x| b.to_vec(x))
+    }
+    pub fn rand_uniform(&self, len: usize, seed: u64) -> Result<Storage> {
+        on_backend!(self, "rand", |b| b.rand_uniform(len, seed))
+    }
+    pub fn unary(&self, op: UnaryOp, x: &Storage, alpha: f32) -> Result<Storage> {
+        on_backend!(self, op.name(), |b, x| b.unary(op, x, alpha))
+    }
+    pub fn binary(&self, op: BinaryOp, a: &Storage, a_shape: &Shape, b_: &Storage, b_shape: &Shape) -> Result<Storage> {
+        on_backend!(self, op.name(), |b, a, b_| b.binary(op, a, a_shape, b_, b_shape))
+    }
+    pub fn binary_scalar(&self, op: BinaryOp, x: &Storage, scalar: f32, scalar_first: bool) -> Result<Storage> {
+        on_backend!(self, op.name(), |b, x| b.binary_scalar(op, x, scalar, scalar_first))
+    }
+    pub fn where_cond(&self, cond: &Storage, x: &Storage, y: &Storage) -> Result<Storage> {
+        on_backend!(self, "where", |b, cond, x, y| b.where_cond(cond, x, y))
+    }
+    pub fn reduce(&self, op: ReduceOp, x: &Storage, dims: AxisDims) -> Result<Storage> {
+        on_backend!(self, op.name(), |b, x| b.reduce(op, x, dims))
+    }
+    pub fn softmax(&self, x: &Storage, rows: usize, cols: usize, log: bool) -> Result<Storage> {
+        on_backend!(self, "softmax", |b, x| b.softmax(x, rows, cols, log))
+    }
+    pub fn matmul(&self, x: &Storage, y: &Storage, dims: MatmulDims) -> Result<Storage> {
+        on_backend!(self, "matmul", |b, x, y| b.matmul(x, y, dims))
+    }
+    pub fn copy_strided(&self, x: &Storage, view: &StridedView) -> Result<Storage> {
+        on_backend!(self, "copy_strided", |b, x| b.copy_strided(x, view))
+    }
+    pub fn concat(&self, parts: &[(&Storage, usize)], outer: usize, inner: usize) -> Result<Storage> {
+        let storages: Vec<&Storage> = parts.iter().map(|p| p.0).collect();
+        match self {
+            Device::Cpu(b) => {
+                let s = unwrap_all!(storages, Cpu, "cat", "cpu");
+                let parts: Vec<_> = s.into_iter().zip(parts).map(|(s, p)| (s, p.1)).collect();
+                b.concat(&parts, outer, inner).map(Storage::Cpu)
+            }
+            Device::Wgpu(b) => {
+                let s = unwrap_all!(storages, Wgpu, "cat", "gpu");
+                let parts: Vec<_> = s.into_iter().zip(parts).map(|(s, p)| (s, p.1)).collect();
+                b.concat(&parts, outer, inner).map(Storage::Wgpu)
+            }
+        }
+    }
+    pub fn gather(&self, src: &Storage, index: &Storage, dims: GatherDims) -> Result<Storage> {
+        on_backend!(self, "gather", |b, src, index| b.gather(src, index, dims))
+    }
+    pub fn scatter_add(&self, src: &Storage, index: &Storage, dims: GatherDims) -> Result<Storage> {
+        on_backend!(self, "scatter_add", |b, src, index| b.scatter_add(src, index, dims))
+    }
+    pub fn im2col(&self, x: &Storage, geom: Conv2dGeometry) -> Result<Storage> {
+        on_backend!(self, "im2col", |b, x| b.im2col(x, geom))
+    }
+    pub fn col2im(&self, cols: &Storage, geom: Conv2dGeometry) -> Result<Storage> {
+        on_backend!(self, "col2im", |b, cols| b.col2im(cols, geom))
+    }
+    pub fn update(
+        &self,
+        rule: &UpdateRule,
+        param: &Storage,
+        grad: &Storage,
+        state: &[&Storage],
+    ) -> Result<(Storage, Vec<Storage>)> {
+        let op = rule.name();
+        match self {
+            Device::Cpu(b) => {
+                let state = unwrap_all!(state, Cpu, op, "cpu");
+                let (Storage::Cpu(p), Storage::Cpu(g)) = (param, grad) else {
+                    return Err(Error::DeviceMismatch { op, a: "cpu".into(), b: "gpu".into() });
+                };
+                b.update(rule, p, g, &state).map(Wrap::cpu)
+            }
+            Device::Wgpu(b) => {
+                let state = unwrap_all!(state, Wgpu, op, "gpu");
+                let (Storage::Wgpu(p), Storage::Wgpu(g)) = (param, grad) else {
+                    return Err(Error::DeviceMismatch { op, a: "gpu".into(), b: "cpu".into() });
+                };
+                b.update(rule, p, g, &state).map(Wrap::wgpu)
+            }
+        }
+    }
+    pub fn synchronize(&self) -> Result<()> {
+        on_backend!(self, "synchronize", |b| b.synchronize())
+    }
+}

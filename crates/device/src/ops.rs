@@ -1,0 +1,230 @@
+//! The op tables: one row per op gives its name, its WGSL entry point and its CPU formula.
+//!
+//! Adding an elementwise op is one row here plus one entry point in the family's .wgsl file.
+
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_C: f32 = 0.044_715;
+
+/// `tanh` that stays finite for large |x| (the GPU kernels use the same form).
+pub fn stable_tanh(x: f32) -> f32 {
+    let e = (-2.0 * x.abs()).exp();
+    ((1.0 - e) / (1.0 + e)).copysign(x)
+}
+
+/// The logistic function, written so that neither branch overflows.
+pub fn stable_sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + stable_tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)))
+}
+
+fn gelu_grad(x: f32) -> f32 {
+    let t = stable_tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
+    0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
+}
+
+macro_rules! unary_ops {
+    ($($variant:ident, $name:literal, |$x:ident, $alpha:ident| $cpu:expr;)*) => {
+        /// Elementwise ops of one input; `alpha` is the parameter of leaky_relu and elu.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum UnaryOp { $($variant),* }
+
+        impl UnaryOp {
+            pub const ALL: &'static [UnaryOp] = &[$(UnaryOp::$variant),*];
+            pub fn name(self) -> &'static str {
+                match self { $(UnaryOp::$variant => $name),* }
+            }
+            /// The WGSL entry point in `shaders/unary.wgsl`.
+            pub fn entry_point(self) -> &'static str {
+                match self { $(UnaryOp::$variant => concat!("unary_", $name)),* }
+            }
+            /// The CPU formula, the reference the GPU kernels are tested against.
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub fn apply(self, x: f32, alpha: f32) -> f32 {
+                match self { $(UnaryOp::$variant => { let $x = x; let $alpha = alpha; $cpu }),* }
+            }
+        }
+    };
+}
+
+unary_ops! {
+    Neg, "neg", |x, a| -x;
+    Exp, "exp", |x, a| x.exp();
+    Log, "log", |x, a| x.ln();
+    Sqrt, "sqrt", |x, a| x.sqrt();
+    Abs, "abs", |x, a| x.abs();
+    Sign, "sign", |x, a| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 };
+    Recip, "recip", |x, a| 1.0 / x;
+    Square, "square", |x, a| x * x;
+    Sin, "sin", |x, a| x.sin();
+    Cos, "cos", |x, a| x.cos();
+    Sigmoid, "sigmoid", |x, a| stable_sigmoid(x);
+    Tanh, "tanh", |x, a| stable_tanh(x);
+    Relu, "relu", |x, a| x.max(0.0);
+    LeakyRelu, "leaky_relu", |x, a| if x > 0.0 { x } else { a * x };
+    Elu, "elu", |x, a| if x > 0.0 { x } else { a * (x.exp() - 1.0) };
+    Gelu, "gelu", |x, a| gelu(x);
+    GeluGrad, "gelu_grad", |x, a| gelu_grad(x);
+    Step, "step", |x, a| if x > 0.0 { 1.0 } else { 0.0 };
+}
+
+macro_rules! binary_ops {
+    ($($variant:ident, $name:literal, |$a:ident, $b:ident| $cpu:expr;)*) => {
+        /// Elementwise ops of two inputs with NumPy broadcasting; comparisons give 0 or 1.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum BinaryOp { $($variant),* }
+
+        impl BinaryOp {
+            pub const ALL: &'static [BinaryOp] = &[$(BinaryOp::$variant),*];
+            pub fn name(self) -> &'static str {
+                match self { $(BinaryOp::$variant => $name),* }
+            }
+            /// The WGSL function in `shaders/binary.wgsl` (`binary_<name>`, `scalar_<name>`).
+            pub fn entry_point(self) -> &'static str {
+                match self { $(BinaryOp::$variant => concat!("binary_", $name)),* }
+            }
+            pub fn scalar_entry_point(self) -> &'static str {
+                match self { $(BinaryOp::$variant => concat!("scalar_", $name)),* }
+            }
+            /// The index of the op in the WGSL `apply_binary` switch.
+            pub fn code(self) -> u32 {
+                self as u32
+            }
+            #[inline(always)]
+            pub fn apply(self, a: f32, b: f32) -> f32 {
+                match self { $(BinaryOp::$variant => { let $a = a; let $b = b; $cpu }),* }
+            }
+        }
+    };
+}
+
+fn flag(c: bool) -> f32 {
+    if c { 1.0 } else { 0.0 }
+}
+
+binary_ops! {
+    Add, "add", |a, b| a + b;
+    Sub, "sub", |a, b| a - b;
+    Mul, "mul", |a, b| a * b;
+    Div, "div", |a, b| a / b;
+    Pow, "pow", |a, b| a.powf(b);
+    Max, "max", |a, b| a.max(b);
+    Min, "min", |a, b| a.min(b);
+    Eq, "eq", |a, b| flag(a == b);
+    Ne, "ne", |a, b| flag(a != b);
+    Lt, "lt", |a, b| flag(a < b);
+    Le, "le", |a, b| flag(a <= b);
+    Gt, "gt", |a, b| flag(a > b);
+    Ge, "ge", |a, b| flag(a >= b);
+}
+
+/// Reductions along one axis. `ArgMax`/`ArgMin` give the first index of the extreme, as f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Max,
+    Min,
+    ArgMax,
+    ArgMin,
+}
+
+impl ReduceOp {
+    pub const ALL: &'static [ReduceOp] =
+        &[ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min, ReduceOp::ArgMax, ReduceOp::ArgMin];
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Mean => "mean",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+            ReduceOp::ArgMax => "argmax",
+            ReduceOp::ArgMin => "argmin",
+        }
+    }
+    /// The index of the op in the WGSL reduce kernels' switch.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+/// A tensor viewed as `[outer, axis, inner]` around the axis an op works along.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AxisDims {
+    pub outer: usize,
+    pub axis: usize,
+    pub inner: usize,
+}
+
+impl AxisDims {
+    pub fn len(&self) -> usize {
+        self.outer * self.axis * self.inner
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `batch` products of `[m, k] x [k, n]`; a transposed operand is stored as `[k, m]` / `[n, k]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulDims {
+    pub batch: usize,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub transpose_a: bool,
+    pub transpose_b: bool,
+}
+
+/// A strided view of a contiguous buffer: element `[i0, i1, ..]` is at `offset + sum(i * stride)`.
+/// A stride of 0 repeats the element (broadcast-expand).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StridedView {
+    pub shape: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub offset: usize,
+}
+
+/// `torch.gather` along one axis: `src` is `[outer, src_axis, inner]`, `index` and the output are
+/// `[outer, index_axis, inner]`; `out[o, i, n] = src[o, index[o, i, n], n]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GatherDims {
+    pub outer: usize,
+    pub src_axis: usize,
+    pub index_axis: usize,
+    pub inner: usize,
+}
+
+/// The geometry of a 2-D convolution or pooling window over an `[n, c, h, w]` input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeometry {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Conv2dGeometry {
+    pub fn out_h(&self) -> usize {
+        (self.h + 2 * self.padding - self.kernel_h) / self.stride + 1
+    }
+    pub fn out_w(&self) -> usize {
+        (self.w + 2 * self.padding - self.kernel_w) / self.stride + 1
+    }
+    /// The length of the im2col matrix `[n, c * kernel_h * kernel_w, out_h * out_w]`.
+    pub fn cols_len(&self) -> usize {
+        self.n * self.c * self.kernel_h * self.kernel_w * self.out_h() * self.out_w()
+    }
+}

@@ -1,0 +1,45 @@
+//! Helpers for tests in every crate: the shared GPU test device and tolerant comparison.
+
+use crate::Device;
+
+/// The GPU device the tests run on. A missing adapter is a test failure, never a skip: on a
+/// machine without a GPU, install Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`).
+pub fn gpu() -> Device {
+    match Device::gpu() {
+        Ok(d) => d,
+        Err(e) => panic!("GPU tests need an adapter ({e}); install mesa-vulkan-drivers for lavapipe"),
+    }
+}
+
+/// Asserts `|a - b| <= atol + rtol * |b|` element by element, naming the first index that differs.
+#[track_caller]
+pub fn assert_close(a: &[f32], b: &[f32], rtol: f32, atol: f32) {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        let same_special = (x.is_nan() && y.is_nan()) || x == y;
+        assert!(
+            same_special || (x - y).abs() <= atol + rtol * y.abs(),
+            "element {i} differs: {x} vs {y} (rtol {rtol}, atol {atol})"
+        );
+    }
+}
+
+/// Makes `<name>_cpu` and `<name>_wgpu` tests from one body taking `dev: Device`.
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, |$dev:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn run($dev: $crate::Device) $body
+            #[test]
+            fn cpu() {
+                run($crate::Device::cpu())
+            }
+            #[test]
+            fn wgpu() {
+                run($crate::testing::gpu())
+            }
+        }
+    };
+}

@@ -1,0 +1,1 @@
+//! Soma's neural-network layers, losses, optimizers and checkpoints.
