@@ -1,0 +1,300 @@
+//! Reverse-mode differentiation: an iterative topological sort and one vector-Jacobian product
+//! per op, run as ordinary tensor ops under `no_grad` (so on the tensors' own device).
+
+use std::collections::{HashMap, HashSet};
+
+use soma_device::{BinaryOp, Error, ReduceOp, Result, Shape, UnaryOp};
+
+use crate::op::Op;
+use crate::{Tensor, no_grad};
+
+/// Gradients of a backward pass, by tensor: the leaves that require grad (parameters, inputs).
+#[derive(Default, Debug)]
+pub struct Grads {
+    by_id: HashMap<usize, Tensor>,
+}
+
+impl Grads {
+    /// The gradient of the loss with respect to `t`, if `t` took part in the loss.
+    pub fn get(&self, t: &Tensor) -> Option<&Tensor> {
+        self.by_id.get(&t.id())
+    }
+    /// Takes the gradient out (optimizers use it to drop buffers early).
+    pub fn remove(&mut self, t: &Tensor) -> Option<Tensor> {
+        self.by_id.remove(&t.id())
+    }
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+    /// Replaces the gradient of `t` (gradient clipping uses it).
+    pub fn insert(&mut self, t: &Tensor, grad: Tensor) {
+        self.by_id.insert(t.id(), grad);
+    }
+}
+
+impl Tensor {
+    /// Gradients of this one-element loss with respect to every leaf that requires grad.
+    pub fn backward(&self) -> Result<Grads> {
+        if self.numel() != 1 {
+            return Err(Error::invalid(
+                "backward",
+                format!("needs a one-element loss, got shape {:?}; pass a seed with backward_with", self.shape()),
+            ));
+        }
+        self.backward_with(&Tensor::ones(self.shape().clone(), self.device())?)
+    }
+
+    /// Backward from a seed gradient of this tensor's shape (a vector-Jacobian product).
+    pub fn backward_with(&self, seed: &Tensor) -> Result<Grads> {
+        if seed.shape() != self.shape() {
+            return Err(Error::shape(
+                "backward",
+                format!("seed shape {:?} differs from tensor shape {:?}", seed.shape(), self.shape()),
+            ));
+        }
+        self.same_device("backward", seed)?;
+        if !self.is_requires_grad() {
+            return Err(Error::invalid("backward", "the tensor does not depend on any tensor that requires grad"));
+        }
+        no_grad(|| {
+            let mut pending: HashMap<usize, Tensor> = HashMap::from([(self.id(), seed.detach())]);
+            let mut grads = Grads::default();
+            for node in topological_order(self).iter().rev() {
+                let Some(g) = pending.remove(&node.id()) else { continue };
+                let Some(op) = node.op() else {
+                    grads.by_id.insert(node.id(), g);
+                    continue;
+                };
+                let parents = op.parents();
+                for (parent, grad) in parents.iter().zip(vjp(op, &g)?) {
+                    let Some(grad) = grad else { continue };
+                    if !parent.is_requires_grad() {
+                        continue;
+                    }
+                    let total = match pending.remove(&parent.id()) {
+                        Some(previous) => (&previous + &grad)?,
+                        None => grad,
+                    };
+                    pending.insert(parent.id(), total);
+                }
+            }
+            Ok(grads)
+        })
+    }
+}
+
+/// Tensors that require grad, parents before children, found without recursion.
+fn topological_order(root: &Tensor) -> Vec<Tensor> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![(root.clone(), false)];
+    while let Some((t, children_done)) = stack.pop() {
+        if children_done {
+            order.push(t);
+            continue;
+        }
+        if !seen.insert(t.id()) {
+            continue;
+        }
+        let parents: Vec<Tensor> = t.op().map(|op| op.parents().into_iter().cloned().collect()).unwrap_or_default();
+        stack.push((t, true));
+        for p in parents {
+            if p.is_requires_grad() && !seen.contains(&p.id()) {
+                stack.push((p, false));
+            }
+        }
+    }
+    order
+}
+
+/// Sums a broadcast gradient back down to `shape`.
+pub(crate) fn sum_to(g: Tensor, shape: &Shape) -> Result<Tensor> {
+    if g.shape() == shape {
+        return Ok(g);
+    }
+    let mut g = g;
+    while g.rank() > shape.rank() {
+        g = g.sum(0)?;
+    }
+    for (axis, &d) in shape.dims().iter().enumerate() {
+        if d == 1 && g.dims()[axis] != 1 {
+            g = g.sum_keepdim(axis)?;
+        }
+    }
+    g.reshape(shape.clone())
+}
+
+/// The gradients of an op's parents (in `Op::parents` order) given the output gradient `g`.
+fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    Ok(match op {
+        Op::Unary { op, alpha, x } => vec![Some(unary_vjp(*op, *alpha, x, g)?)],
+        Op::Binary { op, a, b } => {
+            let (ga, gb) = binary_vjp(*op, a, b, g)?;
+            vec![Some(sum_to(ga, a.shape())?), Some(sum_to(gb, b.shape())?)]
+        }
+        Op::Scalar { op, x, scalar, scalar_first } => vec![Some(scalar_vjp(*op, x, *scalar, *scalar_first, g)?)],
+        Op::Where { cond, .. } => {
+            let zeros = Tensor::zeros(g.shape().clone(), g.device())?;
+            vec![Some(Tensor::where_cond(cond, g, &zeros)?), Some(Tensor::where_cond(cond, &zeros, g)?)]
+        }
+        Op::Reduce { op, x, axis } => vec![Some(reduce_vjp(*op, x, *axis, g)?)],
+        Op::Softmax { x, log } => {
+            let last = x.rank() - 1;
+            let gx = if *log {
+                (g - &(&x.softmax(last)? * &g.sum_keepdim(last)?)?)?
+            } else {
+                let y = x.softmax(last)?;
+                (&y * &(g - &(g * &y)?.sum_keepdim(last)?)?)?
+            };
+            vec![Some(gx)]
+        }
+        Op::Matmul { a, b, transpose_a, transpose_b } => {
+            let (ta, tb) = (*transpose_a, *transpose_b);
+            let ga = if ta { b.matmul_3d(g, tb, true)? } else { g.matmul_3d(b, false, !tb)? };
+            let gb = if tb { g.matmul_3d(a, true, ta)? } else { a.matmul_3d(g, !ta, false)? };
+            vec![Some(ga), Some(gb)]
+        }
+        Op::Reshape { x } => vec![Some(g.reshape(x.shape().clone())?)],
+        Op::Permute { perm, .. } => {
+            let mut inverse = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            vec![Some(g.permute(&inverse)?)]
+        }
+        Op::Expand { x } => vec![Some(sum_to(g.clone(), x.shape())?)],
+        Op::Narrow { x, axis, start } => {
+            let (axis, start) = (*axis, *start);
+            let mut parts = Vec::new();
+            let mut dims = x.dims().to_vec();
+            if start > 0 {
+                dims[axis] = start;
+                parts.push(Tensor::zeros(dims.clone(), g.device())?);
+            }
+            parts.push(g.clone());
+            let after = x.dims()[axis] - start - g.dims()[axis];
+            if after > 0 {
+                dims[axis] = after;
+                parts.push(Tensor::zeros(dims, g.device())?);
+            }
+            vec![Some(Tensor::cat(&parts, axis)?)]
+        }
+        Op::Cat { parts, axis } => {
+            let mut start = 0;
+            let mut grads = Vec::with_capacity(parts.len());
+            for p in parts {
+                let len = p.dims()[*axis];
+                grads.push(Some(g.narrow(*axis, start, len)?));
+                start += len;
+            }
+            grads
+        }
+        Op::Gather { x, axis, index } => {
+            let (outer, src_axis, inner) = x.shape().split_at_axis(*axis);
+            let dims = soma_device::GatherDims { outer, src_axis, index_axis: index.dims()[*axis], inner };
+            let storage = g.device().scatter_add(g.storage(), index.storage(), dims)?;
+            vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
+        }
+        Op::Im2col { x, geom } => {
+            let storage = g.device().col2im(g.storage(), *geom)?;
+            vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
+        }
+    })
+}
+
+fn unary_vjp(op: UnaryOp, alpha: f32, x: &Tensor, g: &Tensor) -> Result<Tensor> {
+    match op {
+        UnaryOp::Neg => g.neg(),
+        UnaryOp::Exp => g * &x.exp()?,
+        UnaryOp::Log => g / x,
+        UnaryOp::Sqrt => g / &x.sqrt()?.affine(2.0, 0.0)?,
+        UnaryOp::Abs => g * &x.sign()?,
+        UnaryOp::Sign | UnaryOp::Step => Tensor::zeros(g.shape().clone(), g.device()),
+        UnaryOp::Recip => (g / &x.square()?)?.neg(),
+        UnaryOp::Square => g * &x.affine(2.0, 0.0)?,
+        UnaryOp::Sin => g * &x.cos()?,
+        UnaryOp::Cos => (g * &x.sin()?)?.neg(),
+        UnaryOp::Sigmoid => {
+            let s = x.sigmoid()?;
+            g * &(&s * &s.affine(-1.0, 1.0)?)?
+        }
+        UnaryOp::Tanh => g * &x.tanh()?.square()?.affine(-1.0, 1.0)?,
+        UnaryOp::Relu => g * &x.step()?,
+        UnaryOp::LeakyRelu => g * &x.step()?.affine(1.0 - alpha, alpha)?,
+        UnaryOp::Elu => {
+            // d/dx = 1 where x > 0, else alpha * exp(x) (= elu(x) + alpha).
+            let slope = x.elu(alpha)?.affine(1.0, alpha)?;
+            let ones = Tensor::ones(x.shape().clone(), x.device())?;
+            g * &Tensor::where_cond(&x.step()?, &ones, &slope)?
+        }
+        UnaryOp::Gelu => g * &x.unary(UnaryOp::GeluGrad, 0.0)?,
+        UnaryOp::GeluGrad => Err(Error::invalid("backward", "gelu_grad is not differentiable (no double backward)")),
+    }
+}
+
+fn binary_vjp(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tensor, Tensor)> {
+    match op {
+        BinaryOp::Add => Ok((g.clone(), g.clone())),
+        BinaryOp::Sub => Ok((g.clone(), g.neg()?)),
+        BinaryOp::Mul => Ok(((g * b)?, (g * a)?)),
+        BinaryOp::Div => {
+            let ga = (g / b)?;
+            let gb = (&(&ga * a)? / b)?.neg()?;
+            Ok((ga, gb))
+        }
+        BinaryOp::Pow => {
+            let out = a.pow(b)?;
+            let ga = (g * &(b * &a.pow(&b.affine(1.0, -1.0)?)?)?)?;
+            let gb = (g * &(&out * &a.log()?)?)?;
+            Ok((ga, gb))
+        }
+        BinaryOp::Max | BinaryOp::Min => {
+            // The larger (smaller) input takes the gradient; ties split it evenly, like torch.
+            let wins = if op == BinaryOp::Max { a.gt(b)? } else { a.lt(b)? };
+            let share = (&wins + &a.eq(b)?.affine(0.5, 0.0)?)?;
+            Ok(((g * &share)?, (g * &share.affine(-1.0, 1.0)?)?))
+        }
+        BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+            Ok((Tensor::zeros(g.shape().clone(), g.device())?, Tensor::zeros(g.shape().clone(), g.device())?))
+        }
+    }
+}
+
+fn scalar_vjp(op: BinaryOp, x: &Tensor, s: f32, scalar_first: bool, g: &Tensor) -> Result<Tensor> {
+    match (op, scalar_first) {
+        (BinaryOp::Add, _) | (BinaryOp::Sub, false) => Ok(g.clone()),
+        (BinaryOp::Sub, true) => g.neg(),
+        (BinaryOp::Mul, _) | (BinaryOp::Div, false) => g * if op == BinaryOp::Mul { s } else { 1.0 / s },
+        (BinaryOp::Div, true) => (g / &x.square()?)? * -s,
+        (BinaryOp::Pow, false) => g * &x.powf(s - 1.0)?.affine(s, 0.0)?,
+        (BinaryOp::Pow, true) => g * &x.scalar_op(BinaryOp::Pow, s, true)?.affine(s.ln(), 0.0)?,
+        (BinaryOp::Max | BinaryOp::Min, _) => {
+            let cmp = if op == BinaryOp::Max { BinaryOp::Gt } else { BinaryOp::Lt };
+            let wins = x.scalar_op(cmp, s, false)?;
+            let share = (&wins + &x.scalar_op(BinaryOp::Eq, s, false)?.affine(0.5, 0.0)?)?;
+            g * &share
+        }
+        (BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge, _) => {
+            Tensor::zeros(g.shape().clone(), g.device())
+        }
+    }
+}
+
+fn reduce_vjp(op: ReduceOp, x: &Tensor, axis: usize, g: &Tensor) -> Result<Tensor> {
+    let spread = g.unsqueeze(axis)?.broadcast_to(x.shape().clone())?;
+    match op {
+        ReduceOp::Sum => Ok(spread),
+        ReduceOp::Mean => spread * (1.0 / x.dims()[axis] as f32),
+        ReduceOp::Max | ReduceOp::Min => {
+            // The extreme elements share the gradient evenly (torch.amax semantics).
+            let extreme = x.reduce_keepdim(op, axis)?;
+            let hits = x.eq(&extreme)?;
+            let count = hits.sum_keepdim(axis)?;
+            &spread * &(&hits / &count)?
+        }
+        ReduceOp::ArgMax | ReduceOp::ArgMin => Err(Error::invalid("backward", "argmax/argmin have no gradient")),
+    }
+}

@@ -1,0 +1,115 @@
+//! `Op`: how a tensor was made, holding its parents and what its backward needs.
+
+use soma_device::{BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp};
+
+use crate::Tensor;
+
+pub(crate) enum Op {
+    Unary {
+        op: UnaryOp,
+        alpha: f32,
+        x: Tensor,
+    },
+    Binary {
+        op: BinaryOp,
+        a: Tensor,
+        b: Tensor,
+    },
+    Scalar {
+        op: BinaryOp,
+        x: Tensor,
+        scalar: f32,
+        scalar_first: bool,
+    },
+    /// `cond` only selects; it gets no gradient.
+    Where {
+        cond: Tensor,
+        a: Tensor,
+        b: Tensor,
+    },
+    /// Sum, Mean, Max or Min along `axis`, which the output no longer has.
+    Reduce {
+        op: ReduceOp,
+        x: Tensor,
+        axis: usize,
+    },
+    Softmax {
+        x: Tensor,
+        log: bool,
+    },
+    /// A batched matmul of the tensors as stored (rank 3), with transpose flags.
+    Matmul {
+        a: Tensor,
+        b: Tensor,
+        transpose_a: bool,
+        transpose_b: bool,
+    },
+    Reshape {
+        x: Tensor,
+    },
+    Permute {
+        x: Tensor,
+        perm: Vec<usize>,
+    },
+    Expand {
+        x: Tensor,
+    },
+    Narrow {
+        x: Tensor,
+        axis: usize,
+        start: usize,
+    },
+    Cat {
+        parts: Vec<Tensor>,
+        axis: usize,
+    },
+    /// `index` only selects; it gets no gradient.
+    Gather {
+        x: Tensor,
+        axis: usize,
+        index: Tensor,
+    },
+    Im2col {
+        x: Tensor,
+        geom: Conv2dGeometry,
+    },
+}
+
+impl Op {
+    /// The tensors a gradient may flow to, in a fixed order.
+    pub(crate) fn parents(&self) -> Vec<&Tensor> {
+        match self {
+            Op::Unary { x, .. }
+            | Op::Scalar { x, .. }
+            | Op::Reduce { x, .. }
+            | Op::Softmax { x, .. }
+            | Op::Reshape { x }
+            | Op::Permute { x, .. }
+            | Op::Expand { x }
+            | Op::Narrow { x, .. }
+            | Op::Gather { x, .. }
+            | Op::Im2col { x, .. } => vec![x],
+            Op::Binary { a, b, .. } | Op::Where { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
+            Op::Cat { parts, .. } => parts.iter().collect(),
+        }
+    }
+
+    /// Gives up every tensor the op holds (used to free long graphs iteratively).
+    pub(crate) fn into_parents(self) -> Vec<Tensor> {
+        match self {
+            Op::Unary { x, .. }
+            | Op::Scalar { x, .. }
+            | Op::Reduce { x, .. }
+            | Op::Softmax { x, .. }
+            | Op::Reshape { x }
+            | Op::Permute { x, .. }
+            | Op::Expand { x }
+            | Op::Narrow { x, .. }
+            | Op::Im2col { x, .. } => vec![x],
+            Op::Gather { x, index, .. } => vec![x, index],
+            Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
+            Op::Where { cond, a, b } => vec![cond, a, b],
+            Op::Cat { parts, .. } => parts,
+        }
+    }
+}

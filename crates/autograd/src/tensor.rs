@@ -1,0 +1,217 @@
+//! `Tensor`: an immutable, reference-counted buffer with a shape, a device and the op that made it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use soma_device::{Device, Error, Result, Shape, Storage, UnaryOp};
+
+use crate::grad_mode::is_grad_enabled;
+use crate::op::Op;
+use crate::rng::Rng;
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// An n-dimensional f32 array on a device. Cloning is cheap (shared buffer).
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) id: usize,
+    pub(crate) storage: Storage,
+    pub(crate) shape: Shape,
+    pub(crate) device: Device,
+    pub(crate) op: Option<Op>,
+    pub(crate) requires_grad: bool,
+}
+
+impl Drop for Inner {
+    /// Frees a long graph without recursion: a 10,000-op chain must not overflow the stack.
+    fn drop(&mut self) {
+        let Some(op) = self.op.take() else { return };
+        let mut stack = op.into_parents();
+        while let Some(t) = stack.pop() {
+            if let Ok(mut inner) = Arc::try_unwrap(t.0)
+                && let Some(op) = inner.op.take()
+            {
+                stack.extend(op.into_parents());
+            }
+        }
+    }
+}
+
+impl Tensor {
+    pub(crate) fn make(storage: Storage, shape: Shape, device: Device, op: Option<Op>) -> Tensor {
+        let requires_grad = op.is_some();
+        Tensor::make_leaf_or_node(storage, shape, device, op, requires_grad)
+    }
+
+    fn make_leaf_or_node(
+        storage: Storage,
+        shape: Shape,
+        device: Device,
+        op: Option<Op>,
+        requires_grad: bool,
+    ) -> Tensor {
+        Tensor(Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage,
+            shape,
+            device,
+            op,
+            requires_grad,
+        }))
+    }
+
+    /// Makes the result of an op: the graph is recorded only if grad mode is on and a parent
+    /// requires a gradient (`record` is not even called otherwise).
+    pub(crate) fn from_op(
+        storage: Storage,
+        shape: Shape,
+        device: &Device,
+        parents: &[&Tensor],
+        record: impl FnOnce() -> Op,
+    ) -> Tensor {
+        let track = is_grad_enabled() && parents.iter().any(|p| p.requires_grad_flag());
+        Tensor::make(storage, shape, device.clone(), track.then(record))
+    }
+
+    /// A tensor from row-major data; `data.len()` must equal the shape's element count.
+    pub fn from_vec(data: Vec<f32>, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        Tensor::from_slice(&data, shape, device)
+    }
+    pub fn from_slice(data: &[f32], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        if shape.numel() != data.len() {
+            return Err(Error::shape(
+                "from_vec",
+                format!("{} values do not fill shape {shape:?} ({} elements)", data.len(), shape.numel()),
+            ));
+        }
+        Ok(Tensor::make(device.from_slice(data)?, shape, device.clone(), None))
+    }
+    /// A 0-dimensional tensor holding `value`.
+    pub fn scalar(value: f32, device: &Device) -> Result<Tensor> {
+        Tensor::full(Shape::scalar(), value, device)
+    }
+    pub fn zeros(shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        Tensor::full(shape, 0.0, device)
+    }
+    pub fn ones(shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        Tensor::full(shape, 1.0, device)
+    }
+    pub fn full(shape: impl Into<Shape>, value: f32, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        Ok(Tensor::make(device.full(shape.numel(), value)?, shape, device.clone(), None))
+    }
+    /// `[0, 1, ..., n - 1]`.
+    pub fn arange(n: usize, device: &Device) -> Result<Tensor> {
+        let data: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        Tensor::from_vec(data, [n], device)
+    }
+    /// Uniform numbers in [0, 1); the same values on every device for the same seed.
+    pub fn rand(shape: impl Into<Shape>, rng: &mut Rng, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        Ok(Tensor::make(device.rand_uniform(shape.numel(), rng.next_seed())?, shape, device.clone(), None))
+    }
+    /// Uniform numbers in [low, high).
+    pub fn rand_range(shape: impl Into<Shape>, low: f32, high: f32, rng: &mut Rng, device: &Device) -> Result<Tensor> {
+        crate::no_grad(|| Tensor::rand(shape, rng, device)?.affine(high - low, low))
+    }
+    /// Standard normal numbers (Box-Muller over two uniform tensors).
+    pub fn randn(shape: impl Into<Shape>, rng: &mut Rng, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        crate::no_grad(|| {
+            let u1 = Tensor::rand(shape.clone(), rng, device)?;
+            let u2 = Tensor::rand(shape, rng, device)?;
+            // 1 - u1 lies in (0, 1], so the log is finite.
+            let radius = u1.affine(-1.0, 1.0)?.log()?.affine(-2.0, 0.0)?.sqrt()?;
+            let angle = u2.affine(std::f32::consts::TAU, 0.0)?.unary(UnaryOp::Cos, 0.0)?;
+            &radius * &angle
+        })
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.0.shape
+    }
+    pub fn dims(&self) -> &[usize] {
+        self.0.shape.dims()
+    }
+    pub fn rank(&self) -> usize {
+        self.0.shape.rank()
+    }
+    pub fn numel(&self) -> usize {
+        self.0.shape.numel()
+    }
+    pub fn device(&self) -> &Device {
+        &self.0.device
+    }
+    /// A process-unique id; `Grads` are keyed by it.
+    pub fn id(&self) -> usize {
+        self.0.id
+    }
+    pub fn storage(&self) -> &Storage {
+        &self.0.storage
+    }
+    pub(crate) fn op(&self) -> Option<&Op> {
+        self.0.op.as_ref()
+    }
+    pub(crate) fn requires_grad_flag(&self) -> bool {
+        self.0.requires_grad
+    }
+    /// Whether backward computes a gradient for this tensor.
+    pub fn is_requires_grad(&self) -> bool {
+        self.0.requires_grad
+    }
+    /// A leaf sharing this buffer that backward computes a gradient for (a parameter).
+    pub fn requires_grad(&self) -> Tensor {
+        Tensor::make_leaf_or_node(self.0.storage.clone(), self.0.shape.clone(), self.0.device.clone(), None, true)
+    }
+    /// A leaf sharing this buffer, cut from the graph.
+    pub fn detach(&self) -> Tensor {
+        Tensor::make(self.0.storage.clone(), self.0.shape.clone(), self.0.device.clone(), None)
+    }
+
+    /// Copies the values to the host (blocking on the GPU).
+    pub fn to_vec(&self) -> Result<Vec<f32>> {
+        self.0.device.to_vec(&self.0.storage)
+    }
+    /// The value of a one-element tensor.
+    pub fn item(&self) -> Result<f32> {
+        if self.numel() != 1 {
+            return Err(Error::shape("item", format!("needs one element, got shape {:?}", self.shape())));
+        }
+        Ok(self.to_vec()?[0])
+    }
+    /// A copy on `device` (a detached leaf that keeps `requires_grad`).
+    pub fn to_device(&self, device: &Device) -> Result<Tensor> {
+        if &self.0.device == device {
+            return Ok(self.clone());
+        }
+        let t = Tensor::from_vec(self.to_vec()?, self.shape().clone(), device)?;
+        Ok(if self.0.requires_grad && self.0.op.is_none() { t.requires_grad() } else { t })
+    }
+
+    /// Errors unless `other` lives on this tensor's device.
+    pub(crate) fn same_device(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        if self.0.device == other.0.device {
+            Ok(())
+        } else {
+            Err(Error::DeviceMismatch { op, a: self.0.device.name(), b: other.0.device.name() })
+        }
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(shape={:?}, device={}", self.shape(), self.device())?;
+        if self.numel() <= 16
+            && let Ok(v) = self.to_vec()
+        {
+            write!(f, ", values={v:?}")?;
+        }
+        if self.0.requires_grad {
+            write!(f, ", requires_grad")?;
+        }
+        write!(f, ")")
+    }
+}

@@ -1,0 +1,121 @@
+//! The recorded graph: literal values, accumulation, broadcasting backward, grad mode, errors
+//! and long chains.
+
+use soma_autograd::{Device, Error, Tensor, no_grad};
+
+fn cpu() -> Device {
+    Device::cpu()
+}
+
+fn close(a: &[f32], b: &[f32]) {
+    soma_device::testing::assert_close(a, b, 1e-5, 1e-6);
+}
+
+#[test]
+fn cross_entropy_gradient_is_softmax_minus_one_hot() {
+    // Python: p = softmax([1, 2, 3]); loss = -log(p[2]); grad = p - onehot(2)
+    //   p = [0.09003057317038046, 0.24472847105479767, 0.6652409557748219], loss = 0.40760596444437
+    let x = Tensor::from_vec(vec![1.0, 2.0, 3.0], [1, 3], &cpu()).unwrap().requires_grad();
+    let target = Tensor::from_vec(vec![2.0], [1, 1], &cpu()).unwrap();
+    let loss = x.log_softmax(1).unwrap().gather(1, &target).unwrap().neg().unwrap().sum_all().unwrap();
+    close(&[loss.item().unwrap()], &[0.407_605_96]);
+    let g = loss.backward().unwrap();
+    close(&g.get(&x).unwrap().to_vec().unwrap(), &[0.090_030_57, 0.244_728_47, 0.665_240_96 - 1.0]);
+}
+
+#[test]
+fn tanh_neuron_literal_gradient() {
+    // Python: t = tanh(0.5 * 2 - 0.3) = 0.6043677771171636; dt/dw = (1 - t^2) * 2, dt/db = 1 - t^2
+    let w = Tensor::from_vec(vec![0.5], [1], &cpu()).unwrap().requires_grad();
+    let b = Tensor::from_vec(vec![-0.3], [1], &cpu()).unwrap().requires_grad();
+    let y = ((&w * 2.0).unwrap() + &b).unwrap().tanh().unwrap().sum_all().unwrap();
+    close(&[y.item().unwrap()], &[0.604_367_8]);
+    let g = y.backward().unwrap();
+    close(&g.get(&w).unwrap().to_vec().unwrap(), &[1.269_479_2]);
+    close(&g.get(&b).unwrap().to_vec().unwrap(), &[0.634_739_6]);
+}
+
+#[test]
+fn gradients_accumulate_over_uses() {
+    let x = Tensor::from_vec(vec![3.0], [1], &cpu()).unwrap().requires_grad();
+    // y = x*x + x + x  =>  dy/dx = 2x + 2 = 8
+    let y = (&(&(&x * &x).unwrap() + &x).unwrap() + &x).unwrap().sum_all().unwrap();
+    close(&y.backward().unwrap().get(&x).unwrap().to_vec().unwrap(), &[8.0]);
+}
+
+#[test]
+fn broadcast_backward_reduces_to_each_input_shape() {
+    let a = Tensor::ones([2, 3, 4], &cpu()).unwrap().requires_grad();
+    let b = Tensor::ones([3, 1], &cpu()).unwrap().requires_grad();
+    let c = Tensor::ones([4], &cpu()).unwrap().requires_grad();
+    let s = Tensor::scalar(2.0, &cpu()).unwrap().requires_grad();
+    let y = (&(&(&a * &b).unwrap() + &c).unwrap() * &s).unwrap().sum_all().unwrap();
+    let g = y.backward().unwrap();
+    assert_eq!(g.get(&a).unwrap().dims(), &[2, 3, 4]);
+    assert_eq!(g.get(&b).unwrap().dims(), &[3, 1]);
+    close(&g.get(&b).unwrap().to_vec().unwrap(), &[16.0; 3]); // 2 * 4 * s
+    close(&g.get(&c).unwrap().to_vec().unwrap(), &[12.0; 4]); // 2 * 3 * s
+    assert_eq!(g.get(&s).unwrap().dims(), &[] as &[usize]);
+    close(&g.get(&s).unwrap().to_vec().unwrap(), &[48.0]); // 24 elements of (1 + 1)
+}
+
+#[test]
+fn no_grad_and_detach_record_nothing() {
+    let x = Tensor::ones([2], &cpu()).unwrap().requires_grad();
+    let y = no_grad(|| (&x * 2.0).unwrap());
+    assert!(!y.is_requires_grad());
+    assert!(!x.detach().is_requires_grad());
+    let err = y.sum_all().unwrap().backward().unwrap_err();
+    assert!(matches!(err, Error::Invalid { op: "backward", .. }), "{err}");
+}
+
+#[test]
+fn backward_of_a_non_scalar_needs_a_seed() {
+    let x = Tensor::ones([2, 2], &cpu()).unwrap().requires_grad();
+    let y = (&x * 3.0).unwrap();
+    let err = y.backward().unwrap_err();
+    assert_eq!(err.to_string(), "backward: needs a one-element loss, got shape [2, 2]; pass a seed with backward_with");
+    let seed = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2], &cpu()).unwrap();
+    close(&y.backward_with(&seed).unwrap().get(&x).unwrap().to_vec().unwrap(), &[3.0, 6.0, 9.0, 12.0]);
+}
+
+#[test]
+fn shape_errors_name_the_op_and_shapes() {
+    let a = Tensor::zeros([32, 784], &cpu()).unwrap();
+    let b = Tensor::zeros([128, 10], &cpu()).unwrap();
+    assert_eq!(a.matmul(&b).unwrap_err().to_string(), "matmul: inner dimensions differ: [32, 784] x [128, 10]");
+    let c = Tensor::zeros([2, 3], &cpu()).unwrap();
+    assert_eq!(
+        (&c + &Tensor::zeros([4], &cpu()).unwrap()).unwrap_err().to_string(),
+        "add: shapes cannot be broadcast: [2, 3] and [4]"
+    );
+    assert_eq!(c.sum(2).unwrap_err().to_string(), "sum: axis 2 is out of range for shape [2, 3]");
+    assert!(Tensor::from_vec(vec![1.0; 5], [2, 3], &cpu()).unwrap_err().to_string().contains("[2, 3]"));
+    let idx = Tensor::from_vec(vec![5.0], [1, 1], &cpu()).unwrap();
+    assert_eq!(
+        Tensor::zeros([1, 3], &cpu()).unwrap().gather(1, &idx).unwrap_err().to_string(),
+        "gather: index 5 is out of range for an axis of length 3"
+    );
+}
+
+#[test]
+fn mixing_devices_is_an_error() {
+    let gpu = soma_device::testing::gpu();
+    let a = Tensor::ones([2], &cpu()).unwrap();
+    let b = Tensor::ones([2], &gpu).unwrap();
+    let err = (&a + &b).unwrap_err();
+    assert!(matches!(err, Error::DeviceMismatch { op: "add", .. }), "{err}");
+}
+
+#[test]
+fn a_ten_thousand_op_chain_neither_overflows_nor_leaks() {
+    let x = Tensor::from_vec(vec![1.0], [1], &cpu()).unwrap().requires_grad();
+    let mut y = x.clone();
+    for _ in 0..10_000 {
+        y = (&y * 1.0001).unwrap();
+    }
+    let g = y.sum_all().unwrap().backward().unwrap();
+    let expected = 1.0001f64.powi(10_000) as f32;
+    soma_device::testing::assert_close(&g.get(&x).unwrap().to_vec().unwrap(), &[expected], 1e-3, 0.0);
+    drop(y); // freeing the chain is iterative too
+}
