@@ -55,7 +55,7 @@ pub fn gradcheck(
             report.max_abs_error = report.max_abs_error.max(abs);
             report.max_rel_error = report.max_rel_error.max(rel);
             report.checked += 1;
-            if !(rel <= tolerance) {
+            if rel.is_nan() || rel > tolerance {
                 return Err(Error::invalid(
                     "gradcheck",
                     format!(

@@ -17,6 +17,7 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
 
     fn zeros(&self, len: usize) -> Result<Self::Storage>;
     fn full(&self, len: usize, value: f32) -> Result<Self::Storage>;
+    #[allow(clippy::wrong_self_convention)] // the name DESIGN.md gives: an upload from a slice
     fn from_slice(&self, data: &[f32]) -> Result<Self::Storage>;
     /// Blocking readback.
     fn to_vec(&self, x: &Self::Storage) -> Result<Vec<f32>>;

@@ -154,6 +154,7 @@ impl Device {
     pub fn full(&self, len: usize, value: f32) -> Result<Storage> {
         on_backend!(self, "full", |b| b.full(len, value))
     }
+    #[allow(clippy::wrong_self_convention)]
     pub fn from_slice(&self, data: &[f32]) -> Result<Storage> {
         on_backend!(self, "from_slice", |b| b.from_slice(data))
     }
