@@ -1,1 +1,7 @@
-//! Soma's neural-network layers, losses, optimizers and checkpoints.
+//! soma-nn: modules, layers, losses, initialisers, optimizers, schedulers and checkpoints.
+
+mod module;
+mod param;
+
+pub use module::{Module, Sequential, join};
+pub use param::Param;

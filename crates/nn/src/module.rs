@@ -1,0 +1,90 @@
+//! `Module`: a layer or model with named parameters and a train/eval mode; `Sequential`.
+
+use soma_autograd::Tensor;
+use soma_device::Result;
+
+use crate::Param;
+
+/// A differentiable function with parameters. Names are dotted paths: `"0.weight"`.
+pub trait Module: Send + Sync {
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+
+    /// Calls `f(path, param)` for every parameter and buffer, paths prefixed by `prefix`.
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param));
+
+    /// Switches training behaviour (dropout, batch statistics) on or off.
+    fn train(&mut self, _on: bool) {}
+
+    /// `train(false)`.
+    fn eval(&mut self) {
+        self.train(false)
+    }
+
+    /// Every parameter and buffer with its path, in visiting order.
+    fn named_params(&self) -> Vec<(String, Param)> {
+        let mut out = Vec::new();
+        self.visit_params("", &mut |name, p| out.push((name.to_string(), p.clone())));
+        out
+    }
+
+    /// The trainable parameters only.
+    fn parameters(&self) -> Vec<Param> {
+        self.named_params().into_iter().map(|(_, p)| p).filter(Param::is_trainable).collect()
+    }
+
+    /// The number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.get().numel()).sum()
+    }
+}
+
+/// Joins a path prefix and a name: `join("0", "weight") == "0.weight"`, `join("", "weight") == "weight"`.
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
+}
+
+/// Modules applied in order; the i-th module's parameters are named `"i.<name>"`.
+#[derive(Default)]
+pub struct Sequential {
+    layers: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    pub fn new() -> Self {
+        Sequential::default()
+    }
+    /// Appends a module (builder style).
+    pub fn add(mut self, layer: impl Module + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+    pub fn push(&mut self, layer: Box<dyn Module>) {
+        self.layers.push(layer);
+    }
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut x = x.clone();
+        for layer in &self.layers {
+            x = layer.forward(&x)?;
+        }
+        Ok(x)
+    }
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            layer.visit_params(&join(prefix, &i.to_string()), f);
+        }
+    }
+    fn train(&mut self, on: bool) {
+        for layer in &mut self.layers {
+            layer.train(on);
+        }
+    }
+}
