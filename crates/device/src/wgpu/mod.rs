@@ -1,56 +1,109 @@
-//! The wgpu backend (in progress: the GPU helper replaces this placeholder).
+//! The wgpu backend: WGSL compute kernels (`shaders/*.wgsl`) on Vulkan, Metal or DX12.
+//!
+//! `context` opens the device once per process, `pool` recycles buffers, `pipelines` caches
+//! compiled kernels, `batch` records dispatches and submits them lazily, and `kernels` holds one
+//! host-side module per kernel family (parameters, grid and bindings).
+
+mod batch;
+mod context;
+mod kernels;
+mod pipelines;
+mod pool;
 
 use std::sync::Arc;
+
+use context::WgpuContext;
+use pool::PooledBuffer;
 
 use crate::{
     AxisDims, Backend, BinaryOp, Conv2dGeometry, Error, GatherDims, MatmulDims, ReduceOp, Result, Shape, StridedView,
     UnaryOp, UpdateRule,
 };
 
+/// A handle to the process-wide GPU context (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct WgpuBackend {
-    ctx: Arc<()>,
+    ctx: Arc<WgpuContext>,
 }
 
-#[derive(Clone, Debug)]
-pub struct WgpuStorage;
+/// A tensor buffer on the GPU: `len` f32s at the start of a pooled buffer. Dropping the last
+/// clone returns the buffer to the pool.
+#[derive(Clone)]
+pub struct WgpuStorage {
+    buffer: Arc<PooledBuffer>,
+    len: usize,
+}
 
-fn pending<T>() -> Result<T> {
-    Err(Error::Device("wgpu backend not built yet".into()))
+impl WgpuStorage {
+    /// The number of f32 elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl std::fmt::Debug for WgpuStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WgpuStorage({} f32)", self.len)
+    }
 }
 
 impl WgpuBackend {
+    /// The shared GPU context: opened on first use (honouring `WGPU_BACKEND` and
+    /// `WGPU_ADAPTER_NAME`); without an adapter every call returns `Error::NoAdapter`.
     pub fn shared() -> Result<WgpuBackend> {
-        pending()
+        WgpuContext::shared().map(|ctx| WgpuBackend { ctx })
     }
     pub fn same_device(&self, other: &WgpuBackend) -> bool {
         Arc::ptr_eq(&self.ctx, &other.ctx)
     }
+    /// The device's limits (as requested: the adapter's own).
+    pub fn limits(&self) -> wgpu::Limits {
+        self.ctx.limits.clone()
+    }
+    /// Bytes held by free buffers in the pool, waiting for reuse.
+    pub fn pooled_bytes(&self) -> u64 {
+        self.ctx.pool.free_bytes()
+    }
+    /// How many device buffers the pool has created so far (flat once memory is in a steady state).
+    pub fn buffers_created(&self) -> u64 {
+        self.ctx.pool.created()
+    }
+    /// Compiles a WGSL compute entry point outside the kernel set; an invalid shader is an
+    /// `Error::Device` naming the problem (used to test the error path).
+    pub fn compile_wgsl(&self, source: &str, entry: &str) -> Result<()> {
+        let module = pipelines::compile_module(&self.ctx.device, "user shader", source)?;
+        pipelines::create_pipeline(&self.ctx.device, &module, "user shader", entry, &[]).map(drop)
+    }
 }
 
-#[allow(unused_variables)]
 impl Backend for WgpuBackend {
     type Storage = WgpuStorage;
+
     fn name(&self) -> String {
-        "wgpu".into()
+        self.ctx.name.clone()
     }
     fn zeros(&self, len: usize) -> Result<WgpuStorage> {
-        pending()
+        kernels::layout::fill(&self.ctx, "zeros", len, 0.0)
     }
     fn full(&self, len: usize, value: f32) -> Result<WgpuStorage> {
-        pending()
+        kernels::layout::fill(&self.ctx, "full", len, value)
     }
     fn from_slice(&self, data: &[f32]) -> Result<WgpuStorage> {
-        pending()
+        let out = kernels::alloc(&self.ctx, || "from_slice".into(), data.len())?;
+        self.ctx.upload(&out, data);
+        Ok(out)
     }
     fn to_vec(&self, x: &WgpuStorage) -> Result<Vec<f32>> {
-        pending()
+        self.ctx.read(x)
     }
     fn rand_uniform(&self, len: usize, seed: u64) -> Result<WgpuStorage> {
-        pending()
+        kernels::elementwise::rand_uniform(&self.ctx, len, seed)
     }
     fn unary(&self, op: UnaryOp, x: &WgpuStorage, alpha: f32) -> Result<WgpuStorage> {
-        pending()
+        kernels::elementwise::unary(&self.ctx, op, x, alpha)
     }
     fn binary(
         &self,
@@ -60,40 +113,40 @@ impl Backend for WgpuBackend {
         b: &WgpuStorage,
         b_shape: &Shape,
     ) -> Result<WgpuStorage> {
-        pending()
+        kernels::elementwise::binary(&self.ctx, op, a, a_shape, b, b_shape)
     }
     fn binary_scalar(&self, op: BinaryOp, x: &WgpuStorage, scalar: f32, scalar_first: bool) -> Result<WgpuStorage> {
-        pending()
+        kernels::elementwise::binary_scalar(&self.ctx, op, x, scalar, scalar_first)
     }
     fn where_cond(&self, cond: &WgpuStorage, a: &WgpuStorage, b: &WgpuStorage) -> Result<WgpuStorage> {
-        pending()
+        kernels::layout::where_cond(&self.ctx, cond, a, b)
     }
     fn reduce(&self, op: ReduceOp, x: &WgpuStorage, dims: AxisDims) -> Result<WgpuStorage> {
-        pending()
+        kernels::reduce::reduce(&self.ctx, op, x, dims)
     }
     fn softmax(&self, x: &WgpuStorage, rows: usize, cols: usize, log: bool) -> Result<WgpuStorage> {
-        pending()
+        kernels::reduce::softmax(&self.ctx, x, rows, cols, log)
     }
     fn matmul(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
-        pending()
+        kernels::matmul::matmul(&self.ctx, a, b, dims)
     }
     fn copy_strided(&self, x: &WgpuStorage, view: &StridedView) -> Result<WgpuStorage> {
-        pending()
+        kernels::layout::copy_strided(&self.ctx, x, view)
     }
     fn concat(&self, parts: &[(&WgpuStorage, usize)], outer: usize, inner: usize) -> Result<WgpuStorage> {
-        pending()
+        kernels::layout::concat(&self.ctx, parts, outer, inner)
     }
     fn gather(&self, src: &WgpuStorage, index: &WgpuStorage, dims: GatherDims) -> Result<WgpuStorage> {
-        pending()
+        kernels::layout::gather(&self.ctx, src, index, dims)
     }
     fn scatter_add(&self, src: &WgpuStorage, index: &WgpuStorage, dims: GatherDims) -> Result<WgpuStorage> {
-        pending()
+        kernels::layout::scatter_add(&self.ctx, src, index, dims)
     }
     fn im2col(&self, x: &WgpuStorage, geom: Conv2dGeometry) -> Result<WgpuStorage> {
-        pending()
+        kernels::conv::im2col(&self.ctx, x, geom)
     }
     fn col2im(&self, cols: &WgpuStorage, geom: Conv2dGeometry) -> Result<WgpuStorage> {
-        pending()
+        kernels::conv::col2im(&self.ctx, cols, geom)
     }
     fn update(
         &self,
@@ -102,9 +155,15 @@ impl Backend for WgpuBackend {
         grad: &WgpuStorage,
         state: &[&WgpuStorage],
     ) -> Result<(WgpuStorage, Vec<WgpuStorage>)> {
-        pending()
+        if state.len() != rule.state_count() {
+            return Err(Error::invalid(
+                rule.name(),
+                format!("expected {} state buffers, got {}", rule.state_count(), state.len()),
+            ));
+        }
+        kernels::optim::update(&self.ctx, rule, param, grad, state)
     }
     fn synchronize(&self) -> Result<()> {
-        pending()
+        self.ctx.synchronize()
     }
 }

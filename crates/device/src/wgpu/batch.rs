@@ -1,0 +1,228 @@
+//! Lazy submission: dispatches and copies are recorded in a CPU-side batch and encoded into one
+//! command encoder when the batch is flushed (at readback, at synchronize, or every
+//! `FLUSH_EVERY` dispatches), never a submit + wait per op.
+//!
+//! Nothing is written with `queue.write_buffer` (which would run before the pending commands):
+//! kernel parameters of a batch are packed into one uniform buffer created (mapped) at flush time,
+//! each dispatch binding its own aligned range, and uploads go through fresh mapped staging buffers
+//! copied in command order. Buffers a pending command uses are held by the batch, so they return to
+//! the pool only once the commands that use them have been submitted.
+
+use std::num::NonZeroU64;
+use std::sync::{Arc, MutexGuard};
+
+use wgpu::util::DeviceExt;
+
+use super::WgpuStorage;
+use super::context::WgpuContext;
+use super::pipelines::Kernel;
+use super::pool::PooledBuffer;
+use crate::{Error, Result};
+
+/// Dispatches recorded before the batch is submitted without waiting.
+const FLUSH_EVERY: usize = 64;
+
+#[derive(Default)]
+pub(crate) struct Batch {
+    commands: Vec<Command>,
+    params: Vec<u8>,
+    dispatches: usize,
+}
+
+enum Command {
+    Dispatch {
+        pipeline: Arc<wgpu::ComputePipeline>,
+        params: (u64, u64),
+        bindings: Vec<(u32, Arc<PooledBuffer>, u64)>,
+        groups: [u32; 3],
+    },
+    Upload {
+        staging: wgpu::Buffer,
+        dst: Arc<PooledBuffer>,
+        bytes: u64,
+    },
+    Readback {
+        src: Arc<PooledBuffer>,
+        staging: wgpu::Buffer,
+        bytes: u64,
+    },
+}
+
+impl WgpuContext {
+    fn lock_batch(&self) -> MutexGuard<'_, Batch> {
+        self.batch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records one dispatch of `kernel` with `params` at binding 0 and the storages at the given
+    /// bindings (each bound over its own length).
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        kernel: &Kernel,
+        params: &P,
+        bindings: &[(u32, &WgpuStorage)],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if groups.contains(&0) {
+            return Ok(());
+        }
+        let pipeline = self.pipelines.get(&self.device, kernel)?;
+        let bindings = bindings.iter().map(|&(slot, s)| (slot, s.buffer.clone(), (s.len as u64 * 4).max(4))).collect();
+        let mut batch = self.lock_batch();
+        let align = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16) as usize;
+        let offset = batch.params.len().next_multiple_of(align);
+        let bytes = bytemuck::bytes_of(params);
+        batch.params.resize(offset, 0);
+        batch.params.extend_from_slice(bytes);
+        batch.commands.push(Command::Dispatch {
+            pipeline,
+            params: (offset as u64, bytes.len() as u64),
+            bindings,
+            groups,
+        });
+        batch.dispatches += 1;
+        if batch.dispatches >= FLUSH_EVERY {
+            self.flush(&mut batch);
+        }
+        Ok(())
+    }
+
+    /// Records an upload of `data` into `dst` through a fresh mapped staging buffer.
+    pub fn upload(&self, dst: &WgpuStorage, data: &[f32]) {
+        if data.is_empty() {
+            return;
+        }
+        let bytes = std::mem::size_of_val(data) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("soma upload"),
+            size: bytes,
+            usage: wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: true,
+        });
+        staging
+            .slice(..)
+            .get_mapped_range_mut()
+            .expect("a buffer mapped at creation can be written")
+            .copy_from_slice(bytemuck::cast_slice(data));
+        staging.unmap();
+        self.lock_batch().commands.push(Command::Upload { staging, dst: dst.buffer.clone(), bytes });
+    }
+
+    /// Submits everything recorded so far, copies `x` to a staging buffer and waits for it.
+    pub fn read(&self, x: &WgpuStorage) -> Result<Vec<f32>> {
+        if x.len == 0 {
+            self.synchronize()?;
+            return Ok(Vec::new());
+        }
+        let bytes = x.len as u64 * 4;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("soma readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut batch = self.lock_batch();
+            batch.commands.push(Command::Readback { src: x.buffer.clone(), staging: staging.clone(), bytes });
+            self.flush(&mut batch);
+        }
+        let slice = staging.slice(..);
+        let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        match pollster::block_on(rx.receive()) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                self.take_error()?;
+                return Err(Error::Device(format!("readback failed: {e}")));
+            }
+            None => return Err(Error::Device("readback was cancelled".into())),
+        }
+        let out = {
+            let view = slice.get_mapped_range().map_err(|e| Error::Device(format!("readback: {e}")))?;
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        staging.unmap();
+        self.take_error()?;
+        Ok(out)
+    }
+
+    /// Submits pending work, waits for the device to finish it, and reports any device error.
+    pub fn synchronize(&self) -> Result<()> {
+        {
+            let mut batch = self.lock_batch();
+            self.flush(&mut batch);
+        }
+        self.wait()?;
+        self.take_error()
+    }
+
+    fn wait(&self) -> Result<()> {
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Device(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Encodes the batch into one command encoder (consecutive dispatches share a compute pass)
+    /// and submits it.
+    fn flush(&self, batch: &mut Batch) {
+        if batch.commands.is_empty() {
+            return;
+        }
+        let uniforms = (!batch.params.is_empty()).then(|| {
+            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("soma params"),
+                contents: &batch.params,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("soma") });
+        let mut commands = batch.commands.iter().peekable();
+        while let Some(command) = commands.next() {
+            match command {
+                Command::Dispatch { .. } => {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                    let mut next = Some(command);
+                    while let Some(Command::Dispatch { pipeline, params, bindings, groups }) = next {
+                        let uniforms = uniforms.as_ref().expect("dispatches have parameters");
+                        let mut entries = vec![wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: uniforms,
+                                offset: params.0,
+                                size: NonZeroU64::new(params.1),
+                            }),
+                        }];
+                        entries.extend(bindings.iter().map(|(slot, buffer, bytes)| wgpu::BindGroupEntry {
+                            binding: *slot,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: buffer.buffer(),
+                                offset: 0,
+                                size: NonZeroU64::new(*bytes),
+                            }),
+                        }));
+                        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                            label: None,
+                            layout: &pipeline.get_bind_group_layout(0),
+                            entries: &entries,
+                        });
+                        pass.set_pipeline(pipeline);
+                        pass.set_bind_group(0, &bind_group, &[]);
+                        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                        next = commands.next_if(|c| matches!(c, Command::Dispatch { .. }));
+                    }
+                }
+                Command::Upload { staging, dst, bytes } => {
+                    encoder.copy_buffer_to_buffer(staging, 0, dst.buffer(), 0, *bytes);
+                }
+                Command::Readback { src, staging, bytes } => {
+                    encoder.copy_buffer_to_buffer(src.buffer(), 0, staging, 0, *bytes);
+                }
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+        batch.commands.clear();
+        batch.params.clear();
+        batch.dispatches = 0;
+    }
+}

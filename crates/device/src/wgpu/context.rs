@@ -1,0 +1,172 @@
+//! The process-wide wgpu context: adapter choice, device and queue, limits and error capture.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::batch::Batch;
+use super::pipelines::Pipelines;
+use super::pool::Pool;
+use crate::{Error, Result};
+
+/// Everything the backend shares: one per process, built on first use.
+pub(crate) struct WgpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    /// The adapter's name and API, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)`.
+    pub name: String,
+    pub limits: wgpu::Limits,
+    pub pool: Arc<Pool>,
+    pub pipelines: Pipelines,
+    pub batch: Mutex<Batch>,
+    /// The first error the device reported outside an error scope, until someone collects it.
+    errors: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for WgpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WgpuContext").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+static SHARED: OnceLock<std::result::Result<Arc<WgpuContext>, String>> = OnceLock::new();
+
+impl WgpuContext {
+    /// The shared context; a failure to open one is remembered and returned on every call.
+    pub fn shared() -> Result<Arc<WgpuContext>> {
+        SHARED.get_or_init(|| Self::open().map(Arc::new)).clone().map_err(Error::NoAdapter)
+    }
+
+    fn open() -> std::result::Result<WgpuContext, String> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle().with_env());
+        let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+        let adapter = choose_adapter(pollster::block_on(instance.enumerate_adapters(backends)))?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("soma"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| format!("{} ({:?}): {e}", info.name, info.backend))?;
+
+        let errors = Arc::new(Mutex::new(None::<String>));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+
+        Ok(WgpuContext {
+            pool: Arc::new(Pool::new(device.clone(), &limits)),
+            pipelines: Pipelines::default(),
+            batch: Mutex::new(Batch::default()),
+            name: format!("{} ({:?})", info.name, info.backend),
+            device,
+            queue,
+            limits,
+            errors,
+        })
+    }
+
+    /// Returns (and clears) the first device error reported since the last call.
+    pub fn take_error(&self) -> Result<()> {
+        match self.errors.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(e) => Err(Error::Device(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// The largest tensor in bytes: a storage binding, and a buffer, must hold it.
+    pub fn max_bytes(&self) -> (u64, &'static str) {
+        let binding = u64::from(self.limits.max_storage_buffer_binding_size);
+        if self.limits.max_buffer_size < binding {
+            (self.limits.max_buffer_size, "buffer size")
+        } else {
+            (binding, "storage binding")
+        }
+    }
+
+    /// Checks that `elems` f32s fit in one storage binding; the error names the op and the sizes.
+    pub fn check_len(&self, op: impl FnOnce() -> String, elems: usize) -> Result<()> {
+        let (max, what) = self.max_bytes();
+        let bytes = (elems as u128) * 4;
+        if bytes > u128::from(max) {
+            return Err(Error::limit(
+                static_name(op()),
+                format!("{bytes} bytes exceed the device's max {what} of {max}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A grid of `groups` workgroups: 1-D up to the per-dimension limit, else 2-D (x * y >= groups;
+    /// the kernels rebuild the linear id from both and bounds-check it).
+    pub fn grid(&self, op: &str, groups: u64) -> Result<[u32; 3]> {
+        let max = u64::from(self.limits.max_compute_workgroups_per_dimension);
+        if groups <= max {
+            return Ok([groups as u32, 1, 1]);
+        }
+        let y = groups.div_ceil(max);
+        if y > max {
+            return Err(Error::limit(
+                static_name(op.to_string()),
+                format!("{groups} workgroups exceed the device's {max} x {max} grid"),
+            ));
+        }
+        Ok([groups.div_ceil(y) as u32, y as u32, 1])
+    }
+}
+
+/// Prefers native APIs (Vulkan, Metal, DX12) over GL, then real GPUs over software ones;
+/// `WGPU_ADAPTER_NAME` keeps only adapters whose name contains it (case-insensitive).
+fn choose_adapter(mut adapters: Vec<wgpu::Adapter>) -> std::result::Result<wgpu::Adapter, String> {
+    let found: Vec<String> = adapters.iter().map(|a| describe(&a.get_info())).collect();
+    if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+        let wanted = wanted.to_lowercase();
+        adapters.retain(|a| a.get_info().name.to_lowercase().contains(&wanted));
+        if adapters.is_empty() {
+            return Err(format!("no adapter matches WGPU_ADAPTER_NAME={wanted:?} (found: {})", list(&found)));
+        }
+    }
+    adapters.sort_by_key(|a| {
+        let info = a.get_info();
+        let api = match info.backend {
+            wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+            wgpu::Backend::Gl => 1,
+            _ => 2,
+        };
+        let kind = match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            wgpu::DeviceType::Cpu => 3,
+            wgpu::DeviceType::Other => 4,
+        };
+        (api, kind)
+    });
+    adapters.into_iter().next().ok_or_else(|| {
+        "none found (on a machine without a GPU, install mesa-vulkan-drivers for lavapipe; \
+         WGPU_BACKEND selects the APIs searched)"
+            .to_string()
+    })
+}
+
+fn describe(info: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?})", info.name, info.backend)
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() { "none".into() } else { names.join(", ") }
+}
+
+/// Error ops are `&'static str`; names built at run time (`unary exp`) are interned once each.
+pub(crate) fn static_name(name: String) -> &'static str {
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&n) = names.iter().find(|&&n| n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.into_boxed_str());
+    names.push(n);
+    n
+}

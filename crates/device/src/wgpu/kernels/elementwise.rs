@@ -1,0 +1,117 @@
+//! Unary, binary (broadcasting and scalar) and random kernels.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{alloc, collapse, pack, per_element};
+use crate::wgpu::WgpuStorage;
+use crate::wgpu::context::{WgpuContext, static_name};
+use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::{BinaryOp, Error, MAX_RANK, Result, Shape, UnaryOp, random};
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct UnaryParams {
+    n: u32,
+    alpha: f32,
+    _pad: [u32; 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct BinaryParams {
+    n: u32,
+    rank: u32,
+    scalar: f32,
+    scalar_first: u32,
+    dims: [u32; 8],
+    a_strides: [u32; 8],
+    b_strides: [u32; 8],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RandomParams {
+    n: u32,
+    key: u32,
+    _pad: [u32; 2],
+}
+
+pub(crate) fn unary(ctx: &WgpuContext, op: UnaryOp, x: &WgpuStorage, alpha: f32) -> Result<WgpuStorage> {
+    let name = || format!("unary {}", op.name());
+    let out = alloc(ctx, name, x.len)?;
+    let params = UnaryParams { n: x.len as u32, alpha, _pad: [0; 2] };
+    let groups = per_element(ctx, &name(), x.len)?;
+    ctx.dispatch(&Kernel::new(Shader::Unary, op.entry_point()), &params, &[(1, x), (2, &out)], groups)?;
+    Ok(out)
+}
+
+fn binary_kernel(op: BinaryOp, entry: &'static str) -> Kernel {
+    Kernel::new(Shader::Binary, entry).with("OP", f64::from(op.code()))
+}
+
+pub(crate) fn binary(
+    ctx: &WgpuContext,
+    op: BinaryOp,
+    a: &WgpuStorage,
+    a_shape: &Shape,
+    b: &WgpuStorage,
+    b_shape: &Shape,
+) -> Result<WgpuStorage> {
+    let name = || format!("binary {}", op.name());
+    let out_shape = Shape::broadcast(op.name(), a_shape, b_shape)?;
+    let n = out_shape.numel();
+    let out = alloc(ctx, name, n)?;
+    let groups = per_element(ctx, &name(), n)?;
+    if a_shape == b_shape {
+        let params = BinaryParams::zeroed_with(n);
+        ctx.dispatch(&binary_kernel(op, "binary_same"), &params, &[(1, a), (2, b), (3, &out)], groups)?;
+        return Ok(out);
+    }
+    let sa = a_shape.broadcast_strides(&out_shape);
+    let sb = b_shape.broadcast_strides(&out_shape);
+    let (dims, strides) = collapse(out_shape.dims(), &[&sa, &sb]);
+    if dims.len() > MAX_RANK {
+        return Err(Error::limit(
+            static_name(name()),
+            format!("{a_shape:?} and {b_shape:?} broadcast over more than {MAX_RANK} dimensions"),
+        ));
+    }
+    let params = BinaryParams {
+        rank: dims.len() as u32,
+        dims: pack(&dims),
+        a_strides: pack(&strides[0]),
+        b_strides: pack(&strides[1]),
+        ..BinaryParams::zeroed_with(n)
+    };
+    ctx.dispatch(&binary_kernel(op, "binary_broadcast"), &params, &[(1, a), (2, b), (3, &out)], groups)?;
+    Ok(out)
+}
+
+impl BinaryParams {
+    fn zeroed_with(n: usize) -> BinaryParams {
+        BinaryParams { n: n as u32, ..Zeroable::zeroed() }
+    }
+}
+
+pub(crate) fn binary_scalar(
+    ctx: &WgpuContext,
+    op: BinaryOp,
+    x: &WgpuStorage,
+    scalar: f32,
+    scalar_first: bool,
+) -> Result<WgpuStorage> {
+    let name = || format!("binary {}", op.name());
+    let out = alloc(ctx, name, x.len)?;
+    let params = BinaryParams { scalar, scalar_first: scalar_first.into(), ..BinaryParams::zeroed_with(x.len) };
+    let groups = per_element(ctx, &name(), x.len)?;
+    ctx.dispatch(&binary_kernel(op, "binary_scalar"), &params, &[(1, x), (3, &out)], groups)?;
+    Ok(out)
+}
+
+pub(crate) fn rand_uniform(ctx: &WgpuContext, len: usize, seed: u64) -> Result<WgpuStorage> {
+    let out = alloc(ctx, || "rand".into(), len)?;
+    let params = RandomParams { n: len as u32, key: random::seed_key(seed), _pad: [0; 2] };
+    let groups = per_element(ctx, "rand", len)?;
+    ctx.dispatch(&Kernel::new(Shader::Random, "rand_uniform"), &params, &[(1, &out)], groups)?;
+    Ok(out)
+}

@@ -1,0 +1,135 @@
+//! Data movement: fill, strided copy, concat, gather, scatter_add and select (`shaders/layout.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{alloc, collapse, pack, per_element};
+use crate::wgpu::WgpuStorage;
+use crate::wgpu::context::{WgpuContext, static_name};
+use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::{Error, GatherDims, MAX_RANK, Result, StridedView};
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct LayoutParams {
+    n: u32,
+    rank: u32,
+    offset: u32,
+    value: f32,
+    outer: u32,
+    src_axis: u32,
+    index_axis: u32,
+    inner: u32,
+    axis_offset: u32,
+    total_axis: u32,
+    _pad: [u32; 2],
+    shape: [u32; 8],
+    strides: [u32; 8],
+}
+
+impl LayoutParams {
+    fn new(n: usize) -> LayoutParams {
+        LayoutParams { n: n as u32, ..Zeroable::zeroed() }
+    }
+    fn gather(d: GatherDims, n: usize) -> LayoutParams {
+        LayoutParams {
+            outer: d.outer as u32,
+            src_axis: d.src_axis as u32,
+            index_axis: d.index_axis as u32,
+            inner: d.inner as u32,
+            ..LayoutParams::new(n)
+        }
+    }
+}
+
+fn kernel(entry: &'static str) -> Kernel {
+    Kernel::new(Shader::Layout, entry)
+}
+
+pub(crate) fn fill(ctx: &WgpuContext, op: &'static str, len: usize, value: f32) -> Result<WgpuStorage> {
+    let out = alloc(ctx, || op.into(), len)?;
+    let params = LayoutParams { value, ..LayoutParams::new(len) };
+    ctx.dispatch(&kernel("fill"), &params, &[(4, &out)], per_element(ctx, op, len)?)?;
+    Ok(out)
+}
+
+pub(crate) fn copy_strided(ctx: &WgpuContext, x: &WgpuStorage, view: &StridedView) -> Result<WgpuStorage> {
+    let n: usize = view.shape.iter().product();
+    let out = alloc(ctx, || "copy_strided".into(), n)?;
+    let (dims, strides) = collapse(&view.shape, &[&view.strides]);
+    if dims.len() > MAX_RANK {
+        return Err(Error::limit(
+            static_name("copy_strided".into()),
+            format!("a view of shape {:?} has more than {MAX_RANK} non-contiguous dimensions", view.shape),
+        ));
+    }
+    let params = LayoutParams {
+        rank: dims.len() as u32,
+        offset: view.offset as u32,
+        shape: pack(&dims),
+        strides: pack(&strides[0]),
+        ..LayoutParams::new(n)
+    };
+    ctx.dispatch(&kernel("copy_strided"), &params, &[(1, x), (4, &out)], per_element(ctx, "copy_strided", n)?)?;
+    Ok(out)
+}
+
+pub(crate) fn concat(
+    ctx: &WgpuContext,
+    parts: &[(&WgpuStorage, usize)],
+    outer: usize,
+    inner: usize,
+) -> Result<WgpuStorage> {
+    let total_axis: usize = parts.iter().map(|p| p.1).sum();
+    let out = alloc(ctx, || "cat".into(), outer * total_axis * inner)?;
+    let mut axis_offset = 0;
+    for &(part, axis) in parts {
+        let n = outer * axis * inner;
+        let params = LayoutParams {
+            outer: outer as u32,
+            src_axis: axis as u32,
+            inner: inner as u32,
+            axis_offset: axis_offset as u32,
+            total_axis: total_axis as u32,
+            ..LayoutParams::new(n)
+        };
+        ctx.dispatch(&kernel("concat_part"), &params, &[(1, part), (4, &out)], per_element(ctx, "cat", n)?)?;
+        axis_offset += axis;
+    }
+    Ok(out)
+}
+
+pub(crate) fn gather(ctx: &WgpuContext, src: &WgpuStorage, index: &WgpuStorage, d: GatherDims) -> Result<WgpuStorage> {
+    let n = d.outer * d.index_axis * d.inner;
+    let out = alloc(ctx, || "gather".into(), n)?;
+    let params = LayoutParams::gather(d, n);
+    ctx.dispatch(&kernel("gather"), &params, &[(1, src), (2, index), (4, &out)], per_element(ctx, "gather", n)?)?;
+    Ok(out)
+}
+
+pub(crate) fn scatter_add(
+    ctx: &WgpuContext,
+    src: &WgpuStorage,
+    index: &WgpuStorage,
+    d: GatherDims,
+) -> Result<WgpuStorage> {
+    let n = d.outer * d.src_axis * d.inner;
+    let out = alloc(ctx, || "scatter_add".into(), n)?;
+    let params = LayoutParams::gather(d, n);
+    let groups = per_element(ctx, "scatter_add", n)?;
+    ctx.dispatch(&kernel("scatter_add"), &params, &[(1, src), (2, index), (4, &out)], groups)?;
+    Ok(out)
+}
+
+pub(crate) fn where_cond(
+    ctx: &WgpuContext,
+    cond: &WgpuStorage,
+    a: &WgpuStorage,
+    b: &WgpuStorage,
+) -> Result<WgpuStorage> {
+    let n = cond.len;
+    let out = alloc(ctx, || "where".into(), n)?;
+    let params = LayoutParams::new(n);
+    let groups = per_element(ctx, "where", n)?;
+    ctx.dispatch(&kernel("where_cond"), &params, &[(1, cond), (2, a), (3, b), (4, &out)], groups)?;
+    Ok(out)
+}

@@ -1,0 +1,79 @@
+//! Host side of the kernels: one module per family builds the `Params` (mirroring the WGSL
+//! struct), checks sizes against the device limits, and records the dispatches.
+
+pub(crate) mod conv;
+pub(crate) mod elementwise;
+pub(crate) mod layout;
+pub(crate) mod matmul;
+pub(crate) mod optim;
+pub(crate) mod reduce;
+
+use super::WgpuStorage;
+use super::context::WgpuContext;
+use crate::{MAX_RANK, Result};
+
+/// Threads per workgroup of the one-thread-per-element kernels.
+pub(crate) const WORKGROUP: u64 = 256;
+
+/// An uninitialised output of `len` f32s (the kernel writes every element), checked against the
+/// device limits first.
+pub(crate) fn alloc(ctx: &WgpuContext, op: impl FnOnce() -> String, len: usize) -> Result<WgpuStorage> {
+    ctx.check_len(op, len)?;
+    Ok(WgpuStorage { buffer: ctx.pool.alloc((len as u64 * 4).max(4)), len })
+}
+
+/// The grid for one thread per element.
+pub(crate) fn per_element(ctx: &WgpuContext, op: &str, n: usize) -> Result<[u32; 3]> {
+    ctx.grid(op, (n as u64).div_ceil(WORKGROUP))
+}
+
+/// Packs up to `MAX_RANK` values into the `array<vec4<u32>, 2>` of a WGSL params struct.
+pub(crate) fn pack(values: &[usize]) -> [u32; 8] {
+    debug_assert!(values.len() <= MAX_RANK);
+    let mut out = [0u32; 8];
+    for (o, &v) in out.iter_mut().zip(values) {
+        *o = v as u32;
+    }
+    out
+}
+
+/// Drops dimensions of size 1 and merges neighbours that are contiguous in every operand
+/// (`stride[d] == stride[d + 1] * dim[d + 1]`), so kernels index as few dimensions as possible.
+pub(crate) fn collapse(dims: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut out_dims: Vec<usize> = Vec::new();
+    let mut out_strides: Vec<Vec<usize>> = vec![Vec::new(); strides.len()];
+    for (d, &dim) in dims.iter().enumerate() {
+        if dim == 1 {
+            continue;
+        }
+        let mergeable =
+            !out_dims.is_empty() && strides.iter().zip(&out_strides).all(|(s, o)| *o.last().unwrap() == s[d] * dim);
+        if mergeable {
+            *out_dims.last_mut().unwrap() *= dim;
+            for (s, o) in strides.iter().zip(out_strides.iter_mut()) {
+                *o.last_mut().unwrap() = s[d];
+            }
+        } else {
+            out_dims.push(dim);
+            for (s, o) in strides.iter().zip(out_strides.iter_mut()) {
+                o.push(s[d]);
+            }
+        }
+    }
+    (out_dims, out_strides)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::collapse;
+
+    #[test]
+    fn collapse_merges_contiguous_dims() {
+        let (d, s) = collapse(&[2, 3, 4], &[&[12, 4, 1], &[0, 0, 1]]);
+        assert_eq!(d, vec![6, 4]);
+        assert_eq!(s, vec![vec![4, 1], vec![0, 1]]);
+        let (d, s) = collapse(&[2, 1, 4], &[&[4, 4, 1]]);
+        assert_eq!(d, vec![8]);
+        assert_eq!(s, vec![vec![1]]);
+    }
+}

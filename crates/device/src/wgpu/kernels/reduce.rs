@@ -1,0 +1,124 @@
+//! Axis reductions and row softmax (`shaders/reduce.wgsl`, `shaders/softmax.wgsl`).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::{alloc, per_element};
+use crate::wgpu::WgpuStorage;
+use crate::wgpu::context::WgpuContext;
+use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::{AxisDims, ReduceOp, Result};
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ReduceParams {
+    outer: u32,
+    axis: u32,
+    inner: u32,
+    flags: u32,
+    chunk: u32,
+    chunks: u32,
+    divisor: f32,
+    _pad: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct SoftmaxParams {
+    rows: u32,
+    cols: u32,
+    log: u32,
+    _pad: u32,
+}
+
+const FLAG_INDEX_IN: u32 = 1;
+const FLAG_FINAL: u32 = 2;
+
+/// Below this many outputs, a long axis is split into chunks reduced by separate workgroups, so
+/// every core works on e.g. a full sum; a second pass combines the chunks.
+const SPLIT_BELOW_OUTPUTS: usize = 256;
+/// The shortest chunk worth a workgroup of its own.
+const MIN_CHUNK: usize = 4096;
+
+pub(crate) fn reduce(ctx: &WgpuContext, op: ReduceOp, x: &WgpuStorage, d: AxisDims) -> Result<WgpuStorage> {
+    let name = op.name();
+    let outputs = d.outer * d.inner;
+    if d.axis == 0 {
+        // What the CPU gives for an empty axis: 0, NaN (0 / 0), -inf, +inf, index 0.
+        let value = match op {
+            ReduceOp::Sum | ReduceOp::ArgMax | ReduceOp::ArgMin => 0.0,
+            ReduceOp::Mean => f32::NAN,
+            ReduceOp::Max => f32::NEG_INFINITY,
+            ReduceOp::Min => f32::INFINITY,
+        };
+        return super::layout::fill(ctx, name, outputs, value);
+    }
+    let out = alloc(ctx, || name.into(), outputs)?;
+    if outputs == 0 {
+        return Ok(out);
+    }
+    let kernel = |entry| Kernel::new(Shader::Reduce, entry).with("OP", f64::from(op.code()));
+    let base = ReduceParams {
+        outer: d.outer as u32,
+        axis: d.axis as u32,
+        inner: d.inner as u32,
+        flags: FLAG_FINAL,
+        chunk: d.axis as u32,
+        chunks: 1,
+        divisor: d.axis as f32,
+        _pad: 0,
+    };
+    // Short axes, or many independent columns: one thread per output walks the axis.
+    if d.axis <= 32 || (d.inner >= 32 && outputs >= 4096) {
+        ctx.dispatch(&kernel("reduce_cols"), &base, &[(1, x), (3, &out)], per_element(ctx, name, outputs)?)?;
+        return Ok(out);
+    }
+    let unused = alloc(ctx, || name.into(), 1)?;
+    let chunks = if outputs >= SPLIT_BELOW_OUTPUTS {
+        1
+    } else {
+        (SPLIT_BELOW_OUTPUTS / outputs).min(d.axis.div_ceil(MIN_CHUNK))
+    };
+    if chunks <= 1 {
+        let groups = ctx.grid(name, outputs as u64)?;
+        ctx.dispatch(&kernel("reduce_rows"), &base, &[(1, x), (2, x), (3, &out), (4, &unused)], groups)?;
+        return Ok(out);
+    }
+    let chunk = d.axis.div_ceil(chunks);
+    let chunks = d.axis.div_ceil(chunk);
+    let partial = alloc(ctx, || name.into(), outputs * chunks)?;
+    let partial_index = alloc(ctx, || name.into(), outputs * chunks)?;
+    let first = ReduceParams { flags: 0, chunk: chunk as u32, chunks: chunks as u32, ..base };
+    let groups = ctx.grid(name, (outputs * chunks) as u64)?;
+    ctx.dispatch(&kernel("reduce_rows"), &first, &[(1, x), (2, x), (3, &partial), (4, &partial_index)], groups)?;
+    let second = ReduceParams {
+        axis: chunks as u32,
+        flags: FLAG_FINAL | FLAG_INDEX_IN,
+        chunk: chunks as u32,
+        chunks: 1,
+        ..base
+    };
+    let groups = ctx.grid(name, outputs as u64)?;
+    ctx.dispatch(
+        &kernel("reduce_rows"),
+        &second,
+        &[(1, &partial), (2, &partial_index), (3, &out), (4, &unused)],
+        groups,
+    )?;
+    Ok(out)
+}
+
+pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usize, log: bool) -> Result<WgpuStorage> {
+    let name = if log { "log_softmax" } else { "softmax" };
+    let out = alloc(ctx, || name.into(), rows * cols)?;
+    if rows == 0 || cols == 0 {
+        return Ok(out);
+    }
+    let params = SoftmaxParams { rows: rows as u32, cols: cols as u32, log: log.into(), _pad: 0 };
+    let (entry, groups) = if cols <= 32 {
+        ("softmax_small", per_element(ctx, name, rows)?)
+    } else {
+        ("softmax_rows", ctx.grid(name, rows as u64)?)
+    };
+    ctx.dispatch(&Kernel::new(Shader::Softmax, entry), &params, &[(1, x), (2, &out)], groups)?;
+    Ok(out)
+}

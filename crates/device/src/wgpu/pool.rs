@@ -1,0 +1,103 @@
+//! A size-bucketed pool of storage buffers: a dropped tensor's buffer goes back to its bucket and
+//! the next allocation of that bucket reuses it, so memory reaches a steady state in a training loop.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Free buffers beyond this many bytes are released to the driver instead of kept.
+const MAX_FREE_BYTES: u64 = 1 << 30;
+
+pub(crate) struct Pool {
+    device: wgpu::Device,
+    max_bytes: u64,
+    free: Mutex<Free>,
+    created: AtomicU64,
+}
+
+#[derive(Default)]
+struct Free {
+    buckets: HashMap<u64, Vec<wgpu::Buffer>>,
+    bytes: u64,
+}
+
+/// A pooled storage buffer; dropping the last reference returns it to the pool.
+pub(crate) struct PooledBuffer {
+    buffer: Option<wgpu::Buffer>,
+    pool: Arc<Pool>,
+}
+
+impl PooledBuffer {
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("a pooled buffer is present until dropped")
+    }
+}
+
+impl Drop for PooledBuffer {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            self.pool.give_back(buffer);
+        }
+    }
+}
+
+impl Pool {
+    pub fn new(device: wgpu::Device, limits: &wgpu::Limits) -> Pool {
+        let max_bytes = limits.max_buffer_size.min(u64::from(limits.max_storage_buffer_binding_size));
+        Pool { device, max_bytes, free: Mutex::new(Free::default()), created: AtomicU64::new(0) }
+    }
+
+    /// Buckets are 1, 1.25, 1.5 and 1.75 times powers of two (at most 25% slack), 16 bytes at least.
+    pub fn bucket(&self, bytes: u64) -> u64 {
+        let size = bytes.max(16);
+        let base = 1u64 << (63 - size.leading_zeros());
+        let step = base / 4;
+        let bucket = size.div_ceil(step) * step;
+        bucket.min(self.max_bytes.max(size))
+    }
+
+    /// A buffer of at least `bytes` (usable as storage and as a copy source and destination).
+    /// The caller has checked `bytes` against the device limits.
+    pub fn alloc(self: &Arc<Self>, bytes: u64) -> Arc<PooledBuffer> {
+        let bucket = self.bucket(bytes);
+        let reused = {
+            let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+            let buffer = free.buckets.get_mut(&bucket).and_then(Vec::pop);
+            if buffer.is_some() {
+                free.bytes -= bucket;
+            }
+            buffer
+        };
+        let buffer = reused.unwrap_or_else(|| {
+            self.created.fetch_add(1, Ordering::Relaxed);
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("soma tensor"),
+                size: bucket,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        });
+        Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone() })
+    }
+
+    fn give_back(&self, buffer: wgpu::Buffer) {
+        let size = buffer.size();
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if free.bytes + size <= MAX_FREE_BYTES {
+            free.bytes += size;
+            free.buckets.entry(size).or_default().push(buffer);
+        }
+    }
+
+    /// Bytes held in free buffers (for tests of the steady state).
+    pub fn free_bytes(&self) -> u64 {
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).bytes
+    }
+}
+
+impl Pool {
+    /// How many device buffers have been created.
+    pub fn created(&self) -> u64 {
+        self.created.load(Ordering::Relaxed)
+    }
+}

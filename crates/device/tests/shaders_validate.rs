@@ -1,0 +1,43 @@
+//! Every .wgsl kernel parses and validates with naga (no GPU needed).
+
+use std::path::Path;
+
+#[test]
+fn every_shader_parses_and_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the shaders directory exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wgsl"))
+        .collect();
+    files.sort();
+    let expected = ["binary", "conv", "layout", "matmul", "optim", "random", "reduce", "softmax", "unary"];
+    for name in expected {
+        assert!(files.iter().any(|f| f.file_stem().unwrap() == name), "shaders/{name}.wgsl is missing");
+    }
+    for path in &files {
+        let source = std::fs::read_to_string(path).unwrap();
+        let module = naga::front::wgsl::parse_str(&source)
+            .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
+        let mut validator =
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+        if let Err(e) = validator.validate(&module) {
+            panic!("{}: {}", path.display(), e.emit_to_string(&source));
+        }
+        assert!(!module.entry_points.is_empty(), "{} has no entry point", path.display());
+    }
+}
+
+#[test]
+fn every_unary_op_has_its_entry_point() {
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders/unary.wgsl")).unwrap();
+    let module = naga::front::wgsl::parse_str(&source).unwrap();
+    for op in soma_device::UnaryOp::ALL {
+        assert!(
+            module.entry_points.iter().any(|e| e.name == op.entry_point()),
+            "unary.wgsl lacks {}",
+            op.entry_point()
+        );
+    }
+}

@@ -1,0 +1,84 @@
+// im2col / col2im for 2-D convolution and pooling over `[n, c, h, w]` with zero padding.
+// `im2col`: one thread per element of `[n, c * kh * kw, oh * ow]`. `col2im` is written as a gather:
+// one thread per input pixel sums the columns that read it (deterministic, no atomics).
+
+struct Params {
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    kh: u32,
+    kw: u32,
+    stride: u32,
+    padding: u32,
+    oh: u32,
+    ow: u32,
+    total: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+fn linear_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+    return (wg.y * nwg.x + wg.x) * 256u + li;
+}
+
+@compute @workgroup_size(256)
+fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    if t >= p.total {
+        return;
+    }
+    let l = p.oh * p.ow;
+    let rows = p.c * p.kh * p.kw;
+    let col = t % l;
+    let r = (t / l) % rows;
+    let b = t / (l * rows);
+    let c = r / (p.kh * p.kw);
+    let ky = (r / p.kw) % p.kh;
+    let kx = r % p.kw;
+    let y = i32((col / p.ow) * p.stride + ky) - i32(p.padding);
+    let x = i32((col % p.ow) * p.stride + kx) - i32(p.padding);
+    var v = 0.0;
+    if y >= 0 && y < i32(p.h) && x >= 0 && x < i32(p.w) {
+        v = src[((b * p.c + c) * p.h + u32(y)) * p.w + u32(x)];
+    }
+    out[t] = v;
+}
+
+@compute @workgroup_size(256)
+fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    if t >= p.total {
+        return;
+    }
+    let x = t % p.w;
+    let y = (t / p.w) % p.h;
+    let c = (t / (p.w * p.h)) % p.c;
+    let b = t / (p.w * p.h * p.c);
+    let l = p.oh * p.ow;
+    let rows = p.c * p.kh * p.kw;
+    var sum = 0.0;
+    for (var ky = 0u; ky < p.kh; ky++) {
+        // oy * stride + ky = y + padding
+        let ty = i32(y + p.padding) - i32(ky);
+        if ty < 0 || u32(ty) % p.stride != 0u || u32(ty) / p.stride >= p.oh {
+            continue;
+        }
+        let oy = u32(ty) / p.stride;
+        for (var kx = 0u; kx < p.kw; kx++) {
+            let tx = i32(x + p.padding) - i32(kx);
+            if tx < 0 || u32(tx) % p.stride != 0u || u32(tx) / p.stride >= p.ow {
+                continue;
+            }
+            let ox = u32(tx) / p.stride;
+            let r = (c * p.kh + ky) * p.kw + kx;
+            sum += src[(b * rows + r) * l + oy * p.ow + ox];
+        }
+    }
+    out[t] = sum;
+}

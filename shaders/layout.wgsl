@@ -1,0 +1,117 @@
+// Data movement, one thread per output element: strided copies (rank <= 6), concatenation (one
+// dispatch per part), gather, scatter_add (each output sums the matching sources in index order,
+// no atomics, so it is deterministic), select, and fill. Indices are f32 holding integers.
+
+struct Params {
+    n: u32,
+    rank: u32,
+    offset: u32,
+    value: f32,
+    outer: u32,
+    src_axis: u32,
+    index_axis: u32,
+    inner: u32,
+    axis_offset: u32,
+    total_axis: u32,
+    _pad0: u32,
+    _pad1: u32,
+    shape: array<vec4<u32>, 2>,
+    strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> second: array<f32>;
+@group(0) @binding(3) var<storage, read> third: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+fn linear_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+    return (wg.y * nwg.x + wg.x) * 256u + li;
+}
+
+@compute @workgroup_size(256)
+fn copy_strided(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = linear_id(wg, nwg, li);
+    if i >= p.n {
+        return;
+    }
+    var rem = i;
+    var at = p.offset;
+    for (var d = i32(p.rank) - 1; d >= 0; d--) {
+        let q = u32(d) / 4u;
+        let r = u32(d) % 4u;
+        let dim = p.shape[q][r];
+        at += (rem % dim) * p.strides[q][r];
+        rem = rem / dim;
+    }
+    out[i] = src[at];
+}
+
+// Copies part `[outer, src_axis, inner]` into `[outer, total_axis, inner]` at `axis_offset`.
+@compute @workgroup_size(256)
+fn concat_part(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = linear_id(wg, nwg, li);
+    if i >= p.n {
+        return;
+    }
+    let block = p.src_axis * p.inner;
+    let o = i / block;
+    let rest = i % block;
+    out[o * p.total_axis * p.inner + p.axis_offset * p.inner + rest] = src[i];
+}
+
+// out[o, i, n] = src[o, index[o, i, n], n]
+@compute @workgroup_size(256)
+fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = linear_id(wg, nwg, li);
+    if i >= p.n {
+        return;
+    }
+    let n = i % p.inner;
+    let o = i / (p.index_axis * p.inner);
+    let j = u32(second[i]);
+    out[i] = src[(o * p.src_axis + j) * p.inner + n];
+}
+
+// out[o, j, n] = sum over i of src[o, i, n] where index[o, i, n] == j
+@compute @workgroup_size(256)
+fn scatter_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    if t >= p.n {
+        return;
+    }
+    let n = t % p.inner;
+    let j = f32((t / p.inner) % p.src_axis);
+    let o = t / (p.src_axis * p.inner);
+    var sum = 0.0;
+    for (var i = 0u; i < p.index_axis; i++) {
+        let at = (o * p.index_axis + i) * p.inner + n;
+        if second[at] == j {
+            sum += src[at];
+        }
+    }
+    out[t] = sum;
+}
+
+// cond != 0 ? a : b, with cond = src, a = second, b = third.
+@compute @workgroup_size(256)
+fn where_cond(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = linear_id(wg, nwg, li);
+    if i < p.n {
+        out[i] = select(third[i], second[i], src[i] != 0.0);
+    }
+}
+
+@compute @workgroup_size(256)
+fn fill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = linear_id(wg, nwg, li);
+    if i < p.n {
+        out[i] = p.value;
+    }
+}

@@ -1,0 +1,93 @@
+// Softmax / log-softmax of each row of a `[rows, cols]` matrix, stable: the row maximum is
+// subtracted before exponentiating, so ±1e4 logits stay finite.
+// `softmax_rows`: one workgroup per row with tree reductions in workgroup memory (long rows);
+// `softmax_small`: one thread per row (many short rows, e.g. class logits).
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    log: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+var<workgroup> shared_max: array<f32, 256>;
+var<workgroup> shared_sum: array<f32, 256>;
+
+fn write_row(base: u32, j: u32, mx: f32, sum: f32) {
+    let d = x[base + j] - mx;
+    if p.log != 0u {
+        y[base + j] = d - log(sum);
+    } else {
+        y[base + j] = exp(d) * (1.0 / sum);
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let row = wg.y * nwg.x + wg.x;
+    let valid = row < p.rows;
+    let base = row * p.cols;
+
+    var m = bitcast<f32>(0xff800000u);
+    if valid {
+        for (var j = li; j < p.cols; j += 256u) {
+            m = max(m, x[base + j]);
+        }
+    }
+    shared_max[li] = m;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if li < s {
+            shared_max[li] = max(shared_max[li], shared_max[li + s]);
+        }
+        workgroupBarrier();
+    }
+    let mx = shared_max[0];
+
+    var sum = 0.0;
+    if valid {
+        for (var j = li; j < p.cols; j += 256u) {
+            sum += exp(x[base + j] - mx);
+        }
+    }
+    shared_sum[li] = sum;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s >>= 1u) {
+        if li < s {
+            shared_sum[li] += shared_sum[li + s];
+        }
+        workgroupBarrier();
+    }
+    let total = shared_sum[0];
+    if valid {
+        for (var j = li; j < p.cols; j += 256u) {
+            write_row(base, j, mx, total);
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_small(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let row = (wg.y * nwg.x + wg.x) * 256u + li;
+    if row >= p.rows {
+        return;
+    }
+    let base = row * p.cols;
+    var mx = bitcast<f32>(0xff800000u);
+    for (var j = 0u; j < p.cols; j++) {
+        mx = max(mx, x[base + j]);
+    }
+    var sum = 0.0;
+    for (var j = 0u; j < p.cols; j++) {
+        sum += exp(x[base + j] - mx);
+    }
+    for (var j = 0u; j < p.cols; j++) {
+        write_row(base, j, mx, sum);
+    }
+}
