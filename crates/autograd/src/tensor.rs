@@ -89,6 +89,29 @@ impl Tensor {
         }
         Ok(Tensor::make(device.from_slice(data)?, shape, device.clone(), None))
     }
+    /// A leaf tensor wrapping a storage made by `device` (e.g. by `Device::update`), without a copy.
+    /// The storage must live on `device` and hold exactly `shape.numel()` values.
+    pub fn from_storage(storage: Storage, shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
+        let shape = shape.into();
+        let len = match (&storage, device) {
+            (Storage::Cpu(s), Device::Cpu(_)) => s.as_slice().len(),
+            (Storage::Wgpu(s), Device::Wgpu(_)) => s.len(),
+            _ => {
+                return Err(Error::DeviceMismatch {
+                    op: "from_storage",
+                    a: device.name(),
+                    b: storage.device_kind().into(),
+                });
+            }
+        };
+        if len != shape.numel() {
+            return Err(Error::shape(
+                "from_storage",
+                format!("{len} values do not fill shape {shape:?} ({} elements)", shape.numel()),
+            ));
+        }
+        Ok(Tensor::make(storage, shape, device.clone(), None))
+    }
     /// A 0-dimensional tensor holding `value`.
     pub fn scalar(value: f32, device: &Device) -> Result<Tensor> {
         Tensor::full(Shape::scalar(), value, device)
