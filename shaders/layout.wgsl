@@ -62,7 +62,8 @@ fn concat_part(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     out[o * p.total_axis * p.inner + p.axis_offset * p.inner + rest] = src[i];
 }
 
-// out[o, i, n] = src[o, index[o, i, n], n]
+// out[o, i, n] = src[o, index[o, i, n], n]. Autograd validates indices only on the CPU, so an
+// out-of-range or non-integer index writes NaN here: the bad input shows instead of a wrong answer.
 @compute @workgroup_size(256)
 fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -72,7 +73,12 @@ fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     }
     let n = i % p.inner;
     let o = i / (p.index_axis * p.inner);
-    let j = u32(second[i]);
+    let f = second[i];
+    if !(f >= 0.0 && f < f32(p.src_axis) && f == floor(f)) {
+        out[i] = bitcast<f32>(0x7fc00000u);
+        return;
+    }
+    let j = u32(f);
     out[i] = src[(o * p.src_axis + j) * p.inner + n];
 }
 

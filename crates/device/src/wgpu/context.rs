@@ -78,7 +78,7 @@ impl WgpuContext {
 
     /// The largest tensor in bytes: a storage binding, and a buffer, must hold it.
     pub fn max_bytes(&self) -> (u64, &'static str) {
-        let binding = u64::from(self.limits.max_storage_buffer_binding_size);
+        let binding = self.limits.max_storage_buffer_binding_size;
         if self.limits.max_buffer_size < binding {
             (self.limits.max_buffer_size, "buffer size")
         } else {

@@ -43,7 +43,7 @@ impl Drop for PooledBuffer {
 
 impl Pool {
     pub fn new(device: wgpu::Device, limits: &wgpu::Limits) -> Pool {
-        let max_bytes = limits.max_buffer_size.min(u64::from(limits.max_storage_buffer_binding_size));
+        let max_bytes = limits.max_buffer_size.min(limits.max_storage_buffer_binding_size);
         Pool { device, max_bytes, free: Mutex::new(Free::default()), created: AtomicU64::new(0) }
     }
 
