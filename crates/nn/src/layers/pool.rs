@@ -1,0 +1,102 @@
+//! Pooling: `MaxPool2d` and `AvgPool2d`, as im2col over each channel + a reduction over the window.
+
+use soma_autograd::{Tensor, no_grad};
+use soma_device::{ReduceOp, Result};
+
+use crate::layers::{Size2, bad_input};
+use crate::{Module, Param};
+
+/// The shared window geometry of the pooling layers.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    kernel: Size2,
+    stride: usize,
+    padding: usize,
+}
+
+impl Window {
+    /// Reduces each `kh x kw` window of `[n, c, h, w]` with `op` (padding cells hold zeros).
+    fn pool(&self, layer: &'static str, x: &Tensor, op: ReduceOp) -> Result<Tensor> {
+        let Size2(kh, kw) = self.kernel;
+        let name = || format!("{layer}(kernel {kh}x{kw}, stride {}, padding {})", self.stride, self.padding);
+        let &[n, c, h, w] = x.dims() else {
+            return Err(bad_input(layer, name(), "[n, c, h, w]", x));
+        };
+        let (ph, pw) = (h + 2 * self.padding, w + 2 * self.padding);
+        if self.stride == 0 || kh == 0 || kw == 0 || kh > ph || kw > pw || 2 * self.padding > kh.min(kw) {
+            return Err(bad_input(layer, name(), &format!("a padded image of at least {kh}x{kw}"), x));
+        }
+        let (oh, ow) = ((ph - kh) / self.stride + 1, (pw - kw) / self.stride + 1);
+        let planes = x.reshape([n * c, 1, h, w])?;
+        let cols = planes.im2col((kh, kw), self.stride, self.padding)?;
+        cols.reduce(op, 1)?.reshape([n, c, oh, ow])
+    }
+}
+
+/// Max over `kernel` windows (stride defaults to the kernel size; padding never wins the max).
+#[derive(Clone, Copy, Debug)]
+pub struct MaxPool2d {
+    window: Window,
+}
+
+impl MaxPool2d {
+    /// `nn.MaxPool2d(kernel_size)`: stride = kernel size, no padding.
+    pub fn new(kernel_size: impl Into<Size2>) -> Self {
+        let kernel = kernel_size.into();
+        MaxPool2d { window: Window { kernel, stride: kernel.0, padding: 0 } }
+    }
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.window.stride = stride;
+        self
+    }
+    /// Padding on every side, at most half the kernel (as PyTorch).
+    pub fn padding(mut self, padding: usize) -> Self {
+        self.window.padding = padding;
+        self
+    }
+}
+
+impl Module for MaxPool2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.window.padding == 0 {
+            return self.window.pool("MaxPool2d", x, ReduceOp::Max);
+        }
+        // im2col pads with zeros; shift the input above zero so padding never wins, then back.
+        // The shift, 1 - min(min(x), 0), stays on the device (no readback) and is a constant for autograd.
+        let shift = no_grad(|| x.reduce_all(ReduceOp::Min)?.clamp(f32::MIN, 0.0)?.affine(-1.0, 1.0))?;
+        let pooled = self.window.pool("MaxPool2d", &(x + &shift)?, ReduceOp::Max)?;
+        &pooled - &shift
+    }
+    fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
+}
+
+/// Mean over `kernel` windows (stride defaults to the kernel size; zero padding counts toward
+/// the mean, as PyTorch's default `count_include_pad=True`).
+#[derive(Clone, Copy, Debug)]
+pub struct AvgPool2d {
+    window: Window,
+}
+
+impl AvgPool2d {
+    /// `nn.AvgPool2d(kernel_size)`: stride = kernel size, no padding.
+    pub fn new(kernel_size: impl Into<Size2>) -> Self {
+        let kernel = kernel_size.into();
+        AvgPool2d { window: Window { kernel, stride: kernel.0, padding: 0 } }
+    }
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.window.stride = stride;
+        self
+    }
+    /// Padding on every side, at most half the kernel (as PyTorch).
+    pub fn padding(mut self, padding: usize) -> Self {
+        self.window.padding = padding;
+        self
+    }
+}
+
+impl Module for AvgPool2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.window.pool("AvgPool2d", x, ReduceOp::Mean)
+    }
+    fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
+}

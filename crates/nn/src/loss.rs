@@ -1,0 +1,103 @@
+//! Losses, each reduced to a mean scalar, and `accuracy`.
+
+use soma_autograd::{Tensor, no_grad};
+use soma_device::{Error, Result};
+
+fn same_shape(op: &'static str, pred: &Tensor, target: &Tensor) -> Result<()> {
+    if pred.shape() != target.shape() {
+        return Err(Error::shape(
+            op,
+            format!("prediction {:?} and target {:?} must have the same shape", pred.shape(), target.shape()),
+        ));
+    }
+    Ok(())
+}
+
+/// `mean((pred - target)²)`.
+pub fn mse_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    same_shape("mse_loss", pred, target)?;
+    (pred - target)?.square()?.mean_all()
+}
+
+/// `mean(|pred - target|)`.
+pub fn l1_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    same_shape("l1_loss", pred, target)?;
+    (pred - target)?.abs()?.mean_all()
+}
+
+/// Huber (smooth L1 for `delta = 1`): `0.5 d²` where `d = |pred - target| < delta`, else
+/// `delta * (d - 0.5 delta)`; mean over elements.
+pub fn huber_loss(pred: &Tensor, target: &Tensor, delta: f32) -> Result<Tensor> {
+    same_shape("huber_loss", pred, target)?;
+    if delta.is_nan() || delta <= 0.0 {
+        return Err(Error::invalid("huber_loss", format!("delta must be positive, got {delta}")));
+    }
+    // With q = min(d, delta): 0.5 q² + delta (d - q) is both branches at once.
+    let d = (pred - target)?.abs()?;
+    let q = d.clamp(0.0, delta)?;
+    let quadratic = q.square()?.affine(0.5, 0.0)?;
+    let linear = (&d - &q)?.affine(delta, 0.0)?;
+    (&quadratic + &linear)?.mean_all()
+}
+
+/// Binary cross-entropy on logits, stable for any magnitude:
+/// `mean(max(x, 0) - x y + log(1 + e^-|x|))`.
+pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    same_shape("binary_cross_entropy_with_logits", logits, targets)?;
+    let softplus_tail = logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
+    let linear = (&logits.relu()? - &(logits * targets)?)?;
+    (&linear + &softplus_tail)?.mean_all()
+}
+
+/// The probability clamp of `binary_cross_entropy`: logs stay finite at exactly 0 or 1.
+const PROB_EPS: f32 = 1e-7;
+
+/// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`, with `p`
+/// clamped into `[1e-7, 1 - 1e-7]`. Prefer `binary_cross_entropy_with_logits` (stable).
+pub fn binary_cross_entropy(probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    same_shape("binary_cross_entropy", probs, targets)?;
+    let p = probs.clamp(PROB_EPS, 1.0 - PROB_EPS)?;
+    let log_p = p.log()?;
+    let log_not_p = p.affine(-1.0, 1.0)?.log()?;
+    let not_y = targets.affine(-1.0, 1.0)?;
+    let ll = (&(targets * &log_p)? + &(&not_y * &log_not_p)?)?;
+    ll.mean_all()?.neg()
+}
+
+/// Checks `[n, c]` scores against `[n]` class indices.
+fn check_class_targets(op: &'static str, scores: &Tensor, targets: &Tensor) -> Result<usize> {
+    let &[n, c] = scores.dims() else {
+        return Err(Error::shape(op, format!("expects scores [n, classes], got {:?}", scores.shape())));
+    };
+    if targets.dims() != [n] {
+        return Err(Error::shape(
+            op,
+            format!("targets must be [{n}] class indices for scores {:?}, got {:?}", scores.shape(), targets.shape()),
+        ));
+    }
+    if c == 0 {
+        return Err(Error::shape(op, format!("scores {:?} have no classes", scores.shape())));
+    }
+    Ok(n)
+}
+
+/// Negative log-likelihood: `-mean(log_probs[i, targets[i]])` for log-probabilities `[n, c]` and
+/// class indices `[n]` (stored as f32).
+pub fn nll_loss(log_probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let n = check_class_targets("nll_loss", log_probs, targets)?;
+    let picked = log_probs.gather(1, &targets.reshape([n, 1])?)?;
+    picked.mean_all()?.neg()
+}
+
+/// Cross-entropy of logits `[n, c]` against class indices `[n]`: `nll_loss(log_softmax(logits))`,
+/// stable for large logits.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    check_class_targets("cross_entropy", logits, targets)?;
+    nll_loss(&logits.log_softmax(1)?, targets)
+}
+
+/// The fraction of rows of `logits [n, c]` whose largest entry is at `targets [n]`.
+pub fn accuracy(logits: &Tensor, targets: &Tensor) -> Result<f32> {
+    check_class_targets("accuracy", logits, targets)?;
+    no_grad(|| logits.argmax(1)?.eq(targets)?.mean_all()?.item())
+}

@@ -1,0 +1,115 @@
+//! Losses on the CPU: literal values (computed independently with numpy), gradcheck, shape errors.
+
+use soma_autograd::{Device, Error, Rng, Tensor, gradcheck};
+use soma_nn::loss::{
+    accuracy, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss, mse_loss,
+    nll_loss,
+};
+
+fn t(data: &[f32], shape: &[usize]) -> Tensor {
+    Tensor::from_slice(data, shape.to_vec(), &Device::cpu()).unwrap()
+}
+
+fn close(actual: f32, expected: f64) {
+    assert!((actual as f64 - expected).abs() <= 1e-5 * expected.abs().max(1.0), "{actual} vs {expected}");
+}
+
+fn pred() -> Tensor {
+    t(&[0.5, -1.0, 2.0, 3.0, 0.25, -0.75], &[2, 3])
+}
+fn target() -> Tensor {
+    t(&[1.0, -2.0, 2.5, 0.0, 0.5, 1.25], &[2, 3])
+}
+
+// numpy: p = array([[.5, -1, 2], [3, .25, -.75]]); t = array([[1, -2, 2.5], [0, .5, 1.25]]); d = p - t
+#[test]
+fn mse_literal() {
+    // mean(d**2) = 2.4270833333333335
+    close(mse_loss(&pred(), &target()).unwrap().item().unwrap(), 2.4270833333333335);
+}
+
+#[test]
+fn l1_literal() {
+    // mean(abs(d)) = 1.2083333333333333
+    close(l1_loss(&pred(), &target()).unwrap().item().unwrap(), 1.2083333333333333);
+}
+
+#[test]
+fn huber_literal() {
+    // ad = abs(d); mean(where(ad < 1, .5 * ad**2, ad - .5)) = 0.796875
+    close(huber_loss(&pred(), &target(), 1.0).unwrap().item().unwrap(), 0.796875);
+    assert!(matches!(huber_loss(&pred(), &target(), 0.0), Err(Error::Invalid { .. })));
+}
+
+// x = array([-3, -.5, 0, .7, 2, 40]); y = array([0, 1, 1, 0, 1, 0])
+#[test]
+fn bce_with_logits_literal_and_stable() {
+    let x = t(&[-3.0, -0.5, 0.0, 0.7, 2.0, 40.0], &[6]);
+    let y = t(&[0.0, 1.0, 1.0, 0.0, 1.0, 0.0], &[6]);
+    // mean(maximum(x, 0) - x*y + log1p(exp(-abs(x)))) = 7.157654262707037
+    close(binary_cross_entropy_with_logits(&x, &y).unwrap().item().unwrap(), 7.157654262707037);
+    let huge = t(&[1e4, -1e4], &[2]);
+    let v = binary_cross_entropy_with_logits(&huge, &t(&[1.0, 0.0], &[2])).unwrap().item().unwrap();
+    assert!(v.is_finite() && v.abs() < 1e-6, "{v}");
+}
+
+#[test]
+fn bce_literal_and_clamped() {
+    let p = t(&[0.1, 0.8, 0.5, 0.3, 0.99, 0.02], &[6]);
+    let y = t(&[0.0, 1.0, 1.0, 0.0, 1.0, 0.0], &[6]);
+    // -mean(y*log(p) + (1-y)*log(1-p)) = 0.23476320577362242
+    close(binary_cross_entropy(&p, &y).unwrap().item().unwrap(), 0.23476320577362242);
+    let edge = binary_cross_entropy(&t(&[0.0, 1.0], &[2]), &t(&[1.0, 0.0], &[2])).unwrap();
+    let v = edge.item().unwrap();
+    assert!(v.is_finite() && v > 10.0, "{v}");
+    let g = binary_cross_entropy(&t(&[0.0, 1.0], &[2]).requires_grad(), &t(&[1.0, 0.0], &[2])).unwrap();
+    assert!(g.backward().is_ok());
+}
+
+// L = array([[2, 1, .1], [.5, 2.5, -1], [1000, 0, -1000], [0, 0, 0]]); tg = [0, 2, 1, 1]
+#[test]
+fn cross_entropy_literal_stable() {
+    let logits = t(&[2.0, 1.0, 0.1, 0.5, 2.5, -1.0, 1000.0, 0.0, -1000.0, 0.0, 0.0, 0.0], &[4, 3]);
+    let targets = t(&[0.0, 2.0, 1.0, 1.0], &[4]);
+    // m = L.max(1, keepdims=True); ls = L - m - log(exp(L - m).sum(1, keepdims=True))
+    // -mean(ls[arange(4), tg]) = 251.29220512801706
+    close(cross_entropy(&logits, &targets).unwrap().item().unwrap(), 251.29220512801706);
+    let nll = nll_loss(&logits.log_softmax(1).unwrap(), &targets).unwrap().item().unwrap();
+    close(nll, 251.29220512801706);
+}
+
+#[test]
+fn accuracy_counts_argmax_hits() {
+    let logits = t(&[2.0, 1.0, 0.1, 0.5, 2.5, -1.0, 3.0, 0.0, -1.0, 0.0, 0.2, 0.1], &[4, 3]);
+    // argmax rows: 0, 1, 0, 1
+    assert_eq!(accuracy(&logits, &t(&[0.0, 2.0, 0.0, 1.0], &[4])).unwrap(), 0.75);
+}
+
+#[test]
+fn gradchecks() {
+    let dev = Device::cpu();
+    let mut rng = Rng::new(3);
+    let a = Tensor::randn([3, 4], &mut rng, &dev).unwrap();
+    let b = Tensor::randn([3, 4], &mut rng, &dev).unwrap();
+    gradcheck(|x| mse_loss(&x[0], &x[1]), &[a.clone(), b.clone()], 2e-2).unwrap();
+    gradcheck(|x| l1_loss(&x[0], &x[1]), &[a.clone(), b.clone()], 2e-2).unwrap();
+    gradcheck(|x| huber_loss(&x[0], &x[1], 0.7), &[a.clone(), b.clone()], 2e-2).unwrap();
+    let y = Tensor::rand([3, 4], &mut rng, &dev).unwrap();
+    gradcheck(|x| binary_cross_entropy_with_logits(&x[0], &x[1]), &[a.clone(), y.clone()], 2e-2).unwrap();
+    let p = Tensor::rand_range([3, 4], 0.2, 0.8, &mut rng, &dev).unwrap();
+    gradcheck(|x| binary_cross_entropy(&x[0], &x[1]), &[p, y], 2e-2).unwrap();
+    let targets = t(&[1.0, 3.0, 0.0], &[3]);
+    gradcheck(|x| cross_entropy(&x[0], &targets), std::slice::from_ref(&a), 2e-2).unwrap();
+    gradcheck(|x| nll_loss(&x[0].log_softmax(1)?, &targets), &[a], 2e-2).unwrap();
+}
+
+#[test]
+fn shape_errors_name_the_loss() {
+    let err = mse_loss(&t(&[1.0, 2.0], &[2, 1]), &t(&[1.0, 2.0], &[2])).unwrap_err();
+    assert!(err.to_string().contains("mse_loss") && err.to_string().contains("[2, 1]"), "{err}");
+    let err = cross_entropy(&t(&[1.0, 2.0], &[1, 2]), &t(&[1.0, 0.0], &[2])).unwrap_err();
+    assert!(err.to_string().starts_with("cross_entropy") && err.to_string().contains("[1, 2]"), "{err}");
+    let err = cross_entropy(&t(&[1.0, 2.0], &[2]), &t(&[1.0], &[1])).unwrap_err();
+    assert!(err.to_string().starts_with("cross_entropy"), "{err}");
+    assert!(cross_entropy(&t(&[1.0, 2.0], &[1, 2]), &t(&[5.0], &[1])).is_err(), "out-of-range class");
+}
