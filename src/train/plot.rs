@@ -129,8 +129,10 @@ fn legend_position(panel: &Panel, y_range: &std::ops::Range<f32>) -> SeriesLabel
     }
 }
 
-/// A tick label without float noise or trailing zeros: `5`, `2.5`, `0.0001`, `1e-6`.
-fn tick_label(v: f32) -> String {
+/// A tick label without float noise or trailing zeros: `5`, `2.5`, `0.0001`, `1e-6`. Values
+/// within a millionth of the axis `span` of zero are zero (ticks like `-2e-16` are rounding noise).
+fn tick_label(v: f32, span: f32) -> String {
+    let v = if v.abs() <= span.abs() * 1e-6 { 0.0 } else { v };
     if v != 0.0 && v.abs() < 1e-4 || v.abs() >= 1e6 {
         return format!("{v:.0e}");
     }
@@ -148,6 +150,10 @@ fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, pan
     let x_range = padded_range(points().map(|p| p.0), 0.0);
     let y_range = padded_range(points().map(|p| p.1), 0.05);
     let legend_position = legend_position(panel, &y_range);
+    let (x_span, y_span) = (x_range.end - x_range.start, y_range.end - y_range.start);
+    // Whole-number x (epochs, steps) gets ticks on whole numbers: at most one per unit.
+    let whole_x = points().all(|p| p.0.fract() == 0.0);
+    let x_labels = if whole_x { (x_span as usize + 1).clamp(2, 10) } else { 10 };
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, ("sans-serif", 22))
         .margin(12)
@@ -157,19 +163,29 @@ fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, pan
     chart
         .configure_mesh()
         .x_desc(panel.x_label.as_str())
-        .x_label_formatter(&|x| tick_label(*x))
-        .y_label_formatter(&|y| tick_label(*y))
+        .x_labels(x_labels)
+        .x_label_formatter(&|x| tick_label(*x, x_span))
+        .y_label_formatter(&|y| tick_label(*y, y_span))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
+    let mut drawn = 0;
     for (i, series) in panel.series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let line: Vec<(f32, f32)> = series.points.iter().filter(finite).copied().collect();
+        if line.is_empty() {
+            continue; // nothing measured (e.g. no validation set): no line and no legend entry
+        }
+        drawn += 1;
+        if let [point] = line[..] {
+            // A line through one point draws nothing (e.g. after the first epoch): show a dot.
+            chart.draw_series(std::iter::once(Circle::new(point, 4, color.filled())))?;
+        }
         chart
             .draw_series(LineSeries::new(line, color.stroke_width(2)))?
             .label(series.name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
     }
-    if !panel.series.is_empty() {
+    if drawn > 0 {
         chart
             .configure_series_labels()
             .position(legend_position)
@@ -213,11 +229,12 @@ mod tests {
 
     #[test]
     fn tick_labels_are_short() {
-        assert_eq!(tick_label(5.0), "5");
-        assert_eq!(tick_label(0.1 + 0.2), "0.3");
-        assert_eq!(tick_label(-0.0), "0");
-        assert_eq!(tick_label(2.5e-6), "2e-6");
-        assert_eq!(tick_label(12.25), "12.25");
+        assert_eq!(tick_label(5.0, 10.0), "5");
+        assert_eq!(tick_label(0.1 + 0.2, 1.0), "0.3");
+        assert_eq!(tick_label(-0.0, 1.0), "0");
+        assert_eq!(tick_label(2.5e-6, 1e-5), "2e-6");
+        assert_eq!(tick_label(12.25, 100.0), "12.25");
+        assert_eq!(tick_label(-2e-16, 2.0), "0");
     }
 
     #[test]
