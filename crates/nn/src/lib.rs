@@ -4,8 +4,10 @@ pub mod init;
 mod layers;
 pub mod loss;
 mod module;
+pub mod optim;
 mod param;
 
 pub use layers::*;
 pub use module::{Module, Sequential, join};
+pub use optim::{Adagrad, Adam, AdamW, Optimizer, PerceptronRule, RmsProp, Sgd, StateDict};
 pub use param::Param;

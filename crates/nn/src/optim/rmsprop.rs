@@ -1,0 +1,68 @@
+//! RMSProp: steps scaled by a running root mean square of the gradients, with optional momentum.
+
+use soma_autograd::Grads;
+use soma_device::{Result, UpdateRule};
+
+use super::state::{ParamStates, check};
+use super::{Optimizer, StateDict};
+use crate::Module;
+
+/// RMSProp with PyTorch's semantics and defaults (`alpha = 0.99`, `eps = 1e-8`; not centered).
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    lr: f32,
+    alpha: f32,
+    eps: f32,
+    momentum: f32,
+    weight_decay: f32,
+    states: ParamStates,
+}
+
+impl RmsProp {
+    const KIND: &'static str = "rmsprop";
+    const SLOTS: [&'static str; 2] = ["square_avg", "momentum_buffer"];
+
+    pub fn new(lr: f32) -> RmsProp {
+        RmsProp { lr, alpha: 0.99, eps: 1e-8, momentum: 0.0, weight_decay: 0.0, states: ParamStates::default() }
+    }
+    /// Smoothing of the squared-gradient average.
+    pub fn alpha(mut self, alpha: f32) -> RmsProp {
+        self.alpha = alpha;
+        self
+    }
+    pub fn eps(mut self, eps: f32) -> RmsProp {
+        self.eps = eps;
+        self
+    }
+    pub fn momentum(mut self, momentum: f32) -> RmsProp {
+        self.momentum = momentum;
+        self
+    }
+    pub fn weight_decay(mut self, weight_decay: f32) -> RmsProp {
+        self.weight_decay = weight_decay;
+        self
+    }
+}
+
+impl Optimizer for RmsProp {
+    fn step(&mut self, model: &dyn Module, grads: &Grads) -> Result<()> {
+        check(Self::KIND, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check(Self::KIND, (0.0..=1.0).contains(&self.alpha), "alpha must be in [0, 1]", self.alpha)?;
+        check(Self::KIND, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
+        let RmsProp { lr, alpha, eps, momentum, weight_decay, .. } = *self;
+        self.states.step(model, grads, |_| UpdateRule::RmsProp { lr, alpha, eps, momentum, weight_decay })
+    }
+    fn learning_rate(&self) -> f32 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+    fn state_dict(&self) -> StateDict {
+        self.states.to_state_dict(Self::KIND, self.lr, &Self::SLOTS)
+    }
+    fn load_state_dict(&mut self, state: StateDict) -> Result<()> {
+        self.lr = self.states.load_state_dict(state, Self::KIND, &Self::SLOTS)?;
+        Ok(())
+    }
+}
