@@ -92,6 +92,7 @@ impl MetricsLogger {
 
     /// Records one epoch: rewrites the CSV and the plot, appends TensorBoard scalars
     /// (`loss/train`, `loss/val`, `accuracy/val`, `time/epoch_seconds` at step `epoch`), flushes.
+    /// A NaN (not measured) is an empty CSV field, no TensorBoard point and no point in the plot.
     pub fn log(&mut self, metrics: EpochMetrics) -> Result<()> {
         self.rows.push(metrics);
         write_atomic(&self.csv_path(), self.csv().as_bytes())?;
