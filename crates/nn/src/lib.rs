@@ -6,8 +6,10 @@ pub mod loss;
 mod module;
 pub mod optim;
 mod param;
+mod sequence;
 
 pub use layers::*;
 pub use module::{Module, Sequential, join};
 pub use optim::{Adagrad, Adam, AdamW, Optimizer, PerceptronRule, RmsProp, Sgd, StateDict};
 pub use param::Param;
+pub use sequence::*;

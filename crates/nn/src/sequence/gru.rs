@@ -1,0 +1,72 @@
+//! `Gru`: the gated recurrent unit with reset and update gates.
+
+use soma_autograd::{Rng, Tensor};
+use soma_device::{Device, Result};
+
+use crate::sequence::recurrent::{Cell, Recurrent, gate};
+use crate::{Module, Param};
+
+struct GruCell;
+
+impl Cell for GruCell {
+    const NAME: &'static str = "Gru";
+    const GATES: usize = 3;
+    const HAS_CELL: bool = false;
+    /// Gate blocks `r, z, n` (PyTorch's order): `n = tanh(gi_n + r gh_n)`, `h' = n + z (h - n)`.
+    fn step(gi: &Tensor, gh: &Tensor, h: &Tensor, _c: Option<&Tensor>, hidden: usize) -> Result<(Tensor, Option<Tensor>)> {
+        let r = (&gate(gi, 0, hidden)? + &gate(gh, 0, hidden)?)?.sigmoid()?;
+        let z = (&gate(gi, 1, hidden)? + &gate(gh, 1, hidden)?)?.sigmoid()?;
+        let n = (&gate(gi, 2, hidden)? + &(&r * &gate(gh, 2, hidden)?)?)?.tanh()?;
+        // (1 - z) n + z h, with one multiply fewer.
+        let h_next = (&n + &(&z * &(h - &n)?)?)?;
+        Ok((h_next, None))
+    }
+}
+
+/// `nn.GRU(input_size, hidden_size, num_layers, batch_first=True)`. Parameters
+/// `weight_ih_l{k} [3 hidden, in]`, `weight_hh_l{k} [3 hidden, hidden]`, `bias_ih_l{k}`, `bias_hh_l{k}`.
+pub struct Gru {
+    stack: Recurrent<GruCell>,
+}
+
+impl Gru {
+    /// One layer.
+    pub fn new(input_size: usize, hidden_size: usize, device: &Device, rng: &mut Rng) -> Result<Gru> {
+        Gru::stacked(input_size, hidden_size, 1, device, rng)
+    }
+    /// `num_layers` layers, each reading the previous one's outputs.
+    pub fn stacked(
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        device: &Device,
+        rng: &mut Rng,
+    ) -> Result<Gru> {
+        Ok(Gru { stack: Recurrent::new(input_size, hidden_size, num_layers, device, rng)? })
+    }
+    /// Runs over `x [batch, time, input]` from `h0 [num_layers, batch, hidden]` (zeros if `None`).
+    /// Returns the outputs `[batch, time, hidden]` and the final state `h_n [num_layers, batch, hidden]`.
+    pub fn forward_seq(&self, x: &Tensor, h0: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
+        let (out, state) = self.stack.run(x, h0, None)?;
+        Ok((out, state.h))
+    }
+    pub fn input_size(&self) -> usize {
+        self.stack.input_size()
+    }
+    pub fn hidden_size(&self) -> usize {
+        self.stack.hidden_size()
+    }
+    pub fn num_layers(&self) -> usize {
+        self.stack.num_layers()
+    }
+}
+
+impl Module for Gru {
+    /// The outputs `[batch, time, hidden]` from a zero state.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_seq(x, None)?.0)
+    }
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        self.stack.visit_params(prefix, f)
+    }
+}

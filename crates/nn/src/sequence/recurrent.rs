@@ -1,0 +1,159 @@
+//! The machinery shared by `Rnn`, `Lstm` and `Gru`: stacked layers of PyTorch-named weights and
+//! the loop over time; each layer kind only supplies its cell (one time step).
+
+use std::marker::PhantomData;
+
+use soma_autograd::{Rng, Tensor};
+use soma_device::{Device, Error, Result};
+
+use crate::sequence::check_sequence;
+use crate::{Param, init, join};
+
+/// One time step of a recurrent layer kind.
+pub(crate) trait Cell {
+    /// The layer's name in errors: `"Lstm"`.
+    const NAME: &'static str;
+    /// How many gate blocks of `hidden` rows the weights stack (1, 3 or 4).
+    const GATES: usize;
+    /// Whether the state carries a cell `c` besides `h` (LSTM).
+    const HAS_CELL: bool;
+
+    /// The next `(h, c)` from `gi = x W_ihᵀ + b_ih` and `gh = h W_hhᵀ + b_hh` (both
+    /// `[batch, GATES * hidden]`, gate blocks in PyTorch's order) and the previous state.
+    fn step(gi: &Tensor, gh: &Tensor, h: &Tensor, c: Option<&Tensor>, hidden: usize) -> Result<(Tensor, Option<Tensor>)>;
+}
+
+/// `x.narrow(1, k * hidden, hidden)`: gate block `k` of a `[batch, GATES * hidden]` tensor.
+pub(crate) fn gate(x: &Tensor, k: usize, hidden: usize) -> Result<Tensor> {
+    x.narrow(1, k * hidden, hidden)
+}
+
+/// The weights of layer `l`: `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`, `bias_hh_l{l}`.
+struct LayerWeights {
+    weight_ih: Param,
+    weight_hh: Param,
+    bias_ih: Param,
+    bias_hh: Param,
+}
+
+/// A stack of `num_layers` recurrent layers of one kind; layer `l > 0` reads layer `l - 1`'s output.
+pub(crate) struct Recurrent<C> {
+    layers: Vec<LayerWeights>,
+    input_size: usize,
+    hidden_size: usize,
+    cell: PhantomData<fn() -> C>,
+}
+
+/// The final state of every layer: `h` (and `c` for an LSTM), each `[num_layers, batch, hidden]`.
+pub(crate) struct FinalState {
+    pub(crate) h: Tensor,
+    pub(crate) c: Option<Tensor>,
+}
+
+impl<C: Cell> Recurrent<C> {
+    /// PyTorch's init: every weight and bias drawn from `U(-1/√hidden, 1/√hidden)`, layer by
+    /// layer in the order `weight_ih, weight_hh, bias_ih, bias_hh`.
+    pub(crate) fn new(
+        input_size: usize,
+        hidden_size: usize,
+        num_layers: usize,
+        device: &Device,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        if input_size == 0 || hidden_size == 0 || num_layers == 0 {
+            return Err(Error::invalid(
+                C::NAME,
+                format!("sizes must be positive: input {input_size}, hidden {hidden_size}, layers {num_layers}"),
+            ));
+        }
+        let rows = C::GATES * hidden_size;
+        let uniform = |shape: Vec<usize>, rng: &mut Rng| -> Result<Param> {
+            Ok(Param::new(init::fan_in_uniform(shape, hidden_size, device, rng)?))
+        };
+        let layers = (0..num_layers)
+            .map(|l| {
+                let in_features = if l == 0 { input_size } else { hidden_size };
+                Ok(LayerWeights {
+                    weight_ih: uniform(vec![rows, in_features], rng)?,
+                    weight_hh: uniform(vec![rows, hidden_size], rng)?,
+                    bias_ih: uniform(vec![rows], rng)?,
+                    bias_hh: uniform(vec![rows], rng)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Recurrent { layers, input_size, hidden_size, cell: PhantomData })
+    }
+
+    pub(crate) fn input_size(&self) -> usize {
+        self.input_size
+    }
+    pub(crate) fn hidden_size(&self) -> usize {
+        self.hidden_size
+    }
+    pub(crate) fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Checks an initial state `[num_layers, batch, hidden]` (`what` is `"h0"` or `"c0"`).
+    fn check_state(&self, what: &str, state: &Tensor, batch: usize) -> Result<()> {
+        let expected = [self.layers.len(), batch, self.hidden_size];
+        if state.dims() != expected {
+            return Err(Error::shape(
+                C::NAME,
+                format!("{what} must be {expected:?} (layers, batch, hidden), got {:?}", state.shape()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs the stack over `x [batch, time, input]` from `h0` / `c0` (zeros when `None`).
+    /// Returns the last layer's outputs `[batch, time, hidden]` and every layer's final state.
+    pub(crate) fn run(&self, x: &Tensor, h0: Option<&Tensor>, c0: Option<&Tensor>) -> Result<(Tensor, FinalState)> {
+        let (batch, time) = check_sequence(C::NAME, self.input_size, x)?;
+        let hidden = self.hidden_size;
+        for (what, state) in [("h0", h0), ("c0", c0)] {
+            if let Some(s) = state {
+                self.check_state(what, s, batch)?;
+            }
+        }
+        let zeros = Tensor::zeros([batch, hidden], x.device())?;
+        let initial = |state: Option<&Tensor>, l: usize| -> Result<Tensor> {
+            match state {
+                Some(s) => s.narrow(0, l, 1)?.reshape([batch, hidden]),
+                None => Ok(zeros.clone()),
+            }
+        };
+        let mut input = x.clone();
+        let (mut final_h, mut final_c) = (Vec::new(), Vec::new());
+        for (l, w) in self.layers.iter().enumerate() {
+            // The input projection of every time step in one matmul: [batch, time, GATES * hidden].
+            let gi_all = (&input.matmul_t(&w.weight_ih.get(), false, true)? + &w.bias_ih.get())?;
+            let (weight_hh, bias_hh) = (w.weight_hh.get(), w.bias_hh.get());
+            let mut h = initial(h0, l)?;
+            let mut c = if C::HAS_CELL { Some(initial(c0, l)?) } else { None };
+            let mut outputs = Vec::with_capacity(time);
+            for t in 0..time {
+                let gi = gi_all.narrow(1, t, 1)?.reshape([batch, C::GATES * hidden])?;
+                let gh = (&h.matmul_t(&weight_hh, false, true)? + &bias_hh)?;
+                let (h_next, c_next) = C::step(&gi, &gh, &h, c.as_ref(), hidden)?;
+                h = h_next;
+                c = c_next;
+                outputs.push(h.clone());
+            }
+            input = Tensor::stack(&outputs, 1)?;
+            final_h.push(h);
+            final_c.extend(c);
+        }
+        let c = if C::HAS_CELL { Some(Tensor::stack(&final_c, 0)?) } else { None };
+        Ok((input, FinalState { h: Tensor::stack(&final_h, 0)?, c }))
+    }
+
+    pub(crate) fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        for (l, w) in self.layers.iter().enumerate() {
+            f(&join(prefix, &format!("weight_ih_l{l}")), &w.weight_ih);
+            f(&join(prefix, &format!("weight_hh_l{l}")), &w.weight_hh);
+            f(&join(prefix, &format!("bias_ih_l{l}")), &w.bias_ih);
+            f(&join(prefix, &format!("bias_hh_l{l}")), &w.bias_hh);
+        }
+    }
+}
