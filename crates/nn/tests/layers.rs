@@ -265,6 +265,26 @@ fn batchnorm_running_stats_after_one_step() {
     assert!(err.contains("more than one value"), "{err}");
 }
 
+/// BatchNorm2d: statistics over batch and spatial axes, against numpy.
+#[test]
+fn batchnorm2d_running_stats_and_output_after_one_step() {
+    let dev = cpu();
+    let bn = BatchNorm2d::new(2, &dev).unwrap();
+    let data = [1.0, 2.0, 3.0, 5.0, 0.0, 4.0, -1.0, 2.0, 6.0, 1.0, 2.0, 2.0, 3.0, 3.0, 0.0, 8.0];
+    let x = Tensor::from_vec(data.to_vec(), [2, 2, 2, 2], &dev).unwrap();
+    let y = bn.forward(&x).unwrap().to_vec().unwrap();
+    // x = array([1, 2, 3, 5, 0, 4, -1, 2, 6, 1, 2, 2, 3, 3, 0, 8.]).reshape(2, 2, 2, 2)
+    // 0.1 * x.mean((0, 2, 3)) = [0.275, 0.2375]
+    // 0.9 + 0.1 * x.var((0, 2, 3), ddof=1) = [1.23571429, 1.72678571]
+    // m, v = x.mean((0, 2, 3), keepdims=True), x.var((0, 2, 3), keepdims=True)
+    // ((x - m) / sqrt(v + 1e-5))[0, 0].ravel() = [-1.0210532, -0.43759423, 0.14586474, 1.31278269]
+    let rm = bn.running_mean().get().to_vec().unwrap();
+    let rv = bn.running_var().get().to_vec().unwrap();
+    soma_device::testing::assert_close(&rm, &[0.275, 0.2375], 1e-6, 1e-6);
+    soma_device::testing::assert_close(&rv, &[1.2357143, 1.7267857], 1e-5, 1e-5);
+    soma_device::testing::assert_close(&y[..4], &[-1.0210532, -0.43759423, 0.14586474, 1.3127827], 1e-5, 1e-5);
+}
+
 #[test]
 fn layernorm_gradcheck_and_values() {
     let dev = cpu();
