@@ -1,0 +1,96 @@
+//! Learning-rate schedules with PyTorch's semantics: `lr_at(epoch)` is pure; `step` advances one
+//! epoch and sets the optimizer's learning rate.
+
+use crate::Optimizer;
+
+/// A learning rate as a function of the epoch (counted from 0, where it is the base rate).
+pub trait LrScheduler {
+    /// The learning rate of `epoch`.
+    fn lr_at(&self, epoch: usize) -> f32;
+    /// The current epoch: how many times `step` has been called.
+    fn epoch(&self) -> usize;
+    /// Ends an epoch: advances the count and gives `optimizer` the new epoch's rate (returned).
+    fn step(&mut self, optimizer: &mut dyn Optimizer) -> f32;
+}
+
+/// Implements `epoch` and `step` for a schedule with an `epoch` field and an inherent `rate`.
+macro_rules! scheduler {
+    ($name:ident) => {
+        impl LrScheduler for $name {
+            fn lr_at(&self, epoch: usize) -> f32 {
+                self.rate(epoch)
+            }
+            fn epoch(&self) -> usize {
+                self.epoch
+            }
+            fn step(&mut self, optimizer: &mut dyn Optimizer) -> f32 {
+                self.epoch += 1;
+                let lr = self.rate(self.epoch);
+                optimizer.set_learning_rate(lr);
+                lr
+            }
+        }
+    };
+}
+
+/// `base_lr * gamma^(epoch / step_size)` (integer division): decays by `gamma` every `step_size` epochs.
+#[derive(Clone, Debug)]
+pub struct StepLR {
+    base_lr: f32,
+    step_size: usize,
+    gamma: f32,
+    epoch: usize,
+}
+
+impl StepLR {
+    /// `step_size` 0 is treated as 1.
+    pub fn new(base_lr: f32, step_size: usize, gamma: f32) -> StepLR {
+        StepLR { base_lr, step_size: step_size.max(1), gamma, epoch: 0 }
+    }
+    fn rate(&self, epoch: usize) -> f32 {
+        self.base_lr * self.gamma.powi((epoch / self.step_size) as i32)
+    }
+}
+scheduler!(StepLR);
+
+/// `base_lr * gamma^epoch`.
+#[derive(Clone, Debug)]
+pub struct ExponentialLR {
+    base_lr: f32,
+    gamma: f32,
+    epoch: usize,
+}
+
+impl ExponentialLR {
+    pub fn new(base_lr: f32, gamma: f32) -> ExponentialLR {
+        ExponentialLR { base_lr, gamma, epoch: 0 }
+    }
+    fn rate(&self, epoch: usize) -> f32 {
+        (self.base_lr as f64 * (self.gamma as f64).powf(epoch as f64)) as f32
+    }
+}
+scheduler!(ExponentialLR);
+
+/// `eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / t_max)) / 2`: half a cosine from the
+/// base rate down to `eta_min` over `t_max` epochs, then back up (PyTorch's schedule is periodic
+/// too; it has no restarts).
+#[derive(Clone, Debug)]
+pub struct CosineAnnealingLR {
+    base_lr: f32,
+    t_max: usize,
+    eta_min: f32,
+    epoch: usize,
+}
+
+impl CosineAnnealingLR {
+    /// `t_max` 0 is treated as 1.
+    pub fn new(base_lr: f32, t_max: usize, eta_min: f32) -> CosineAnnealingLR {
+        CosineAnnealingLR { base_lr, t_max: t_max.max(1), eta_min, epoch: 0 }
+    }
+    fn rate(&self, epoch: usize) -> f32 {
+        let phase = std::f64::consts::PI * epoch as f64 / self.t_max as f64;
+        let (base, min) = (self.base_lr as f64, self.eta_min as f64);
+        (min + (base - min) * (1.0 + phase.cos()) / 2.0) as f32
+    }
+}
+scheduler!(CosineAnnealingLR);
