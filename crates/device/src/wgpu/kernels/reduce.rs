@@ -67,8 +67,9 @@ pub(crate) fn reduce(ctx: &WgpuContext, op: ReduceOp, x: &WgpuStorage, d: AxisDi
         divisor: d.axis as f32,
         _pad: 0,
     };
-    // Short axes, or many independent columns: one thread per output walks the axis.
-    if d.axis <= 32 || (d.inner >= 32 && outputs >= 4096) {
+    // Short axes, or enough outputs to fill the device: one thread per output walks the axis
+    // (a 256-thread workgroup per short row mostly idles, and lavapipe pays per workgroup).
+    if d.axis <= 32 || outputs >= 4096 {
         ctx.dispatch(&kernel("reduce_cols"), &base, &[(1, x), (3, &out)], per_element(ctx, name, outputs)?)?;
         return Ok(out);
     }

@@ -1,0 +1,54 @@
+//! Edge cases the agreement tests do not reach: bad gather indices, reductions of many rows,
+//! empty tensors, and many flushes of the lazy batch before one readback.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use soma_device::testing::{assert_close, gpu};
+use soma_device::{AxisDims, BinaryOp, Device, GatherDims, ReduceOp, UnaryOp};
+
+#[test]
+fn gather_with_a_bad_index_writes_nan() {
+    let g = gpu();
+    let src = g.from_slice(&[1.0, 2.0, 3.0]).unwrap();
+    let index = g.from_slice(&[0.0, 3.0, -1.0, 1.5, f32::NAN, 2.0, 1e10]).unwrap();
+    let d = GatherDims { outer: 1, src_axis: 3, index_axis: 7, inner: 1 };
+    let out = g.to_vec(&g.gather(&src, &index, d).unwrap()).unwrap();
+    assert_eq!((out[0], out[5]), (1.0, 3.0));
+    for i in [1, 2, 3, 4, 6] {
+        assert!(out[i].is_nan(), "index {i} gave {}", out[i]);
+    }
+}
+
+#[test]
+fn reductions_of_many_medium_rows() {
+    // 70,000 outputs of a 40-long axis (more outputs than one grid dimension holds workgroups).
+    let dims = AxisDims { outer: 70_000, axis: 40, inner: 1 };
+    let mut r = StdRng::seed_from_u64(5);
+    let x: Vec<f32> = (0..dims.len()).map(|_| r.random_range(-1.0..1.0)).collect();
+    let (g, c) = (gpu(), Device::cpu());
+    let (gx, cx) = (g.from_slice(&x).unwrap(), c.from_slice(&x).unwrap());
+    for &op in ReduceOp::ALL {
+        let got = g.to_vec(&g.reduce(op, &gx, dims).unwrap()).unwrap();
+        let want = c.to_vec(&c.reduce(op, &cx, dims).unwrap()).unwrap();
+        assert_close(&got, &want, 1e-5, 1e-5);
+    }
+}
+
+#[test]
+fn empty_tensors_work() {
+    let g = gpu();
+    let x = g.from_slice(&[]).unwrap();
+    assert!(g.to_vec(&g.unary(UnaryOp::Exp, &x, 0.0).unwrap()).unwrap().is_empty());
+    assert!(g.to_vec(&g.binary_scalar(BinaryOp::Add, &x, 1.0, false).unwrap()).unwrap().is_empty());
+}
+
+#[test]
+fn hundreds_of_queued_ops_read_back_right() {
+    let g = gpu();
+    let mut x = g.zeros(1000).unwrap();
+    for _ in 0..300 {
+        x = g.binary_scalar(BinaryOp::Add, &x, 1.0, false).unwrap();
+    }
+    assert!(g.to_vec(&x).unwrap().iter().all(|&v| v == 300.0));
+    g.synchronize().unwrap();
+}
