@@ -13,7 +13,13 @@ impl Cell for GruCell {
     const GATES: usize = 3;
     const HAS_CELL: bool = false;
     /// Gate blocks `r, z, n` (PyTorch's order): `n = tanh(gi_n + r gh_n)`, `h' = n + z (h - n)`.
-    fn step(gi: &Tensor, gh: &Tensor, h: &Tensor, _c: Option<&Tensor>, hidden: usize) -> Result<(Tensor, Option<Tensor>)> {
+    fn step(
+        gi: &Tensor,
+        gh: &Tensor,
+        h: &Tensor,
+        _c: Option<&Tensor>,
+        hidden: usize,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let r = (&gate(gi, 0, hidden)? + &gate(gh, 0, hidden)?)?.sigmoid()?;
         let z = (&gate(gi, 1, hidden)? + &gate(gh, 1, hidden)?)?.sigmoid()?;
         let n = (&gate(gi, 2, hidden)? + &(&r * &gate(gh, 2, hidden)?)?)?.tanh()?;

@@ -13,7 +13,13 @@ impl Cell for LstmCell {
     const GATES: usize = 4;
     const HAS_CELL: bool = true;
     /// Gate blocks `i, f, g, o` (PyTorch's order): `c' = f c + i g`, `h' = o tanh(c')`.
-    fn step(gi: &Tensor, gh: &Tensor, _h: &Tensor, c: Option<&Tensor>, hidden: usize) -> Result<(Tensor, Option<Tensor>)> {
+    fn step(
+        gi: &Tensor,
+        gh: &Tensor,
+        _h: &Tensor,
+        c: Option<&Tensor>,
+        hidden: usize,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let c = c.ok_or_else(|| Error::invalid("Lstm", "the cell state is missing"))?;
         let gates = (gi + gh)?;
         let i = gate(&gates, 0, hidden)?.sigmoid()?;

@@ -20,7 +20,13 @@ pub(crate) trait Cell {
 
     /// The next `(h, c)` from `gi = x W_ihᵀ + b_ih` and `gh = h W_hhᵀ + b_hh` (both
     /// `[batch, GATES * hidden]`, gate blocks in PyTorch's order) and the previous state.
-    fn step(gi: &Tensor, gh: &Tensor, h: &Tensor, c: Option<&Tensor>, hidden: usize) -> Result<(Tensor, Option<Tensor>)>;
+    fn step(
+        gi: &Tensor,
+        gh: &Tensor,
+        h: &Tensor,
+        c: Option<&Tensor>,
+        hidden: usize,
+    ) -> Result<(Tensor, Option<Tensor>)>;
 }
 
 /// `x.narrow(1, k * hidden, hidden)`: gate block `k` of a `[batch, GATES * hidden]` tensor.

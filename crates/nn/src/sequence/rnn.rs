@@ -12,7 +12,13 @@ impl Cell for TanhCell {
     const NAME: &'static str = "Rnn";
     const GATES: usize = 1;
     const HAS_CELL: bool = false;
-    fn step(gi: &Tensor, gh: &Tensor, _h: &Tensor, _c: Option<&Tensor>, _hidden: usize) -> Result<(Tensor, Option<Tensor>)> {
+    fn step(
+        gi: &Tensor,
+        gh: &Tensor,
+        _h: &Tensor,
+        _c: Option<&Tensor>,
+        _hidden: usize,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         Ok(((gi + gh)?.tanh()?, None))
     }
 }
