@@ -54,6 +54,7 @@ impl Sequential {
         Sequential::default()
     }
     /// Appends a module (builder style).
+    #[allow(clippy::should_implement_trait)] // the builder name PyTorch and Burn users expect
     pub fn add(mut self, layer: impl Module + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self

@@ -1,0 +1,84 @@
+//! Criterion benches: each workload of the performance issue, CPU and GPU side by side.
+//!
+//! GPU timings include completion: every measured batch ends with `synchronize`.
+
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use soma::autograd::{Rng, Tensor};
+use soma::device::{Device, Result};
+
+fn devices() -> Vec<(&'static str, Device)> {
+    let mut list = vec![("cpu", Device::cpu())];
+    match Device::gpu() {
+        Ok(gpu) => list.push(("gpu", gpu)),
+        Err(e) => eprintln!("benches: GPU unavailable ({e}); CPU only"),
+    }
+    list
+}
+
+/// Runs `op` `iters` times and waits for the device to finish.
+fn time_on(device: &Device, iters: u64, mut op: impl FnMut() -> Result<Tensor>) -> Duration {
+    let start = Instant::now();
+    let mut keep = Vec::new();
+    for _ in 0..iters {
+        keep.push(op().expect("bench op"));
+        if keep.len() > 8 {
+            keep.remove(0);
+        }
+    }
+    device.synchronize().expect("synchronize");
+    start.elapsed()
+}
+
+fn matmul(c: &mut Criterion) {
+    for n in [1024usize, 2048] {
+        let mut group = c.benchmark_group(format!("matmul_{n}"));
+        group.sample_size(10).throughput(Throughput::Elements(2 * (n * n * n) as u64));
+        for (name, dev) in devices() {
+            let mut rng = Rng::new(1);
+            let a = Tensor::randn([n, n], &mut rng, &dev).unwrap();
+            let b = Tensor::randn([n, n], &mut rng, &dev).unwrap();
+            group.bench_function(BenchmarkId::new("flops", name), |bench| {
+                bench.iter_custom(|iters| time_on(&dev, iters, || a.matmul(&b)))
+            });
+        }
+        group.finish();
+    }
+}
+
+fn relu_add(c: &mut Criterion) {
+    let n = 4 << 20;
+    let mut group = c.benchmark_group("relu_add_4M");
+    group.throughput(Throughput::Bytes((3 * n * 4) as u64));
+    for (name, dev) in devices() {
+        let mut rng = Rng::new(2);
+        let a = Tensor::randn([n], &mut rng, &dev).unwrap();
+        let b = Tensor::randn([n], &mut rng, &dev).unwrap();
+        group.bench_function(BenchmarkId::new("bytes", name), |bench| {
+            bench.iter_custom(|iters| time_on(&dev, iters, || (&a + &b)?.relu()))
+        });
+    }
+    group.finish();
+}
+
+fn softmax(c: &mut Criterion) {
+    let mut group = c.benchmark_group("softmax_4096x1024");
+    for (name, dev) in devices() {
+        let x = Tensor::randn([4096, 1024], &mut Rng::new(3), &dev).unwrap();
+        group.bench_function(name, |bench| bench.iter_custom(|iters| time_on(&dev, iters, || x.softmax(1))));
+    }
+    group.finish();
+}
+
+fn one_element_readback(c: &mut Criterion) {
+    let mut group = c.benchmark_group("one_element_op_and_readback");
+    for (name, dev) in devices() {
+        let x = Tensor::ones([1], &dev).unwrap();
+        group.bench_function(name, |bench| bench.iter(|| (&x + 1.0).unwrap().to_vec().unwrap()));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matmul, relu_add, softmax, one_element_readback);
+criterion_main!(benches);

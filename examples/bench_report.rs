@@ -1,0 +1,107 @@
+//! Runs the performance issue's workloads once on each backend and prints a markdown table with
+//! the GPU/CPU ratio, so a user on a real GPU sees the speed-up at a glance.
+//!
+//! `cargo run --release --example bench_report`
+
+use std::time::Instant;
+
+use soma::autograd::{Rng, Tensor};
+use soma::device::{Device, Result};
+
+/// The median seconds of `runs` runs of `op`, each waited for on the device.
+fn median_seconds(device: &Device, runs: usize, mut op: impl FnMut() -> Result<Tensor>) -> Result<f64> {
+    op()?; // warm-up: pipelines compiled, buffers pooled
+    device.synchronize()?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = op()?;
+        device.synchronize()?;
+        times.push(start.elapsed().as_secs_f64());
+        drop(out);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[runs / 2])
+}
+
+struct Workload {
+    name: &'static str,
+    unit: &'static str,
+    /// Turns seconds into the reported figure (GFLOP/s, GB/s or ms).
+    figure: Box<dyn Fn(f64) -> f64>,
+    higher_is_better: bool,
+    run: Box<dyn Fn(&Device) -> Result<f64>>,
+}
+
+fn matmul(n: usize) -> Workload {
+    Workload {
+        name: if n == 1024 { "matmul 1024³" } else { "matmul 2048³" },
+        unit: "GFLOP/s",
+        figure: Box::new(move |s| 2.0 * (n as f64).powi(3) / s / 1e9),
+        higher_is_better: true,
+        run: Box::new(move |dev| {
+            let mut rng = Rng::new(1);
+            let a = Tensor::randn([n, n], &mut rng, dev)?;
+            let b = Tensor::randn([n, n], &mut rng, dev)?;
+            median_seconds(dev, 5, || a.matmul(&b))
+        }),
+    }
+}
+
+fn workloads() -> Vec<Workload> {
+    let elements = 4usize << 20;
+    vec![
+        matmul(1024),
+        matmul(2048),
+        Workload {
+            name: "relu(a+b), 4M elements",
+            unit: "GB/s",
+            figure: Box::new(move |s| (3 * elements * 4) as f64 / s / 1e9),
+            higher_is_better: true,
+            run: Box::new(move |dev| {
+                let mut rng = Rng::new(2);
+                let a = Tensor::randn([elements], &mut rng, dev)?;
+                let b = Tensor::randn([elements], &mut rng, dev)?;
+                median_seconds(dev, 10, || (&a + &b)?.relu())
+            }),
+        },
+        Workload {
+            name: "softmax [4096, 1024]",
+            unit: "ms",
+            figure: Box::new(|s| s * 1e3),
+            higher_is_better: false,
+            run: Box::new(|dev| {
+                let x = Tensor::randn([4096, 1024], &mut Rng::new(3), dev)?;
+                median_seconds(dev, 10, || x.softmax(1))
+            }),
+        },
+        Workload {
+            name: "1-element op + readback",
+            unit: "ms",
+            figure: Box::new(|s| s * 1e3),
+            higher_is_better: false,
+            run: Box::new(|dev| {
+                let x = Tensor::ones([1], dev)?;
+                median_seconds(dev, 50, || {
+                    let y = (&x + 1.0)?;
+                    y.to_vec()?;
+                    Ok(y)
+                })
+            }),
+        },
+    ]
+}
+
+fn main() -> Result<()> {
+    let cpu = Device::cpu();
+    let gpu = Device::gpu()?;
+    println!("CPU: {cpu}  GPU: {gpu}\n");
+    println!("| workload | unit | CPU | GPU | GPU/CPU |");
+    println!("|---|---|---|---|---|");
+    for w in workloads() {
+        let (c, g) = ((w.figure)((w.run)(&cpu)?), (w.figure)((w.run)(&gpu)?));
+        let speedup = if w.higher_is_better { g / c } else { c / g };
+        println!("| {} | {} | {:.2} | {:.2} | {:.2}x |", w.name, w.unit, c, g, speedup);
+    }
+    Ok(())
+}
