@@ -20,25 +20,30 @@ struct MatmulParams {
     _pad: [u32; 3],
 }
 
-/// Threads per workgroup, rows per workgroup, columns per thread (the shader's overrides).
-const WG: u32 = 64;
-const TM: u32 = 8;
-const TN: u32 = 1;
+/// Threads per workgroup (the shader's `WG` override) and rows per workgroup (fixed in the shader).
+const WG: usize = 64;
+const TM: usize = 8;
 
 pub(crate) fn matmul(ctx: &WgpuContext, a: &WgpuStorage, b: &WgpuStorage, d: MatmulDims) -> Result<WgpuStorage> {
     let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
     if out.len == 0 {
         return Ok(out);
     }
-    let kernel = Kernel::new(Shader::Matmul, "matmul")
+    // The vec4 kernels need 16-byte aligned rows of B (and of C for `matmul_vec4`).
+    let (entry, columns, slots) = if !d.transpose_b && d.n % 4 == 0 {
+        ("matmul_vec4", d.n / 4, [1, 4, 5])
+    } else if d.transpose_b && d.k % 4 == 0 && d.k > 0 {
+        ("matmul_bt_vec4", d.n, [1, 4, 3])
+    } else {
+        ("matmul", d.n, [1, 2, 3])
+    };
+    let kernel = Kernel::new(Shader::Matmul, entry)
         .with("TRANS_A", f64::from(u8::from(d.transpose_a)))
         .with("TRANS_B", f64::from(u8::from(d.transpose_b)))
-        .with("WG", f64::from(WG))
-        .with("TM", f64::from(TM))
-        .with("TN", f64::from(TN));
+        .with("WG", WG as f64);
     let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
-    let cols = (d.n as u64).div_ceil(u64::from(WG * TN)) as usize;
-    let rows = d.m.div_ceil(TM as usize);
+    let cols = columns.div_ceil(WG);
+    let rows = d.m.div_ceil(TM);
     if cols > max {
         return Err(crate::Error::limit("matmul", format!("{} columns need more than {max} workgroups", d.n)));
     }
@@ -54,7 +59,7 @@ pub(crate) fn matmul(ctx: &WgpuContext, a: &WgpuStorage, b: &WgpuStorage, d: Mat
                 _pad: [0; 3],
             };
             let groups = [cols as u32, (rows - row_offset).min(max) as u32, (d.batch - batch_offset).min(max) as u32];
-            ctx.dispatch(&kernel, &params, &[(1, a), (2, b), (3, &out)], groups)?;
+            ctx.dispatch(&kernel, &params, &[(slots[0], a), (slots[1], b), (slots[2], &out)], groups)?;
         }
     }
     Ok(out)
