@@ -1,5 +1,6 @@
 //! soma-nn: modules, layers, losses, initialisers, optimizers, schedulers and checkpoints.
 
+pub mod checkpoint;
 mod clip;
 mod early_stopping;
 pub mod init;
