@@ -267,3 +267,27 @@ save_file({{"0.weight": np.zeros((4, 3)), "0.bias": np.zeros(4, dtype=np.float32
     let err = load(&m, &path).unwrap_err();
     assert!(matches!(err, Error::Format { .. }) && err.to_string().contains("0.weight is F64"), "{err}");
 }
+
+#[test]
+fn python_safetensors_reads_optimizer_state_and_metadata() {
+    let dir = scratch("python_optimizer");
+    let path = dir.join("adam.safetensors");
+    let m = mlp(&Device::cpu());
+    let mut adam = Adam::new(0.01);
+    train(&m, &mut adam, 2);
+    save_optimizer(&adam, &path).unwrap();
+    let printed = python(&format!(
+        r#"
+from safetensors import safe_open
+with safe_open({path:?}, "np") as f:
+    meta = f.metadata()
+    print(meta["optimizer"], meta["lr"], meta["0.weight.step"], list(f.get_tensor("0.weight.exp_avg").shape))
+    print(" ".join(repr(float(v)) for v in f.get_tensor("2.bias.exp_avg_sq").ravel()))
+"#,
+        path = path.display().to_string()
+    ));
+    let mut lines = printed.lines();
+    assert_eq!(lines.next(), Some("adam 0.01 2 [4, 3]"));
+    let got: Vec<f32> = lines.next().unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
+    assert_eq!(got, adam.state_dict().tensors["2.bias.exp_avg_sq"].to_vec().unwrap());
+}
