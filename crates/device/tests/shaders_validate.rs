@@ -11,7 +11,8 @@ fn every_shader_parses_and_validates() {
         .filter(|p| p.extension().is_some_and(|e| e == "wgsl"))
         .collect();
     files.sort();
-    let expected = ["binary", "conv", "layout", "matmul", "optim", "random", "reduce", "softmax", "unary"];
+    let expected =
+        ["binary", "conv", "layout", "matmul", "matmul_subgroup", "optim", "random", "reduce", "softmax", "unary"];
     for name in expected {
         assert!(files.iter().any(|f| f.file_stem().unwrap() == name), "shaders/{name}.wgsl is missing");
     }
@@ -19,8 +20,10 @@ fn every_shader_parses_and_validates() {
         let source = std::fs::read_to_string(path).unwrap();
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
-        let mut validator =
-            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default());
+        let mut validator = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::default() | naga::valid::Capabilities::SUBGROUP,
+        );
         if let Err(e) = validator.validate(&module) {
             panic!("{}: {}", path.display(), e.emit_to_string(&source));
         }

@@ -14,6 +14,9 @@ pub(crate) struct WgpuContext {
     /// The adapter's name and API, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) (Vulkan)`.
     pub name: String,
     pub limits: wgpu::Limits,
+    /// A CPU-backed adapter with 8-wide subgroups (lavapipe): matmul uses the branch-free
+    /// subgroup kernel there (`shaders/matmul_subgroup.wgsl`).
+    pub cpu_subgroups: bool,
     pub pool: Arc<Pool>,
     pub pipelines: Pipelines,
     pub batch: Mutex<Batch>,
@@ -41,9 +44,14 @@ impl WgpuContext {
         let adapter = choose_adapter(pollster::block_on(instance.enumerate_adapters(backends)))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::SUBGROUP;
+        let cpu_subgroups = !features.is_empty()
+            && info.device_type == wgpu::DeviceType::Cpu
+            && info.subgroup_min_size == 8
+            && info.subgroup_max_size == 8;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("soma"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             ..Default::default()
         }))
@@ -64,6 +72,7 @@ impl WgpuContext {
             device,
             queue,
             limits,
+            cpu_subgroups,
             errors,
         })
     }

@@ -1,0 +1,134 @@
+// Batched matmul for CPU-backed drivers with 8-wide subgroups (lavapipe). There, every load
+// from a storage buffer is a loop over the 8 SIMD lanes (~10 ns per lane), while arithmetic and
+// subgroup shuffles are plain vector instructions, so the kernel is built to load as little as
+// possible per multiply-add. A workgroup is one subgroup of 8 lanes computing a 32 x 64 tile of
+// C; lane `l` owns columns `col0 + 8 t + l` (t < 8) of all 32 rows, 256 sums in registers. Per
+// 8 steps of k, lane `l` loads A[row, k0 + l] for the 32 rows (32 loads) and each step shares
+// them with `subgroupShuffle`; B costs 8 loads per step. That is 8 loads per 256 multiply-adds
+// instead of one load per multiply-add. The tile is spelled out through helpers called with
+// literal indices: after inlining, every array index is a constant and the arrays live in
+// registers (a loop over them stays a loop on Mesa and indexes memory). Indices are clamped, so
+// edge tiles read in bounds; steps past k read A as 0; stores outside C are skipped.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    row_offset: u32,
+    batch_offset: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// acc[r][t]: the sum for row `row0 + r`, column `col0 + 8 t + lane`.
+var<private> acc: array<array<f32, 8>, 32>;
+// va[r]: A[row0 + r, k0 + lane]; vb[t]: B[kk, col0 + 8 t + lane].
+var<private> va: array<f32, 32>;
+var<private> vb: array<f32, 8>;
+var<private> row0: u32;
+var<private> col0: u32;
+var<private> lane: u32;
+var<private> k0: u32;
+var<private> a_base: u32;
+var<private> b_base: u32;
+
+fn load_a(r: u32) {
+    let row = min(row0 + r, p.m - 1u);
+    let kk = min(k0 + lane, p.k - 1u);
+    var at = a_base + row * p.k + kk;
+    if TRANS_A {
+        at = a_base + kk * p.m + row;
+    }
+    va[r] = select(0.0, a[at], k0 + lane < p.k);
+}
+
+fn load_b(kk: u32, t: u32) {
+    let col = min(col0 + 8u * t + lane, p.n - 1u);
+    var at = b_base + kk * p.n + col;
+    if TRANS_B {
+        at = b_base + col * p.k + kk;
+    }
+    vb[t] = b[at];
+}
+
+fn fma_row(r: u32, s: f32) {
+    acc[r][0] = fma(s, vb[0], acc[r][0]);
+    acc[r][1] = fma(s, vb[1], acc[r][1]);
+    acc[r][2] = fma(s, vb[2], acc[r][2]);
+    acc[r][3] = fma(s, vb[3], acc[r][3]);
+    acc[r][4] = fma(s, vb[4], acc[r][4]);
+    acc[r][5] = fma(s, vb[5], acc[r][5]);
+    acc[r][6] = fma(s, vb[6], acc[r][6]);
+    acc[r][7] = fma(s, vb[7], acc[r][7]);
+}
+
+// Step `q` of the 8: k = k0 + q; A[row, k] comes from lane q.
+fn step(q: u32) {
+    let kk = min(k0 + q, p.k - 1u);
+    load_b(kk, 0u); load_b(kk, 1u); load_b(kk, 2u); load_b(kk, 3u);
+    load_b(kk, 4u); load_b(kk, 5u); load_b(kk, 6u); load_b(kk, 7u);
+    fma_row(0u, subgroupShuffle(va[0], q)); fma_row(1u, subgroupShuffle(va[1], q));
+    fma_row(2u, subgroupShuffle(va[2], q)); fma_row(3u, subgroupShuffle(va[3], q));
+    fma_row(4u, subgroupShuffle(va[4], q)); fma_row(5u, subgroupShuffle(va[5], q));
+    fma_row(6u, subgroupShuffle(va[6], q)); fma_row(7u, subgroupShuffle(va[7], q));
+    fma_row(8u, subgroupShuffle(va[8], q)); fma_row(9u, subgroupShuffle(va[9], q));
+    fma_row(10u, subgroupShuffle(va[10], q)); fma_row(11u, subgroupShuffle(va[11], q));
+    fma_row(12u, subgroupShuffle(va[12], q)); fma_row(13u, subgroupShuffle(va[13], q));
+    fma_row(14u, subgroupShuffle(va[14], q)); fma_row(15u, subgroupShuffle(va[15], q));
+    fma_row(16u, subgroupShuffle(va[16], q)); fma_row(17u, subgroupShuffle(va[17], q));
+    fma_row(18u, subgroupShuffle(va[18], q)); fma_row(19u, subgroupShuffle(va[19], q));
+    fma_row(20u, subgroupShuffle(va[20], q)); fma_row(21u, subgroupShuffle(va[21], q));
+    fma_row(22u, subgroupShuffle(va[22], q)); fma_row(23u, subgroupShuffle(va[23], q));
+    fma_row(24u, subgroupShuffle(va[24], q)); fma_row(25u, subgroupShuffle(va[25], q));
+    fma_row(26u, subgroupShuffle(va[26], q)); fma_row(27u, subgroupShuffle(va[27], q));
+    fma_row(28u, subgroupShuffle(va[28], q)); fma_row(29u, subgroupShuffle(va[29], q));
+    fma_row(30u, subgroupShuffle(va[30], q)); fma_row(31u, subgroupShuffle(va[31], q));
+}
+
+fn store(r: u32, t: u32, c_base: u32) {
+    let row = row0 + r;
+    let col = col0 + 8u * t + lane;
+    if row < p.m && col < p.n {
+        c[c_base + row * p.n + col] = acc[r][t];
+    }
+}
+
+fn store_row(r: u32, c_base: u32) {
+    store(r, 0u, c_base); store(r, 1u, c_base); store(r, 2u, c_base); store(r, 3u, c_base);
+    store(r, 4u, c_base); store(r, 5u, c_base); store(r, 6u, c_base); store(r, 7u, c_base);
+}
+
+@compute @workgroup_size(8)
+fn matmul_subgroup(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) l: u32) {
+    let batch = wg.z + p.batch_offset;
+    row0 = (wg.y + p.row_offset) * 32u;
+    col0 = wg.x * 64u;
+    lane = l;
+    a_base = batch * p.m * p.k;
+    b_base = batch * p.k * p.n;
+    for (k0 = 0u; k0 < p.k; k0 += 8u) {
+        load_a(0u); load_a(1u); load_a(2u); load_a(3u); load_a(4u); load_a(5u); load_a(6u); load_a(7u);
+        load_a(8u); load_a(9u); load_a(10u); load_a(11u); load_a(12u); load_a(13u); load_a(14u); load_a(15u);
+        load_a(16u); load_a(17u); load_a(18u); load_a(19u); load_a(20u); load_a(21u); load_a(22u); load_a(23u);
+        load_a(24u); load_a(25u); load_a(26u); load_a(27u); load_a(28u); load_a(29u); load_a(30u); load_a(31u);
+        step(0u); step(1u); step(2u); step(3u); step(4u); step(5u); step(6u); step(7u);
+    }
+    let c_base = batch * p.m * p.n;
+    store_row(0u, c_base); store_row(1u, c_base); store_row(2u, c_base); store_row(3u, c_base);
+    store_row(4u, c_base); store_row(5u, c_base); store_row(6u, c_base); store_row(7u, c_base);
+    store_row(8u, c_base); store_row(9u, c_base); store_row(10u, c_base); store_row(11u, c_base);
+    store_row(12u, c_base); store_row(13u, c_base); store_row(14u, c_base); store_row(15u, c_base);
+    store_row(16u, c_base); store_row(17u, c_base); store_row(18u, c_base); store_row(19u, c_base);
+    store_row(20u, c_base); store_row(21u, c_base); store_row(22u, c_base); store_row(23u, c_base);
+    store_row(24u, c_base); store_row(25u, c_base); store_row(26u, c_base); store_row(27u, c_base);
+    store_row(28u, c_base); store_row(29u, c_base); store_row(30u, c_base); store_row(31u, c_base);
+}
