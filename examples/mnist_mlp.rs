@@ -26,7 +26,7 @@ fn main() -> Result<()> {
     let test = DataLoader::new(&mnist.test, 500, dev)?;
 
     let epochs = args.epochs_or(15, 1);
-    let accuracy = common::fit("mnist_mlp", &mut model, &mut optimizer, &train, &test, epochs)?;
+    let accuracy = common::fit("mnist_mlp", &mut model, &mut optimizer, None, &train, &test, epochs)?;
     println!("test accuracy after {epochs} epochs: {:.2}%", 100.0 * accuracy);
     common::require("test accuracy", accuracy, if args.quick { 0.80 } else { 0.95 })
 }

@@ -4,7 +4,7 @@
 use soma::autograd::no_grad;
 use soma::data::{DataLoader, Dataset};
 use soma::device::{Device, Error, Result};
-use soma::nn::{Module, Optimizer, loss};
+use soma::nn::{LrScheduler, Module, Optimizer, loss};
 use soma::train::{EpochMetrics, EpochProgress, MetricsLogger};
 
 /// `--backend cpu|gpu|best` (default best), `--quick` (a short run for CI), `--epochs N`.
@@ -78,12 +78,13 @@ pub fn evaluate<D: Dataset>(model: &mut dyn Module, loader: &DataLoader<D>) -> R
     })
 }
 
-/// Trains for `epochs`, evaluating on `test` after each and logging to `runs/<name>/`.
-/// Returns the final test accuracy.
+/// Trains for `epochs`, evaluating on `test` after each and logging to `runs/<name>/`; the
+/// scheduler, if any, sets the learning rate after each epoch. Returns the final test accuracy.
 pub fn fit<D: Dataset, T: Dataset>(
     name: &str,
     model: &mut dyn Module,
     optimizer: &mut dyn Optimizer,
+    mut schedule: Option<&mut dyn LrScheduler>,
     train: &DataLoader<D>,
     test: &DataLoader<T>,
     epochs: usize,
@@ -101,6 +102,9 @@ pub fn fit<D: Dataset, T: Dataset>(
             100.0 * val_accuracy
         );
         log.log(EpochMetrics { epoch, train_loss, val_loss, val_accuracy, seconds: train_seconds })?;
+        if let Some(schedule) = schedule.as_deref_mut() {
+            schedule.step(optimizer);
+        }
     }
     println!("metrics, curves and TensorBoard events in {}", log.dir().display());
     Ok(accuracy)
