@@ -66,7 +66,8 @@ impl WgpuContext {
             return Ok(());
         }
         let pipeline = self.pipelines.get(&self.device, kernel)?;
-        let bindings = bindings.iter().map(|&(slot, s)| (slot, s.buffer.clone(), (s.len as u64 * 4).max(4))).collect();
+        // At least one vec4 (an empty tensor bound as `array<vec4<f32>>`); pooled buffers have 16 bytes.
+        let bindings = bindings.iter().map(|&(slot, s)| (slot, s.buffer.clone(), (s.len as u64 * 4).max(16))).collect();
         let mut batch = self.lock_batch();
         let align = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16) as usize;
         let offset = batch.params.len().next_multiple_of(align);

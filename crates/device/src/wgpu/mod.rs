@@ -71,6 +71,11 @@ impl WgpuBackend {
     pub fn buffers_created(&self) -> u64 {
         self.ctx.pool.created()
     }
+    /// Matmul through the portable kernels (`shaders/matmul.wgsl`) even where the subgroup kernel
+    /// would run, so that tests on lavapipe check the kernels other GPUs use.
+    pub fn matmul_portable(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
+        kernels::matmul::matmul_portable(&self.ctx, a, b, dims)
+    }
     /// Compiles a WGSL compute entry point outside the kernel set; an invalid shader is an
     /// `Error::Device` naming the problem (used to test the error path).
     pub fn compile_wgsl(&self, source: &str, entry: &str) -> Result<()> {

@@ -24,12 +24,22 @@ struct MatmulParams {
 const WG: usize = 64;
 const TM: usize = 8;
 
+/// The subgroup kernel on lavapipe-like drivers, the portable kernels elsewhere.
 pub(crate) fn matmul(ctx: &WgpuContext, a: &WgpuStorage, b: &WgpuStorage, d: MatmulDims) -> Result<WgpuStorage> {
-    let len = d.batch * d.m * d.n;
-    if ctx.cpu_subgroups && len > 0 {
+    if ctx.cpu_subgroups && d.batch * d.m * d.n > 0 {
         return matmul_subgroup(ctx, a, b, d);
     }
-    let out = alloc(ctx, || "matmul".into(), len)?;
+    matmul_portable(ctx, a, b, d)
+}
+
+/// The kernels of `shaders/matmul.wgsl`, for any adapter.
+pub(crate) fn matmul_portable(
+    ctx: &WgpuContext,
+    a: &WgpuStorage,
+    b: &WgpuStorage,
+    d: MatmulDims,
+) -> Result<WgpuStorage> {
+    let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
     if out.len == 0 {
         return Ok(out);
     }

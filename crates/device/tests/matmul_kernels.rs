@@ -1,0 +1,56 @@
+//! Both GPU matmul kernels agree with the CPU: the one `Device::matmul` picks on this adapter, and
+//! the portable kernels other GPUs use (reached through `WgpuBackend::matmul_portable`).
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use soma_device::testing::{assert_close, gpu};
+use soma_device::{Backend, CpuBackend, Device, MatmulDims, WgpuBackend};
+
+fn backend() -> WgpuBackend {
+    match gpu() {
+        Device::Wgpu(b) => b,
+        Device::Cpu(_) => unreachable!("testing::gpu gives a GPU"),
+    }
+}
+
+fn uniform(n: usize, seed: u64) -> Vec<f32> {
+    let mut r = StdRng::seed_from_u64(seed);
+    (0..n).map(|_| r.random_range(-1.0..1.0)).collect()
+}
+
+/// Shapes covering m = 1, n = 1, k = 1, k = 0, odd sizes, sizes divisible by 4 (the vec4 kernels),
+/// partial 32 x 64 tiles, k not a multiple of 8, and batches.
+const SHAPES: &[(usize, usize, usize, usize)] = &[
+    (1, 1, 1, 1),
+    (1, 1, 7, 5),
+    (1, 5, 1, 3),
+    (1, 3, 4, 1),
+    (1, 4, 8, 0),
+    (1, 127, 129, 131),
+    (1, 64, 64, 64),
+    (1, 33, 65, 9),
+    (1, 32, 128, 12),
+    (3, 17, 20, 36),
+    (4, 31, 63, 15),
+    (2, 40, 1, 100),
+];
+
+#[test]
+fn both_kernels_agree_with_the_cpu_for_every_transpose() {
+    let (g, cpu) = (backend(), CpuBackend);
+    for (i, &(batch, m, n, k)) in SHAPES.iter().enumerate() {
+        for (transpose_a, transpose_b) in [(false, false), (false, true), (true, false), (true, true)] {
+            let dims = MatmulDims { batch, m, n, k, transpose_a, transpose_b };
+            let a = uniform(batch * m * k, 2 * i as u64);
+            let b = uniform(batch * k * n, 2 * i as u64 + 1);
+            let want =
+                cpu.to_vec(&cpu.matmul(&cpu.from_slice(&a).unwrap(), &cpu.from_slice(&b).unwrap(), dims).unwrap());
+            let (ga, gb) = (g.from_slice(&a).unwrap(), g.from_slice(&b).unwrap());
+            let chosen = g.to_vec(&g.matmul(&ga, &gb, dims).unwrap()).unwrap();
+            let portable = g.to_vec(&g.matmul_portable(&ga, &gb, dims).unwrap()).unwrap();
+            let want = want.unwrap();
+            assert_close(&chosen, &want, 1e-4, 1e-5);
+            assert_close(&portable, &want, 1e-4, 1e-5);
+        }
+    }
+}
