@@ -8,6 +8,7 @@
 //! copied in command order. Buffers a pending command uses are held by the batch, so they return to
 //! the pool only once the commands that use them have been submitted.
 
+use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::sync::{Arc, MutexGuard};
 
@@ -21,12 +22,19 @@ use crate::{Error, Result};
 
 /// Dispatches recorded before the batch is submitted without waiting.
 const FLUSH_EVERY: usize = 64;
+/// Upload bytes held in staging buffers before the batch is submitted without waiting.
+const FLUSH_UPLOAD_BYTES: u64 = 64 << 20;
+/// Readback staging buffers kept for reuse, per size bucket.
+const STAGING_PER_BUCKET: usize = 2;
 
 #[derive(Default)]
 pub(crate) struct Batch {
     commands: Vec<Command>,
     params: Vec<u8>,
     dispatches: usize,
+    upload_bytes: u64,
+    /// Free MAP_READ staging buffers by size, reused across readbacks.
+    staging: HashMap<u64, Vec<wgpu::Buffer>>,
 }
 
 enum Command {
@@ -105,7 +113,12 @@ impl WgpuContext {
             .expect("a buffer mapped at creation can be written")
             .copy_from_slice(bytemuck::cast_slice(data));
         staging.unmap();
-        self.lock_batch().commands.push(Command::Upload { staging, dst: dst.buffer.clone(), bytes });
+        let mut batch = self.lock_batch();
+        batch.commands.push(Command::Upload { staging, dst: dst.buffer.clone(), bytes });
+        batch.upload_bytes += bytes;
+        if batch.upload_bytes >= FLUSH_UPLOAD_BYTES {
+            self.flush(&mut batch);
+        }
     }
 
     /// Submits everything recorded so far, copies `x` to a staging buffer and waits for it.
@@ -115,18 +128,22 @@ impl WgpuContext {
             return Ok(Vec::new());
         }
         let bytes = x.len as u64 * 4;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("soma readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        {
+        let size = self.pool.bucket(bytes);
+        let staging = {
             let mut batch = self.lock_batch();
+            let staging = batch.staging.get_mut(&size).and_then(Vec::pop).unwrap_or_else(|| {
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("soma readback"),
+                    size,
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            });
             batch.commands.push(Command::Readback { src: x.buffer.clone(), staging: staging.clone(), bytes });
             self.flush(&mut batch);
-        }
-        let slice = staging.slice(..);
+            staging
+        };
+        let slice = staging.slice(..bytes);
         let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
@@ -145,6 +162,12 @@ impl WgpuContext {
             bytemuck::cast_slice::<u8, f32>(&view).to_vec()
         };
         staging.unmap();
+        let mut batch = self.lock_batch();
+        let free = batch.staging.entry(size).or_default();
+        if free.len() < STAGING_PER_BUCKET {
+            free.push(staging);
+        }
+        drop(batch);
         self.take_error()?;
         Ok(out)
     }
@@ -225,5 +248,6 @@ impl WgpuContext {
         batch.commands.clear();
         batch.params.clear();
         batch.dispatches = 0;
+        batch.upload_bytes = 0;
     }
 }
