@@ -172,3 +172,29 @@ impl Backend for WgpuBackend {
         self.ctx.synchronize()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pipelines::{Kernel, Shader};
+    use super::*;
+
+    #[test]
+    fn device_errors_surface_at_the_next_synchronize() {
+        let b = WgpuBackend::shared().expect("a GPU adapter (lavapipe on CPU-only machines)");
+        let x = b.from_slice(&[1.0, 2.0]).unwrap();
+        // The same buffer bound read-only and read-write in one dispatch is a validation error,
+        // reported to the uncaptured-error handler when the batch is encoded.
+        let params = [2u32, 0, 0, 0];
+        b.ctx.dispatch(&Kernel::new(Shader::Unary, "unary_neg"), &params, &[(1, &x), (2, &x)], [1, 1, 1]).unwrap();
+        match b.synchronize() {
+            Err(Error::Device(msg)) => assert!(!msg.is_empty()),
+            other => panic!("expected a device error, got {other:?}"),
+        }
+        // Reported once; the device keeps working. (The failed batch was dropped whole, its
+        // upload of `x` included, so the check uses a fresh tensor.)
+        b.synchronize().unwrap();
+        let x = b.from_slice(&[1.0, 2.0]).unwrap();
+        let y = b.unary(UnaryOp::Neg, &x, 0.0).unwrap();
+        assert_eq!(b.to_vec(&y).unwrap(), vec![-1.0, -2.0]);
+    }
+}
