@@ -31,7 +31,7 @@ fn main() -> Result<()> {
         .add(ReLU::new())
         .add(Linear::new(84, 10, dev, &mut rng)?);
     let mut optimizer = Adam::new(2e-3);
-    let train = DataLoader::new(&mnist.train, 64, dev)?
+    let train = DataLoader::new(args.subset(&mnist.train, 2000)?, 64, dev)?
         .shuffle(1)
         .layout(InputLayout::Image)
         .augment(RandomShift::new(2, 2))?;
@@ -42,5 +42,5 @@ fn main() -> Result<()> {
     let mut schedule = CosineAnnealingLR::new(2e-3, epochs, 0.0);
     let accuracy = common::fit("mnist_cnn", &mut model, &mut optimizer, Some(&mut schedule), &train, &test, epochs)?;
     println!("test accuracy after {epochs} epochs: {:.2}%", 100.0 * accuracy);
-    common::require("test accuracy", accuracy, if args.quick { 0.80 } else { 0.975 })
+    common::require("test accuracy", accuracy, if args.quick { 0.6 } else { 0.975 })
 }

@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each example uses its own part
 
 use soma::autograd::no_grad;
-use soma::data::{DataLoader, Dataset};
+use soma::data::{DataLoader, Dataset, InMemoryDataset};
 use soma::device::{Device, Error, Result};
 use soma::nn::{LrScheduler, Module, Optimizer, loss};
 use soma::train::{EpochMetrics, EpochProgress, MetricsLogger};
@@ -32,6 +32,12 @@ impl Args {
         let args = Args { device: Device::from_name(&backend)?, quick, epochs };
         println!("device: {}", args.device);
         Ok(args)
+    }
+
+    /// The first `n` samples of `data` in quick mode (CI runs every example on both backends),
+    /// else all of it.
+    pub fn subset(&self, data: &InMemoryDataset, n: usize) -> Result<InMemoryDataset> {
+        if self.quick { data.select(&(0..n.min(data.len())).collect::<Vec<_>>()) } else { Ok(data.clone()) }
     }
 
     /// The number of epochs: `--epochs`, else `quick` in quick mode, else `full`.
