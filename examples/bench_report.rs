@@ -7,6 +7,10 @@ use std::time::Instant;
 
 use soma::autograd::{Rng, Tensor};
 use soma::device::{Device, Result};
+use soma::nn::{Adam, Linear, Module, Optimizer, ReLU, Sequential, loss};
+
+/// Runs a workload on a device, returning its median seconds.
+type Runner = Box<dyn Fn(&Device) -> Result<f64>>;
 
 /// The median seconds of `runs` runs of `op`, each waited for on the device.
 fn median_seconds(device: &Device, runs: usize, mut op: impl FnMut() -> Result<Tensor>) -> Result<f64> {
@@ -30,7 +34,7 @@ struct Workload {
     /// Turns seconds into the reported figure (GFLOP/s, GB/s or ms).
     figure: Box<dyn Fn(f64) -> f64>,
     higher_is_better: bool,
-    run: Box<dyn Fn(&Device) -> Result<f64>>,
+    run: Runner,
 }
 
 fn matmul(n: usize) -> Workload {
@@ -46,6 +50,52 @@ fn matmul(n: usize) -> Workload {
             median_seconds(dev, 5, || a.matmul(&b))
         }),
     }
+}
+
+/// The MLP of the MNIST example and one Adam training step on a batch of 128.
+struct MlpStep {
+    model: Sequential,
+    optimizer: Adam,
+    x: Tensor,
+    y: Tensor,
+}
+
+impl MlpStep {
+    fn new(dev: &Device) -> Result<MlpStep> {
+        let mut rng = Rng::new(5);
+        let model = Sequential::new()
+            .add(Linear::new(784, 256, dev, &mut rng)?)
+            .add(ReLU::new())
+            .add(Linear::new(256, 128, dev, &mut rng)?)
+            .add(ReLU::new())
+            .add(Linear::new(128, 10, dev, &mut rng)?);
+        let x = Tensor::randn([128, 784], &mut rng, dev)?;
+        let y = Tensor::from_vec((0..128).map(|i| (i % 10) as f32).collect(), [128], dev)?;
+        Ok(MlpStep { model, optimizer: Adam::new(1e-3), x, y })
+    }
+    fn step(&mut self) -> Result<Tensor> {
+        let loss = loss::cross_entropy(&self.model.forward(&self.x)?, &self.y)?;
+        self.optimizer.step(&self.model, &loss.backward()?)?;
+        Ok(loss)
+    }
+}
+
+/// Seconds from opening the GPU to the end of the first training step (pipelines compiled).
+fn startup_seconds() -> Result<f64> {
+    let start = Instant::now();
+    let gpu = Device::gpu()?;
+    MlpStep::new(&gpu)?.step()?.item()?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Peak resident memory of this process so far (Linux), in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok());
+    kib.unwrap_or(f64::NAN) / 1024.0
 }
 
 fn workloads() -> Vec<Workload> {
@@ -76,6 +126,16 @@ fn workloads() -> Vec<Workload> {
             }),
         },
         Workload {
+            name: "MLP 784-256-128-10 train step, batch 128, Adam",
+            unit: "ms",
+            figure: Box::new(|s| s * 1e3),
+            higher_is_better: false,
+            run: Box::new(|dev| {
+                let mut mlp = MlpStep::new(dev)?;
+                median_seconds(dev, 20, || mlp.step())
+            }),
+        },
+        Workload {
             name: "1-element op + readback",
             unit: "ms",
             figure: Box::new(|s| s * 1e3),
@@ -93,9 +153,21 @@ fn workloads() -> Vec<Workload> {
 }
 
 fn main() -> Result<()> {
+    let startup = startup_seconds()?;
     let cpu = Device::cpu();
     let gpu = Device::gpu()?;
     println!("CPU: {cpu}  GPU: {gpu}\n");
+    println!("first GPU training step (device open, pipelines compiled): {startup:.3} s");
+    let mut mlp = MlpStep::new(&gpu)?;
+    for step in 1..=1000 {
+        mlp.step()?;
+        if step == 100 {
+            gpu.synchronize()?;
+            println!("peak RSS after 100 GPU training steps: {:.1} MiB", peak_rss_mib());
+        }
+    }
+    gpu.synchronize()?;
+    println!("peak RSS after 1000 GPU training steps: {:.1} MiB\n", peak_rss_mib());
     println!("| workload | unit | CPU | GPU | GPU/CPU |");
     println!("|---|---|---|---|---|");
     for w in workloads() {
