@@ -1,5 +1,5 @@
-//! Batched matmul on the CPU through `matrixmultiply`'s blocked, multithreaded SGEMM.
-//! Transposes cost nothing: they are passed as strides.
+//! Batched matmul on the CPU: the packed AVX2+FMA GEMM (`gemm`) where the CPU has AVX2 and FMA,
+//! else (or with `SOMA_CPU_PORTABLE` set) `matrixmultiply`'s blocked, multithreaded SGEMM. Transposes cost nothing: they are strides.
 
 use crate::MatmulDims;
 
@@ -11,10 +11,18 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
     }
     let (rsa, csa) = if d.transpose_a { (1, m) } else { (k, 1) };
     let (rsb, csb) = if d.transpose_b { (1, k) } else { (n, 1) };
+    let wide = super::simd::has_avx2_fma();
     for batch in 0..d.batch {
         let a = &a[batch * m * k..(batch + 1) * m * k];
         let b = &b[batch * k * n..(batch + 1) * k * n];
         let c = &mut c[batch * m * n..(batch + 1) * m * n];
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            use super::gemm::{Operand, gemm};
+            gemm(m, n, k, Operand { data: a, rs: rsa, cs: csa }, Operand { data: b, rs: rsb, cs: csb }, c);
+            continue;
+        }
+        let _ = wide;
         // SAFETY: the slices hold exactly the m*k, k*n and m*n elements the strides address.
         unsafe {
             matrixmultiply::sgemm(

@@ -3,9 +3,19 @@
 
 mod conv;
 mod elementwise;
+mod fast_exp;
+mod fill;
+#[cfg(target_arch = "x86_64")]
+mod gemm;
+#[cfg(target_arch = "x86_64")]
+mod gemm_kernel;
 mod layout;
 mod matmul;
 mod reduce;
+mod reduce_lines;
+mod simd;
+mod softmax;
+mod update;
 
 use std::sync::Arc;
 
@@ -56,7 +66,7 @@ impl Backend for CpuBackend {
         Ok(CpuStorage::new((0..len).map(|i| random::uniform(key, i as u32)).collect()))
     }
     fn unary(&self, op: UnaryOp, x: &CpuStorage, alpha: f32) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(elementwise::map(&x.0, |v| op.apply(v, alpha))))
+        Ok(CpuStorage::new(elementwise::unary(op, &x.0, alpha)))
     }
     fn binary(
         &self,
@@ -69,12 +79,7 @@ impl Backend for CpuBackend {
         Ok(CpuStorage::new(elementwise::binary(op, &a.0, a_shape, &b.0, b_shape)?))
     }
     fn binary_scalar(&self, op: BinaryOp, x: &CpuStorage, scalar: f32, scalar_first: bool) -> Result<CpuStorage> {
-        let out = if scalar_first {
-            elementwise::map(&x.0, |v| op.apply(scalar, v))
-        } else {
-            elementwise::map(&x.0, |v| op.apply(v, scalar))
-        };
-        Ok(CpuStorage::new(out))
+        Ok(CpuStorage::new(elementwise::binary_scalar(op, &x.0, scalar, scalar_first)))
     }
     fn where_cond(&self, cond: &CpuStorage, a: &CpuStorage, b: &CpuStorage) -> Result<CpuStorage> {
         Ok(CpuStorage::new(elementwise::where_cond(&cond.0, &a.0, &b.0)))
@@ -83,7 +88,7 @@ impl Backend for CpuBackend {
         Ok(CpuStorage::new(reduce::reduce(op, &x.0, dims)))
     }
     fn softmax(&self, x: &CpuStorage, rows: usize, cols: usize, log: bool) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(reduce::softmax(&x.0, rows, cols, log)))
+        Ok(CpuStorage::new(softmax::softmax(&x.0, rows, cols, log)))
     }
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))
@@ -114,25 +119,9 @@ impl Backend for CpuBackend {
         grad: &CpuStorage,
         state: &[&CpuStorage],
     ) -> Result<(CpuStorage, Vec<CpuStorage>)> {
-        let mut new_state: Vec<Vec<f32>> = state.iter().map(|s| s.0.to_vec()).collect();
-        let mut cell = vec![0.0; new_state.len()];
-        let new_param = param
-            .0
-            .iter()
-            .zip(grad.0.iter())
-            .enumerate()
-            .map(|(i, (&p, &g))| {
-                for (c, s) in cell.iter_mut().zip(&new_state) {
-                    *c = s[i];
-                }
-                let p = rule.apply(p, g, &mut cell);
-                for (c, s) in cell.iter().zip(new_state.iter_mut()) {
-                    s[i] = *c;
-                }
-                p
-            })
-            .collect();
-        Ok((CpuStorage::new(new_param), new_state.into_iter().map(CpuStorage::new).collect()))
+        let state: Vec<&[f32]> = state.iter().map(|s| s.0.as_slice()).collect();
+        let (p, s) = update::update(rule, &param.0, &grad.0, &state);
+        Ok((CpuStorage::new(p), s.into_iter().map(CpuStorage::new).collect()))
     }
     fn synchronize(&self) -> Result<()> {
         Ok(())

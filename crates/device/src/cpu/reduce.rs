@@ -1,13 +1,20 @@
-//! Reductions along an axis and row softmax on the CPU.
+//! Reductions along an axis on the CPU.
 
 use rayon::prelude::*;
 
 use super::PARALLEL_THRESHOLD;
+use super::reduce_lines as lines;
 use crate::{AxisDims, ReduceOp};
 
 /// Reduces `[outer, axis, inner]` to `[outer, inner]`. Sums accumulate in f64, so the CPU result
 /// is the accurate reference the GPU's tree reductions are compared with.
 pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
+    if d.axis > 0 && d.outer > 0 && d.inner > 0 {
+        match op {
+            ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min => return lines::reduce(op, x, d),
+            ReduceOp::ArgMax | ReduceOp::ArgMin => {}
+        }
+    }
     let mut out = vec![0.0; d.outer * d.inner];
     if d.inner == 0 || d.outer == 0 {
         return out;
@@ -84,33 +91,4 @@ fn arg_extreme(values: impl Iterator<Item = f32>, better: impl Fn(f32, f32) -> b
         }
     }
     best.0 as f32
-}
-
-/// Row softmax: subtract the row maximum before exponentiating, so ±1e4 logits stay finite.
-pub fn softmax(x: &[f32], rows: usize, cols: usize, log: bool) -> Vec<f32> {
-    let mut out = vec![0.0; rows * cols];
-    if cols == 0 {
-        return out;
-    }
-    let row = |(src, dst): (&[f32], &mut [f32])| {
-        let max = src.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0f32;
-        for (d, &s) in dst.iter_mut().zip(src) {
-            *d = (s - max).exp();
-            sum += *d;
-        }
-        if log {
-            let log_sum = sum.ln();
-            dst.iter_mut().zip(src).for_each(|(d, &s)| *d = s - max - log_sum);
-        } else {
-            let inv = 1.0 / sum;
-            dst.iter_mut().for_each(|d| *d *= inv);
-        }
-    };
-    if rows * cols >= PARALLEL_THRESHOLD {
-        x.par_chunks(cols).zip(out.par_chunks_mut(cols)).for_each(row);
-    } else {
-        x.chunks(cols).zip(out.chunks_mut(cols)).for_each(row);
-    }
-    out
 }

@@ -1,0 +1,169 @@
+//! Blocked, packed, multithreaded SGEMM around the AVX2+FMA microkernel (`gemm_kernel`).
+//!
+//! For each `KC`-deep slice of k, B is packed once into `NR`-wide panels (in parallel); then
+//! tasks (an `MC`-row block of A × a group of B panels) run in parallel, each packing its A block
+//! into `MR`-row panels and sweeping the microkernel over its tiles of C. Transposes are strides.
+
+use rayon::prelude::*;
+
+use super::gemm_kernel::{MR, NR, kernel};
+
+/// Depth of one packed slice of k (an A micro-panel of `KC × MR` and a B panel of `KC × NR` stay in L1).
+const KC: usize = 256;
+/// Rows of A per task (a `MC × KC` packed block stays in L2).
+const MC: usize = 96;
+/// Below this many multiply-adds, one thread does the whole product.
+const PARALLEL_FLOPS: usize = 1 << 18;
+
+/// A matrix operand: element `(i, j)` is at `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub struct Operand<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+/// The output pointer, shared by tasks that write disjoint tiles.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: tasks write disjoint blocks of C (distinct row blocks or column groups), and the
+// borrow of C outlives the parallel loop that uses the pointer.
+unsafe impl Send for OutPtr {}
+// SAFETY: as for Send.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// The element `offset` past the start (a method, so closures capture the whole `Sync` wrapper).
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+/// `C += A · B` for `A: m × k`, `B: k × n` and a row-major `C: m × n`.
+///
+/// Callers must have checked `has_avx2_fma()`.
+pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32]) {
+    assert!(c.len() >= m * n, "gemm: output too small");
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let parallel = m * n * k >= PARALLEL_FLOPS;
+    let threads = if parallel { rayon::current_num_threads() } else { 1 };
+    let row_blocks = m.div_ceil(MC);
+    let panels = n.div_ceil(NR);
+    // Enough tasks to keep every thread busy: split the columns when there are few row blocks.
+    let groups = (4 * threads).div_ceil(row_blocks).clamp(1, panels);
+    let panels_per_group = panels.div_ceil(groups);
+    let groups = panels.div_ceil(panels_per_group);
+    let out = OutPtr(c.as_mut_ptr());
+    let mut packed_b = vec![0.0f32; panels * NR * KC.min(k)];
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        let pb = &mut packed_b[..panels * NR * kc];
+        if parallel {
+            pb.par_chunks_mut(NR * kc).enumerate().for_each(|(j, panel)| pack_b(b, p0, j * NR, n, panel));
+        } else {
+            pb.chunks_mut(NR * kc).enumerate().for_each(|(j, panel)| pack_b(b, p0, j * NR, n, panel));
+        }
+        let pb = &*pb;
+        let task = |t: usize| {
+            let (block, group) = (t / groups, t % groups);
+            let (i0, j0) = (block * MC, group * panels_per_group * NR);
+            let (mc, nc) = (MC.min(m - i0), (panels_per_group * NR).min(n - j0));
+            let mut pa = vec![0.0f32; mc.div_ceil(MR) * MR * kc];
+            pack_a(a, p0, kc, i0, mc, &mut pa);
+            for jr in (0..nc).step_by(NR) {
+                let b_panel = &pb[(j0 + jr) / NR * NR * kc..][..NR * kc];
+                for ir in (0..mc).step_by(MR) {
+                    let a_panel = &pa[ir * kc..][..MR * kc];
+                    let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
+                    // SAFETY: the CPU has AVX2 and FMA (the caller checked); the panels hold
+                    // `MR * kc` and `NR * kc` values; the tile at (i0 + ir, j0 + jr) of `rows × cols`
+                    // lies inside C (m × n, row stride n), and only this task writes it.
+                    unsafe {
+                        let c = out.at((i0 + ir) * n + j0 + jr);
+                        kernel(kc, a_panel.as_ptr(), b_panel.as_ptr(), c, n, rows, cols);
+                    }
+                }
+            }
+        };
+        if parallel {
+            (0..row_blocks * groups).into_par_iter().for_each(task);
+        } else {
+            (0..row_blocks * groups).for_each(task);
+        }
+    }
+}
+
+/// Packs rows `i0..i0 + mc` of A's k-slice `p0..p0 + kc` into `MR`-row panels, step-major,
+/// zero-padding the last panel.
+fn pack_a(a: Operand, p0: usize, kc: usize, i0: usize, mc: usize, out: &mut [f32]) {
+    for (panel, dst) in out.chunks_exact_mut(MR * kc).enumerate() {
+        let r0 = i0 + panel * MR;
+        let rows = MR.min(i0 + mc - r0);
+        if a.cs == 1 && rows == MR {
+            let base: [&[f32]; MR] = std::array::from_fn(|r| &a.data[(r0 + r) * a.rs + p0..][..kc]);
+            for (p, step) in dst.chunks_exact_mut(MR).enumerate() {
+                for (d, row) in step.iter_mut().zip(&base) {
+                    *d = row[p];
+                }
+            }
+        } else {
+            for (p, step) in dst.chunks_exact_mut(MR).enumerate() {
+                for (r, d) in step.iter_mut().enumerate() {
+                    *d = if r < rows { a.data[(r0 + r) * a.rs + (p0 + p) * a.cs] } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
+/// Packs columns `j0..j0 + NR` of B's k-slice `p0..p0 + kc` into one panel, step-major,
+/// zero-padding columns at or past `n`.
+fn pack_b(b: Operand, p0: usize, j0: usize, n: usize, out: &mut [f32]) {
+    let cols = NR.min(n - j0);
+    for (p, step) in out.chunks_exact_mut(NR).enumerate() {
+        let row = (p0 + p) * b.rs;
+        if b.cs == 1 && cols == NR {
+            step.copy_from_slice(&b.data[row + j0..][..NR]);
+        } else {
+            for (c, d) in step.iter_mut().enumerate() {
+                *d = if c < cols { b.data[row + (j0 + c) * b.cs] } else { 0.0 };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Odd shapes, both transposes and both thread modes agree with a float64 reference.
+    #[test]
+    fn matches_reference() {
+        if !super::super::simd::has_avx2_fma() {
+            return;
+        }
+        for &(m, n, k) in &[(1, 1, 1), (7, 17, 5), (37, 29, 300), (97, 130, 257), (128, 10, 784), (200, 33, 520)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 97) as f32 / 48.0 - 1.0).collect();
+                let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
+                let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
+                let mut c = vec![0.0f32; m * n];
+                gemm(m, n, k, Operand { data: &a, rs: rsa, cs: csa }, Operand { data: &b, rs: rsb, cs: csb }, &mut c);
+                for i in 0..m {
+                    for j in 0..n {
+                        let r: f64 =
+                            (0..k).map(|p| f64::from(a[i * rsa + p * csa]) * f64::from(b[p * rsb + j * csb])).sum();
+                        let got = f64::from(c[i * n + j]);
+                        assert!(
+                            (got - r).abs() <= 1e-4 * (1.0 + r.abs()),
+                            "{m}x{n}x{k} {ta} {tb} at ({i},{j}): {got} vs {r}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The AVX2+FMA GEMM microkernel: a 6×16 tile of C from packed panels of A and B.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Rows of A per packed micro-panel.
+pub const MR: usize = 6;
+/// Columns of B per packed micro-panel.
+pub const NR: usize = 16;
+
+/// `C[0..rows, 0..cols] += A_panel · B_panel` over `kc` steps, where the A panel holds `MR` values
+/// per step and the B panel `NR` values per step, and `C` has row stride `ldc`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `a` must hold `kc * MR` and `b` `kc * NR` readable values,
+/// and `c` must address a `rows × cols` block (rows ≤ MR, cols ≤ NR) with row stride `ldc`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn kernel(kc: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize, rows: usize, cols: usize) {
+    // SAFETY (whole body): every pointer offset stays inside the extents the caller guarantees.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        let (mut a, mut b) = (a, b);
+        for _ in 0..kc {
+            let b0 = _mm256_loadu_ps(b);
+            let b1 = _mm256_loadu_ps(b.add(8));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm256_broadcast_ss(&*a.add(i));
+                row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        if rows == MR && cols == NR {
+            for (i, row) in acc.iter().enumerate() {
+                let c = c.add(i * ldc);
+                _mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), row[0]));
+                _mm256_storeu_ps(c.add(8), _mm256_add_ps(_mm256_loadu_ps(c.add(8)), row[1]));
+            }
+        } else {
+            let mut tile = [0.0f32; MR * NR];
+            for (i, row) in acc.iter().enumerate() {
+                _mm256_storeu_ps(tile.as_mut_ptr().add(i * NR), row[0]);
+                _mm256_storeu_ps(tile.as_mut_ptr().add(i * NR + 8), row[1]);
+            }
+            for i in 0..rows {
+                for j in 0..cols {
+                    *c.add(i * ldc + j) += tile[i * NR + j];
+                }
+            }
+        }
+    }
+}
