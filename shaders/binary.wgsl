@@ -1,7 +1,9 @@
 // Elementwise ops of two inputs (ops.rs `binary_ops!`). The op is the override constant `OP`
 // (`BinaryOp::code`), so each op gets its own specialised pipeline; `binary_<name>` are the formulas.
 // Entry points: `binary_same` (equal shapes), `binary_broadcast` (NumPy broadcasting, rank <= 6,
-// strides in params, 0 where a dimension is stretched) and `binary_scalar`.
+// strides in params, 0 where a dimension is stretched) and `binary_scalar`. `binary_same` and
+// `binary_scalar` bind their tensors as vec4 arrays (bindings are rounded up to 16 bytes) and map
+// `VPT` vec4s per thread, as in unary.wgsl; `binary_broadcast` maps one element per thread.
 
 struct Params {
     n: u32,
@@ -19,6 +21,17 @@ override OP: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// The same bindings seen as vec4s, by `binary_same` and `binary_scalar`.
+@group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
+
+// vec4s per thread of the vec4 entry points.
+const VPT: u32 = 4u;
+
+fn first_vec4(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+    return (wg.y * nwg.x + wg.x) * (256u * VPT) + li;
+}
 
 fn linear_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 256u + li;
@@ -79,12 +92,20 @@ fn apply_binary(x: f32, y: f32) -> f32 {
     }
 }
 
+fn apply4(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
+    return vec4(apply_binary(x.x, y.x), apply_binary(x.y, y.y), apply_binary(x.z, y.z), apply_binary(x.w, y.w));
+}
+
 @compute @workgroup_size(256)
 fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i < p.n {
-        out[i] = apply_binary(a[i], b[i]);
+    let start = first_vec4(wg, nwg, li);
+    let n4 = (p.n + 3u) / 4u;
+    for (var k = 0u; k < VPT; k++) {
+        let i = start + k * 256u;
+        if i < n4 {
+            out4[i] = apply4(a4[i], b4[i]);
+        }
     }
 }
 
@@ -113,13 +134,18 @@ fn binary_broadcast(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
 @compute @workgroup_size(256)
 fn binary_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i < p.n {
-        let v = a[i];
-        if p.scalar_first != 0u {
-            out[i] = apply_binary(p.scalar, v);
-        } else {
-            out[i] = apply_binary(v, p.scalar);
+    let start = first_vec4(wg, nwg, li);
+    let n4 = (p.n + 3u) / 4u;
+    let s = vec4(p.scalar);
+    for (var k = 0u; k < VPT; k++) {
+        let i = start + k * 256u;
+        if i < n4 {
+            let v = a4[i];
+            if p.scalar_first != 0u {
+                out4[i] = apply4(s, v);
+            } else {
+                out4[i] = apply4(v, s);
+            }
         }
     }
 }

@@ -2,6 +2,9 @@
 // subtracted before exponentiating, so ±1e4 logits stay finite.
 // `softmax_rows`: one workgroup per row with tree reductions in workgroup memory (long rows);
 // `softmax_small`: one thread per row (many short rows, e.g. class logits).
+// `softmax_rows4`: rows of a multiple of 4 columns, as vec4s: one workgroup of 64 per row, one pass
+// for the maximum and the sum together (online: the sum is rescaled when the maximum grows), one
+// tree reduction of (max, sum) pairs, and one pass writing; 2 loads per element instead of 3.
 
 struct Params {
     rows: u32,
@@ -13,6 +16,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
 
 var<workgroup> shared_max: array<f32, 256>;
 var<workgroup> shared_sum: array<f32, 256>;
@@ -89,5 +95,67 @@ fn softmax_small(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     }
     for (var j = 0u; j < p.cols; j++) {
         write_row(base, j, mx, sum);
+    }
+}
+
+// `s * exp(m - to)`: the sum of exponentials relative to maximum `m`, made relative to `to >= m`
+// (an empty sum stays 0 even when both maxima are -inf).
+fn rescale(s: f32, m: f32, to: f32) -> f32 {
+    return select(s * exp(m - to), 0.0, s == 0.0);
+}
+
+const WG4: u32 = 64u;
+
+@compute @workgroup_size(64)
+fn softmax_rows4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let row = wg.y * nwg.x + wg.x;
+    let valid = row < p.rows;
+    let cols4 = p.cols / 4u;
+    let base = row * cols4;
+
+    var m = bitcast<f32>(0xff800000u);
+    var sum = 0.0;
+    if valid {
+        for (var j = li; j < cols4; j += WG4) {
+            let v = x4[base + j];
+            let mv = max(max(v.x, v.y), max(v.z, v.w));
+            if mv > m {
+                sum = rescale(sum, m, mv);
+                m = mv;
+            }
+            // While every element so far is -inf, the sum stays 0 (exp(-inf - -inf) is NaN).
+            if m > bitcast<f32>(0xff800000u) {
+                let e = exp(v - m);
+                sum += (e.x + e.y) + (e.z + e.w);
+            }
+        }
+    }
+    shared_max[li] = m;
+    shared_sum[li] = sum;
+    workgroupBarrier();
+    for (var s = WG4 / 2u; s > 0u; s >>= 1u) {
+        if li < s {
+            let m0 = shared_max[li];
+            let m1 = shared_max[li + s];
+            let mx = max(m0, m1);
+            shared_sum[li] = rescale(shared_sum[li], m0, mx) + rescale(shared_sum[li + s], m1, mx);
+            shared_max[li] = mx;
+        }
+        workgroupBarrier();
+    }
+    let mx = shared_max[0];
+    let total = shared_sum[0];
+    if valid {
+        let inv = 1.0 / total;
+        let log_total = log(total);
+        for (var j = li; j < cols4; j += WG4) {
+            let d = x4[base + j] - mx;
+            if p.log != 0u {
+                y4[base + j] = d - log_total;
+            } else {
+                y4[base + j] = exp(d) * inv;
+            }
+        }
     }
 }

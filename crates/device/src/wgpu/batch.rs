@@ -74,8 +74,15 @@ impl WgpuContext {
             return Ok(());
         }
         let pipeline = self.pipelines.get(&self.device, kernel)?;
-        // At least one vec4 (an empty tensor bound as `array<vec4<f32>>`); pooled buffers have 16 bytes.
-        let bindings = bindings.iter().map(|&(slot, s)| (slot, s.buffer.clone(), (s.len as u64 * 4).max(16))).collect();
+        // Whole vec4s, one at least (kernels bind tensors as `array<vec4<f32>>`); pooled buffers are
+        // multiples of 16 bytes.
+        let bindings = bindings
+            .iter()
+            .map(|&(slot, s)| {
+                let bytes = (s.len as u64 * 4).next_multiple_of(16).max(16);
+                (slot, s.buffer.clone(), bytes.min(s.buffer.buffer().size()))
+            })
+            .collect();
         let mut batch = self.lock_batch();
         let align = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16) as usize;
         let offset = batch.params.len().next_multiple_of(align);

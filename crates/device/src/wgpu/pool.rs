@@ -47,11 +47,12 @@ impl Pool {
         Pool { device, max_bytes, free: Mutex::new(Free::default()), created: AtomicU64::new(0) }
     }
 
-    /// Buckets are 1, 1.25, 1.5 and 1.75 times powers of two (at most 25% slack), 16 bytes at least.
+    /// Buckets are 1, 1.25, 1.5 and 1.75 times powers of two (at most 25% slack), multiples of 16
+    /// bytes (kernels bind tensors as vec4 arrays, over whole vec4s).
     pub fn bucket(&self, bytes: u64) -> u64 {
         let size = bytes.max(16);
         let base = 1u64 << (63 - size.leading_zeros());
-        let step = base / 4;
+        let step = (base / 4).max(16);
         let bucket = size.div_ceil(step) * step;
         bucket.min(self.max_bytes.max(size))
     }

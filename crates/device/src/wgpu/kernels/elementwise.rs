@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, collapse, pack, per_element};
+use super::{alloc, collapse, pack, per_element, per_vec4};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -40,7 +40,7 @@ pub(crate) fn unary(ctx: &WgpuContext, op: UnaryOp, x: &WgpuStorage, alpha: f32)
     let name = || format!("unary {}", op.name());
     let out = alloc(ctx, name, x.len)?;
     let params = UnaryParams { n: x.len as u32, alpha, _pad: [0; 2] };
-    let groups = per_element(ctx, &name(), x.len)?;
+    let groups = per_vec4(ctx, &name(), x.len)?;
     ctx.dispatch(&Kernel::new(Shader::Unary, op.entry_point()), &params, &[(1, x), (2, &out)], groups)?;
     Ok(out)
 }
@@ -61,12 +61,13 @@ pub(crate) fn binary(
     let out_shape = Shape::broadcast(op.name(), a_shape, b_shape)?;
     let n = out_shape.numel();
     let out = alloc(ctx, name, n)?;
-    let groups = per_element(ctx, &name(), n)?;
     if a_shape == b_shape {
         let params = BinaryParams::zeroed_with(n);
+        let groups = per_vec4(ctx, &name(), n)?;
         ctx.dispatch(&binary_kernel(op, "binary_same"), &params, &[(1, a), (2, b), (3, &out)], groups)?;
         return Ok(out);
     }
+    let groups = per_element(ctx, &name(), n)?;
     let sa = a_shape.broadcast_strides(&out_shape);
     let sb = b_shape.broadcast_strides(&out_shape);
     let (dims, strides) = collapse(out_shape.dims(), &[&sa, &sb]);
@@ -103,7 +104,7 @@ pub(crate) fn binary_scalar(
     let name = || format!("binary {}", op.name());
     let out = alloc(ctx, name, x.len)?;
     let params = BinaryParams { scalar, scalar_first: scalar_first.into(), ..BinaryParams::zeroed_with(x.len) };
-    let groups = per_element(ctx, &name(), x.len)?;
+    let groups = per_vec4(ctx, &name(), x.len)?;
     ctx.dispatch(&binary_kernel(op, "binary_scalar"), &params, &[(1, x), (3, &out)], groups)?;
     Ok(out)
 }

@@ -22,6 +22,14 @@ pub(crate) fn alloc(ctx: &WgpuContext, op: impl FnOnce() -> String, len: usize) 
     Ok(WgpuStorage { buffer: ctx.pool.alloc((len as u64 * 4).max(4)), len })
 }
 
+/// vec4s per thread of the vec4 elementwise kernels (`VPT` in unary.wgsl and binary.wgsl).
+pub(crate) const VEC4_PER_THREAD: u64 = 4;
+
+/// The grid of the vec4 elementwise kernels: `WORKGROUP * VEC4_PER_THREAD` vec4s per workgroup.
+pub(crate) fn per_vec4(ctx: &WgpuContext, op: &str, n: usize) -> Result<[u32; 3]> {
+    ctx.grid(op, (n as u64).div_ceil(4).div_ceil(WORKGROUP * VEC4_PER_THREAD))
+}
+
 /// The grid for one thread per element.
 pub(crate) fn per_element(ctx: &WgpuContext, op: &str, n: usize) -> Result<[u32; 3]> {
     ctx.grid(op, (n as u64).div_ceil(WORKGROUP))

@@ -117,6 +117,8 @@ pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usi
     let params = SoftmaxParams { rows: rows as u32, cols: cols as u32, log: log.into(), _pad: 0 };
     let (entry, groups) = if cols <= 32 {
         ("softmax_small", per_element(ctx, name, rows)?)
+    } else if cols.is_multiple_of(4) {
+        ("softmax_rows4", ctx.grid(name, rows as u64)?)
     } else {
         ("softmax_rows", ctx.grid(name, rows as u64)?)
     };
