@@ -4,6 +4,8 @@
 //! `cargo run --release --example char_lm -- --backend cpu|gpu|best --epochs N` (`--quick`: a few
 //! steps for CI, checking that the loss fell).
 
+mod common;
+
 use std::time::Instant;
 
 use soma::autograd::{Rng, Tensor, no_grad};
@@ -15,30 +17,6 @@ const SEQ_LEN: usize = 48;
 const BATCH: usize = 32;
 const EMBED: usize = 32;
 const HIDDEN: usize = 128;
-
-/// `--backend cpu|gpu|best` (default best), `--quick`, `--epochs N`.
-struct Args {
-    device: Device,
-    quick: bool,
-    epochs: usize,
-}
-
-fn parse_args() -> Result<Args> {
-    let (mut backend, mut quick, mut epochs) = ("best".to_string(), false, None);
-    let mut words = std::env::args().skip(1);
-    while let Some(word) = words.next() {
-        match word.as_str() {
-            "--backend" => backend = words.next().unwrap_or_default(),
-            "--quick" => quick = true,
-            "--epochs" => {
-                let n = words.next().unwrap_or_default();
-                epochs = Some(n.parse().map_err(|_| Error::invalid("--epochs", format!("not a count: {n:?}")))?);
-            }
-            other => return Err(Error::invalid("arguments", format!("unknown flag {other:?}"))),
-        }
-    }
-    Ok(Args { device: Device::from_name(&backend)?, quick, epochs: epochs.unwrap_or(if quick { 1 } else { 10 }) })
-}
 
 /// The characters of the text, sorted: a character's id is its index.
 struct Vocab {
@@ -134,7 +112,8 @@ fn sample(model: &CharLm, vocab: &Vocab, prompt: &str, len: usize, temperature: 
 }
 
 fn main() -> Result<()> {
-    let args = parse_args()?;
+    let args = common::Args::parse()?;
+    let epochs = args.epochs_or(10, 1);
     let device = &args.device;
     let vocab = Vocab::new(TEXT);
     let ids = vocab.encode(TEXT);
@@ -147,7 +126,7 @@ fn main() -> Result<()> {
     let (valid_x, valid_y) = batch(valid_ids, &mut Rng::new(1), device)?;
     let steps_per_epoch = if args.quick { 30 } else { 100 };
     let (mut first_loss, mut last_loss) = (None, 0.0);
-    for epoch in 1..=args.epochs {
+    for epoch in 1..=epochs {
         let start = Instant::now();
         let mut total = 0.0;
         for _ in 0..steps_per_epoch {
