@@ -1,8 +1,9 @@
 // Reductions over the middle axis of `[outer, axis, inner]` (ops.rs `ReduceOp`; the op is the
 // override constant `OP` = `ReduceOp::code`).
 //
-// `reduce_rows`: one workgroup per output of `[outer, chunks, inner]`; its 256 threads stride over
-// one chunk of the axis, then combine in a tree in workgroup memory. With `chunks > 1` it is one
+// `reduce_rows`: one workgroup per output of `[outer, chunks, inner]`; its 64 threads stride over
+// one chunk of the axis, then combine in a tree in workgroup memory (64, not 256: lavapipe runs a
+// workgroup as 8-lane fibers and switches all of them at every barrier). With `chunks > 1` it is one
 // pass of a split reduction: the partial values and their axis indices feed the next pass, which
 // reads the indices back (`FLAG_INDEX_IN`). `reduce_cols`: one thread per output, a serial loop
 // over a short axis. The last pass (`FLAG_FINAL`) writes the op's result: the value, the mean, or
@@ -37,8 +38,10 @@ override OP: u32 = 0u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out_idx: array<u32>;
 
-var<workgroup> shared_v: array<f32, 256>;
-var<workgroup> shared_i: array<u32, 256>;
+const ROWS_WG: u32 = 64u;
+
+var<workgroup> shared_v: array<f32, ROWS_WG>;
+var<workgroup> shared_i: array<u32, ROWS_WG>;
 
 fn is_sum() -> bool {
     return OP == OP_SUM || OP == OP_MEAN;
@@ -74,7 +77,7 @@ fn finish(v: f32, i: u32) -> f32 {
     return v;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(ROWS_WG)
 fn reduce_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let o_id = wg.y * nwg.x + wg.x;
@@ -90,7 +93,7 @@ fn reduce_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     var best_v = identity();
     var best_i = NO_INDEX;
     if valid {
-        for (var a = start + li; a < end; a += 256u) {
+        for (var a = start + li; a < end; a += ROWS_WG) {
             let at = (o * p.axis + a) * p.inner + n;
             let v = x[at];
             var i = a;
@@ -108,7 +111,7 @@ fn reduce_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     shared_v[li] = best_v;
     shared_i[li] = best_i;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = ROWS_WG / 2u; s > 0u; s >>= 1u) {
         if li < s {
             let v = shared_v[li + s];
             let i = shared_i[li + s];

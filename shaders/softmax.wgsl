@@ -1,6 +1,6 @@
 // Softmax / log-softmax of each row of a `[rows, cols]` matrix, stable: the row maximum is
 // subtracted before exponentiating, so ±1e4 logits stay finite.
-// `softmax_rows`: one workgroup per row with tree reductions in workgroup memory (long rows);
+// `softmax_rows`: one workgroup of 64 per row with tree reductions in workgroup memory (long rows);
 // `softmax_small`: one thread per row (many short rows, e.g. class logits).
 // `softmax_rows4`: rows of a multiple of 4 columns, as vec4s: one workgroup of 64 per row, one pass
 // for the maximum and the sum together (online: the sum is rescaled when the maximum grows), one
@@ -20,8 +20,12 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4<f32>>;
 
-var<workgroup> shared_max: array<f32, 256>;
-var<workgroup> shared_sum: array<f32, 256>;
+// Threads per workgroup of `softmax_rows` and `softmax_rows4` (lavapipe switches all of a
+// workgroup's 8-lane fibers at every barrier, so the tree reductions use small workgroups).
+const WG4: u32 = 64u;
+
+var<workgroup> shared_max: array<f32, WG4>;
+var<workgroup> shared_sum: array<f32, WG4>;
 
 fn write_row(base: u32, j: u32, mx: f32, sum: f32) {
     let d = x[base + j] - mx;
@@ -32,7 +36,7 @@ fn write_row(base: u32, j: u32, mx: f32, sum: f32) {
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG4)
 fn softmax_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let row = wg.y * nwg.x + wg.x;
@@ -41,13 +45,13 @@ fn softmax_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 
     var m = bitcast<f32>(0xff800000u);
     if valid {
-        for (var j = li; j < p.cols; j += 256u) {
+        for (var j = li; j < p.cols; j += WG4) {
             m = max(m, x[base + j]);
         }
     }
     shared_max[li] = m;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = WG4 / 2u; s > 0u; s >>= 1u) {
         if li < s {
             shared_max[li] = max(shared_max[li], shared_max[li + s]);
         }
@@ -57,13 +61,13 @@ fn softmax_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 
     var sum = 0.0;
     if valid {
-        for (var j = li; j < p.cols; j += 256u) {
+        for (var j = li; j < p.cols; j += WG4) {
             sum += exp(x[base + j] - mx);
         }
     }
     shared_sum[li] = sum;
     workgroupBarrier();
-    for (var s = 128u; s > 0u; s >>= 1u) {
+    for (var s = WG4 / 2u; s > 0u; s >>= 1u) {
         if li < s {
             shared_sum[li] += shared_sum[li + s];
         }
@@ -71,7 +75,7 @@ fn softmax_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     }
     let total = shared_sum[0];
     if valid {
-        for (var j = li; j < p.cols; j += 256u) {
+        for (var j = li; j < p.cols; j += WG4) {
             write_row(base, j, mx, total);
         }
     }
@@ -104,9 +108,7 @@ fn rescale(s: f32, m: f32, to: f32) -> f32 {
     return select(s * exp(m - to), 0.0, s == 0.0);
 }
 
-const WG4: u32 = 64u;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG4)
 fn softmax_rows4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let row = wg.y * nwg.x + wg.x;

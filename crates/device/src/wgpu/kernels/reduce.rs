@@ -67,9 +67,10 @@ pub(crate) fn reduce(ctx: &WgpuContext, op: ReduceOp, x: &WgpuStorage, d: AxisDi
         divisor: d.axis as f32,
         _pad: 0,
     };
-    // Short axes, or enough outputs to fill the device: one thread per output walks the axis
-    // (a 256-thread workgroup per short row mostly idles, and lavapipe pays per workgroup).
-    if d.axis <= 32 || outputs >= 4096 {
+    // Short axes, enough outputs to fill the device, or columns (inner > 1, where neighbouring
+    // threads read neighbouring elements) of enough outputs: one thread per output walks the axis
+    // (a workgroup per short row mostly idles; lavapipe pays per workgroup and per barrier).
+    if d.axis <= 32 || outputs >= 4096 || (d.inner > 1 && outputs >= SPLIT_BELOW_OUTPUTS) {
         ctx.dispatch(&kernel("reduce_cols"), &base, &[(1, x), (3, &out)], per_element(ctx, name, outputs)?)?;
         return Ok(out);
     }
