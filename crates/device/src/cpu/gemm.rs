@@ -2,7 +2,7 @@
 //!
 //! For each block of columns, B is packed once (in parallel) into `NR`-wide panels over all of k;
 //! then one parallel loop runs the tasks (a block of at most `MC` rows of A × a group of B panels),
-//! each packing its rows of A `KC` steps at a time into `MR`-row panels and sweeping the microkernel
+//! each packing its rows of A at most `KC` steps at a time into `MR`-row panels and sweeping the microkernel
 //! over its tiles of C. Transposes are strides. Two parallel regions per column block keep small
 //! products (the MLP's 128×784×256) from paying for many synchronisations.
 
@@ -59,6 +59,8 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32])
     let row_blocks = m.div_ceil(block_rows);
     // Columns per packed B block: all of k for these columns stays within ~8 MB.
     let block_cols = ((B_BLOCK / k) / NR * NR).max(NR);
+    // Slices of k of (nearly) equal depth, at most KC: no short last slice.
+    let slice = k.div_ceil(k.div_ceil(KC));
     let out = OutPtr(c.as_mut_ptr());
     let mut packed_b = vec![0.0f32; n.min(block_cols).next_multiple_of(NR) * k];
     for jc in (0..n).step_by(block_cols) {
@@ -81,9 +83,9 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32])
             let (block, group) = (t / groups, t % groups);
             let (i0, j0) = (block * block_rows, group * panels_per_group * NR);
             let (mc, nc) = (block_rows.min(m - i0), (panels_per_group * NR).min(ncb - j0));
-            let mut pa = vec![0.0f32; mc.div_ceil(MR) * MR * KC.min(k)];
-            for p0 in (0..k).step_by(KC) {
-                let kc = KC.min(k - p0);
+            let mut pa = vec![0.0f32; mc.div_ceil(MR) * MR * slice];
+            for p0 in (0..k).step_by(slice) {
+                let kc = slice.min(k - p0);
                 let pa = &mut pa[..mc.div_ceil(MR) * MR * kc];
                 pack_a(a, p0, kc, i0, mc, pa);
                 for jr in (0..nc).step_by(NR) {

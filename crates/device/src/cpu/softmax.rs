@@ -1,10 +1,10 @@
 //! Row softmax and log-softmax on the CPU: rows in parallel, each in three vectorised passes
-//! (maximum, exp and sum with the fast `exp`, scale).
+//! (maximum, exp and sum with the fast `exp`, scale), written into a fresh, unzeroed buffer.
 
-use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
-use super::PARALLEL_THRESHOLD;
 use super::fast_exp::exp;
+use super::fill::filled;
 use super::simd::multiversion;
 
 /// Lanes of independent partial maxima and sums, so the passes vectorise.
@@ -12,47 +12,66 @@ const LANES: usize = 16;
 
 /// Row softmax: subtract the row maximum before exponentiating, so ±1e4 logits stay finite.
 pub fn softmax(x: &[f32], rows: usize, cols: usize, log: bool) -> Vec<f32> {
-    let mut out = vec![0.0; rows * cols];
     if cols == 0 {
-        return out;
+        return vec![0.0; rows * cols];
     }
-    if rows * cols >= PARALLEL_THRESHOLD {
-        let min_rows = (8192 / cols).max(1);
-        x.par_chunks(cols).zip(out.par_chunks_mut(cols)).with_min_len(min_rows).for_each(|(s, d)| row(s, d, log));
-    } else {
-        x.chunks(cols).zip(out.chunks_mut(cols)).for_each(|(s, d)| row(s, d, log));
+    let rows_per_chunk = (8192 / cols).max(1);
+    // SAFETY: chunks are whole rows, and `row` writes every element of its row.
+    unsafe {
+        filled(rows * cols, rows_per_chunk * cols, |start, out| {
+            for (r, dst) in out.chunks_mut(cols).enumerate() {
+                let at = start + r * cols;
+                row(&x[at..at + cols], dst, log);
+            }
+        })
     }
-    out
 }
 
-multiversion! { fn row(src: &[f32], dst: &mut [f32], log: bool) = row_body; }
+multiversion! { fn row(src: &[f32], dst: &mut [MaybeUninit<f32>], log: bool) = row_body; }
 
+/// Writes every element of `dst` (as long as `src`).
 #[inline(always)]
-fn row_body(src: &[f32], dst: &mut [f32], log: bool) {
+fn row_body(src: &[f32], dst: &mut [MaybeUninit<f32>], log: bool) {
     let max = row_max(src);
+    if log {
+        // (s - max) - log_sum: adding max to the log-sum would lose its low bits for large logits.
+        let log_sum = exp_sum(src, max).ln();
+        dst.iter_mut().zip(src).for_each(|(d, &s)| {
+            d.write((s - max) - log_sum);
+        });
+        return;
+    }
     let mut acc = [0.0f32; LANES];
     let mut chunks = src.chunks_exact(LANES);
     let mut out = dst.chunks_exact_mut(LANES);
     for (s, d) in (&mut chunks).zip(&mut out) {
         for ((a, d), &s) in acc.iter_mut().zip(d.iter_mut()).zip(s) {
-            let e = exp(s - max);
-            *d = e;
-            *a += e;
+            *a += *d.write(exp(s - max));
         }
     }
     let mut sum: f32 = acc.iter().sum();
     for (d, &s) in out.into_remainder().iter_mut().zip(chunks.remainder()) {
-        *d = exp(s - max);
-        sum += *d;
+        sum += *d.write(exp(s - max));
     }
-    if log {
-        // (s - max) first: adding max to the log-sum would lose its low bits for large logits.
-        let log_sum = sum.ln();
-        dst.iter_mut().zip(src).for_each(|(d, &s)| *d = (s - max) - log_sum);
-    } else {
-        let inv = 1.0 / sum;
-        dst.iter_mut().for_each(|d| *d *= inv);
+    let inv = 1.0 / sum;
+    dst.iter_mut().for_each(|d| {
+        // SAFETY: the loops above wrote every element.
+        let v = unsafe { d.assume_init_read() };
+        d.write(v * inv);
+    });
+}
+
+/// The sum of `exp(s - max)` over the row, in independent lanes.
+#[inline(always)]
+fn exp_sum(src: &[f32], max: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let mut chunks = src.chunks_exact(LANES);
+    for s in &mut chunks {
+        for (a, &s) in acc.iter_mut().zip(s) {
+            *a += exp(s - max);
+        }
     }
+    chunks.remainder().iter().fold(acc.iter().sum::<f32>(), |sum, &s| sum + exp(s - max))
 }
 
 /// The row maximum, skipping NaNs as `f32::max` does.
