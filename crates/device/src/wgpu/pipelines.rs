@@ -3,7 +3,7 @@
 //! shader is an `Error::Device` rather than a panic.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::{Error, Result};
 
@@ -75,34 +75,89 @@ impl Kernel {
 
 type Key = (Shader, &'static str, Vec<(&'static str, u64)>);
 
+/// A pipeline being created or created once: whoever asks first creates it, others wait for it.
+type Cell = Arc<OnceLock<Result<Arc<wgpu::ComputePipeline>>>>;
+
 #[derive(Default)]
 pub(crate) struct Pipelines {
     modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
-    pipelines: Mutex<HashMap<Key, Arc<wgpu::ComputePipeline>>>,
+    pipelines: Mutex<HashMap<Key, Cell>>,
 }
 
 impl Pipelines {
     pub fn get(&self, device: &wgpu::Device, kernel: &Kernel) -> Result<Arc<wgpu::ComputePipeline>> {
-        let key = kernel.key();
-        if let Some(p) = self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return Ok(p.clone());
+        let (cell, fresh) = self.cell(kernel);
+        if let Some(p) = cell.get() {
+            return p.clone();
         }
-        let module = {
-            let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
-            match modules.get(&kernel.shader) {
-                Some(m) => m.clone(),
-                None => {
-                    let m = compile_module(device, kernel.shader.file(), kernel.shader.source())?;
-                    modules.insert(kernel.shader, m.clone());
-                    m
+        let module = self.module(device, kernel.shader)?;
+        if fresh {
+            for companion in companions(kernel) {
+                let (cell, fresh) = self.cell(&companion);
+                if fresh {
+                    let (device, module) = (device.clone(), module.clone());
+                    // Without a thread, the companion is created when first asked for.
+                    let _ = std::thread::Builder::new().name("soma pipeline".into()).spawn(move || {
+                        cell.get_or_init(|| build(&device, &module, &companion));
+                    });
                 }
             }
-        };
-        let label = format!("{} {}", kernel.shader.file(), kernel.entry);
-        let pipeline = Arc::new(create_pipeline(device, &module, &label, kernel.entry, &kernel.constants)?);
-        self.pipelines.lock().unwrap_or_else(|p| p.into_inner()).insert(key, pipeline.clone());
-        Ok(pipeline)
+        }
+        cell.get_or_init(|| build(device, &module, kernel)).clone()
     }
+
+    /// The kernel's cell, and whether it was just made (nobody has asked for the kernel before).
+    fn cell(&self, kernel: &Kernel) -> (Cell, bool) {
+        let mut pipelines = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        match pipelines.get(&kernel.key()) {
+            Some(cell) => (cell.clone(), false),
+            None => {
+                let cell = Cell::default();
+                pipelines.insert(kernel.key(), cell.clone());
+                (cell, true)
+            }
+        }
+    }
+
+    fn module(&self, device: &wgpu::Device, shader: Shader) -> Result<wgpu::ShaderModule> {
+        let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = modules.get(&shader) {
+            return Ok(m.clone());
+        }
+        let m = compile_module(device, shader.file(), shader.source())?;
+        modules.insert(shader, m.clone());
+        Ok(m)
+    }
+}
+
+fn build(device: &wgpu::Device, module: &wgpu::ShaderModule, kernel: &Kernel) -> Result<Arc<wgpu::ComputePipeline>> {
+    let label = format!("{} {}", kernel.shader.file(), kernel.entry);
+    create_pipeline(device, module, &label, kernel.entry, &kernel.constants).map(Arc::new)
+}
+
+/// The variants a training step needs right after `kernel`, created on background threads
+/// meanwhile (a matmul pipeline costs seconds on lavapipe): a linear layer's forward x · Wᵀ
+/// (`TRANS_B`) is followed in backward by g · W and gᵀ · x (`TRANS_A`), and so on.
+fn companions(kernel: &Kernel) -> Vec<Kernel> {
+    let has = |name| kernel.constants.iter().any(|&(n, _)| n == name);
+    if !has("TRANS_A") || !has("TRANS_B") {
+        return Vec::new();
+    }
+    [(0.0, 1.0), (0.0, 0.0), (1.0, 0.0)]
+        .into_iter()
+        .map(|(ta, tb)| {
+            let mut k = kernel.clone();
+            for (name, value) in &mut k.constants {
+                match *name {
+                    "TRANS_A" => *value = ta,
+                    "TRANS_B" => *value = tb,
+                    _ => {}
+                }
+            }
+            k
+        })
+        .filter(|k| k.key() != kernel.key())
+        .collect()
 }
 
 pub(crate) fn compile_module(device: &wgpu::Device, label: &str, source: &str) -> Result<wgpu::ShaderModule> {
