@@ -6,6 +6,9 @@
 //! over its tiles of C. Transposes are strides. Two parallel regions per column block keep small
 //! products (the MLP's 128×784×256) from paying for many synchronisations.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use rayon::prelude::*;
 
 use super::gemm_kernel::{MR, NR, kernel};
@@ -62,54 +65,78 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32])
     // Slices of k of (nearly) equal depth, at most KC: no short last slice.
     let slice = k.div_ceil(k.div_ceil(KC));
     let out = OutPtr(c.as_mut_ptr());
-    let mut packed_b = vec![0.0f32; n.min(block_cols).next_multiple_of(NR) * k];
-    for jc in (0..n).step_by(block_cols) {
-        let ncb = block_cols.min(n - jc);
-        let panels = ncb.div_ceil(NR);
-        // Enough tasks to keep every thread busy: split the columns when there are few row blocks.
-        let groups = (4 * threads).div_ceil(row_blocks).clamp(1, panels);
-        let panels_per_group = panels.div_ceil(groups);
-        let groups = panels.div_ceil(panels_per_group);
-        // Each panel holds all of k, step-major, so the slice p0..p0 + kc of panel j starts at
-        // `(j * k + p0) * NR`.
-        let pb = &mut packed_b[..panels * NR * k];
-        if parallel {
-            pb.par_chunks_mut(NR * k).enumerate().for_each(|(j, panel)| pack_b(b, jc + j * NR, n, panel));
-        } else {
-            pb.chunks_mut(NR * k).enumerate().for_each(|(j, panel)| pack_b(b, jc + j * NR, n, panel));
-        }
-        let pb = &*pb;
-        let task = |t: usize| {
-            let (block, group) = (t / groups, t % groups);
-            let (i0, j0) = (block * block_rows, group * panels_per_group * NR);
-            let (mc, nc) = (block_rows.min(m - i0), (panels_per_group * NR).min(ncb - j0));
-            let mut pa = vec![0.0f32; mc.div_ceil(MR) * MR * slice];
-            for p0 in (0..k).step_by(slice) {
-                let kc = slice.min(k - p0);
-                let pa = &mut pa[..mc.div_ceil(MR) * MR * kc];
-                pack_a(a, p0, kc, i0, mc, pa);
-                for jr in (0..nc).step_by(NR) {
-                    let b_panel = &pb[((j0 + jr) / NR * k + p0) * NR..][..NR * kc];
-                    for ir in (0..mc).step_by(MR) {
-                        let a_panel = &pa[ir * kc..][..MR * kc];
-                        let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
-                        // SAFETY: the CPU has AVX2 and FMA (the caller checked); the panels hold
-                        // `MR * kc` and `NR * kc` values; the tile at (i0 + ir, jc + j0 + jr) of
-                        // `rows × cols` lies inside C (m × n, row stride n), and only this task writes it.
-                        unsafe {
-                            let c = out.at((i0 + ir) * n + jc + j0 + jr);
-                            kernel(kc, a_panel.as_ptr(), b_panel.as_ptr(), c, n, rows, cols);
+    with_buffer(&PACKED_B, n.min(block_cols).next_multiple_of(NR) * k, |packed_b| {
+        for jc in (0..n).step_by(block_cols) {
+            let ncb = block_cols.min(n - jc);
+            let panels = ncb.div_ceil(NR);
+            // Enough tasks to keep every thread busy: split the columns when there are few row blocks.
+            let groups = (4 * threads).div_ceil(row_blocks).clamp(1, panels);
+            let panels_per_group = panels.div_ceil(groups);
+            let groups = panels.div_ceil(panels_per_group);
+            // Each panel holds all of k, step-major, so the slice p0..p0 + kc of panel j starts at
+            // `(j * k + p0) * NR`.
+            let pb = &mut packed_b[..panels * NR * k];
+            if parallel {
+                pb.par_chunks_mut(NR * k).enumerate().for_each(|(j, panel)| pack_b(b, jc + j * NR, n, panel));
+            } else {
+                pb.chunks_mut(NR * k).enumerate().for_each(|(j, panel)| pack_b(b, jc + j * NR, n, panel));
+            }
+            let pb = &*pb;
+            let task = |t: usize| {
+                let (block, group) = (t / groups, t % groups);
+                let (i0, j0) = (block * block_rows, group * panels_per_group * NR);
+                let (mc, nc) = (block_rows.min(m - i0), (panels_per_group * NR).min(ncb - j0));
+                with_buffer(&PACKED_A, mc.div_ceil(MR) * MR * slice, |pa| {
+                    for p0 in (0..k).step_by(slice) {
+                        let kc = slice.min(k - p0);
+                        let pa = &mut pa[..mc.div_ceil(MR) * MR * kc];
+                        pack_a(a, p0, kc, i0, mc, pa);
+                        for jr in (0..nc).step_by(NR) {
+                            let b_panel = &pb[((j0 + jr) / NR * k + p0) * NR..][..NR * kc];
+                            for ir in (0..mc).step_by(MR) {
+                                let a_panel = &pa[ir * kc..][..MR * kc];
+                                let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
+                                // SAFETY: the CPU has AVX2 and FMA (the caller checked); the panels hold
+                                // `MR * kc` and `NR * kc` values; the tile at (i0 + ir, jc + j0 + jr) of
+                                // `rows × cols` lies inside C (m × n, row stride n), and only this task writes it.
+                                unsafe {
+                                    let c = out.at((i0 + ir) * n + jc + j0 + jr);
+                                    kernel(kc, a_panel.as_ptr(), b_panel.as_ptr(), c, n, rows, cols);
+                                }
+                            }
                         }
                     }
-                }
+                });
+            };
+            if parallel {
+                (0..row_blocks * groups).into_par_iter().for_each(task);
+            } else {
+                (0..row_blocks * groups).for_each(task);
             }
-        };
-        if parallel {
-            (0..row_blocks * groups).into_par_iter().for_each(task);
-        } else {
-            (0..row_blocks * groups).for_each(task);
         }
-    }
+    });
+}
+
+thread_local! {
+    /// Packing buffers kept per thread between calls: no allocation, zeroing or page faults per
+    /// product. Packed B holds at most `B_BLOCK` floats; packed A at most `MC × KC`.
+    static PACKED_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `len` floats of this thread's buffer `key` (contents unspecified), or on a fresh
+/// buffer when the thread's is already in use (a product started while this thread waits inside
+/// another one's parallel loop).
+fn with_buffer<R>(key: &'static LocalKey<RefCell<Vec<f32>>>, len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0.0);
+            }
+            f(&mut buf[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
 }
 
 /// Packs rows `i0..i0 + mc` of A's k-slice `p0..p0 + kc` into `MR`-row panels, step-major,
