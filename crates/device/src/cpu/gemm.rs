@@ -152,6 +152,11 @@ fn pack_a(a: Operand, p0: usize, kc: usize, i0: usize, mc: usize, out: &mut [f32
                     *d = row[p];
                 }
             }
+        } else if a.rs == 1 && rows == MR {
+            // A transposed: the MR rows of one step are contiguous.
+            for (p, step) in dst.chunks_exact_mut(MR).enumerate() {
+                step.copy_from_slice(&a.data[r0 + (p0 + p) * a.cs..][..MR]);
+            }
         } else {
             for (p, step) in dst.chunks_exact_mut(MR).enumerate() {
                 for (r, d) in step.iter_mut().enumerate() {
@@ -166,6 +171,21 @@ fn pack_a(a: Operand, p0: usize, kc: usize, i0: usize, mc: usize, out: &mut [f32
 /// zero-padding columns at or past `n`.
 fn pack_b(b: Operand, j0: usize, n: usize, out: &mut [f32]) {
     let cols = NR.min(n - j0);
+    if b.rs == 1 {
+        // B transposed: each column is contiguous over k; write it down the panel.
+        let k = out.len() / NR;
+        for c in 0..NR {
+            if c < cols {
+                let column = &b.data[(j0 + c) * b.cs..][..k];
+                for (step, &v) in out.chunks_exact_mut(NR).zip(column) {
+                    step[c] = v;
+                }
+            } else {
+                out.chunks_exact_mut(NR).for_each(|step| step[c] = 0.0);
+            }
+        }
+        return;
+    }
     for (p, step) in out.chunks_exact_mut(NR).enumerate() {
         let row = p * b.rs;
         if b.cs == 1 && cols == NR {
