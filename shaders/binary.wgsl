@@ -3,7 +3,8 @@
 // Entry points: `binary_same` (equal shapes), `binary_broadcast` (NumPy broadcasting, rank <= 6,
 // strides in params, 0 where a dimension is stretched) and `binary_scalar`. `binary_same` and
 // `binary_scalar` bind their tensors as vec4 arrays (bindings are rounded up to 16 bytes) and map
-// `VPT` vec4s per thread, as in unary.wgsl; `binary_broadcast` maps one element per thread.
+// `VPT` vec4s per thread, as in unary.wgsl; `binary_broadcast` maps one element per thread, and
+// `binary_broadcast4` (innermost dimension a multiple of 4, e.g. a bias added to rows) maps vec4s.
 
 struct Params {
     n: u32,
@@ -147,5 +148,46 @@ fn binary_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
                 out4[i] = apply4(v, s);
             }
         }
+    }
+}
+
+// The vec4 of a broadcast input holding element `at`: the vec4 itself where the input's innermost
+// stride is 1 (`at` is then a multiple of 4), else that element splatted (stride 0).
+fn load_a4(at: u32, whole: bool) -> vec4<f32> {
+    let v = a4[at / 4u];
+    return select(vec4(v[at % 4u]), v, whole);
+}
+
+fn load_b4(at: u32, whole: bool) -> vec4<f32> {
+    let v = b4[at / 4u];
+    return select(vec4(v[at % 4u]), v, whole);
+}
+
+@compute @workgroup_size(256)
+fn binary_broadcast4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let start = first_vec4(wg, nwg, li);
+    let n4 = p.n / 4u;
+    let last = p.rank - 1u;
+    let a_whole = p.a_strides[last / 4u][last % 4u] != 0u;
+    let b_whole = p.b_strides[last / 4u][last % 4u] != 0u;
+    for (var k = 0u; k < VPT; k++) {
+        let i = start + k * 256u;
+        if i >= n4 {
+            break;
+        }
+        var rem = i * 4u;
+        var ia = 0u;
+        var ib = 0u;
+        for (var d = i32(p.rank) - 1; d >= 0; d--) {
+            let q = u32(d) / 4u;
+            let r = u32(d) % 4u;
+            let dim = p.dims[q][r];
+            let c = rem % dim;
+            rem = rem / dim;
+            ia += c * p.a_strides[q][r];
+            ib += c * p.b_strides[q][r];
+        }
+        out4[i] = apply4(load_a4(ia, a_whole), load_b4(ib, b_whole));
     }
 }

@@ -194,6 +194,23 @@ fn broadcasting_up_to_rank_six() {
 }
 
 #[test]
+fn broadcasting_over_whole_vec4s() {
+    // The vec4 kernel: an innermost dimension of whole vec4s, each input's innermost stride 1 or 0.
+    let mut r = rng(10);
+    let pairs: [(&[usize], &[usize]); 4] =
+        [(&[128, 256], &[256]), (&[3, 8], &[3, 1]), (&[5, 1, 12], &[1, 7, 12]), (&[2, 3, 4], &[2, 1, 1])];
+    for (sa, sb) in pairs {
+        let (a_shape, b_shape) = (Shape::new(sa), Shape::new(sb));
+        let a = uniform(&mut r, a_shape.numel(), -2.0, 2.0);
+        let b = uniform(&mut r, b_shape.numel(), -2.0, 2.0);
+        let (g, c) = on_both(&[&a, &b], |d, xs| d.binary(BinaryOp::Sub, &xs[0], &a_shape, &xs[1], &b_shape));
+        assert_close(&g, &c, 0.0, 0.0);
+        let (g, c) = on_both(&[&b, &a], |d, xs| d.binary(BinaryOp::Div, &xs[0], &b_shape, &xs[1], &a_shape));
+        assert_close(&g, &c, 0.0, 0.0);
+    }
+}
+
+#[test]
 fn every_binary_op_with_a_scalar() {
     for (s, &op) in BinaryOp::ALL.iter().enumerate() {
         for &n in &[1, 257, 65_536] {

@@ -77,6 +77,10 @@ pub(crate) fn binary(
             format!("{a_shape:?} and {b_shape:?} broadcast over more than {MAX_RANK} dimensions"),
         ));
     }
+    // The vec4 kernel where the innermost dimension is whole vec4s; there each input's innermost
+    // stride is 1 or 0 (a vec4 load, or one element splatted).
+    let vec4 =
+        dims.last().is_some_and(|d| d.is_multiple_of(4)) && strides.iter().all(|s| s.last().is_some_and(|&s| s <= 1));
     let params = BinaryParams {
         rank: dims.len() as u32,
         dims: pack(&dims),
@@ -84,7 +88,9 @@ pub(crate) fn binary(
         b_strides: pack(&strides[1]),
         ..BinaryParams::zeroed_with(n)
     };
-    ctx.dispatch(&binary_kernel(op, "binary_broadcast"), &params, &[(1, a), (2, b), (3, &out)], groups)?;
+    let (entry, groups) =
+        if vec4 { ("binary_broadcast4", per_vec4(ctx, &name(), n)?) } else { ("binary_broadcast", groups) };
+    ctx.dispatch(&binary_kernel(op, entry), &params, &[(1, a), (2, b), (3, &out)], groups)?;
     Ok(out)
 }
 
