@@ -1,8 +1,8 @@
-//! Fused optimizer steps (`shaders/optim.wgsl`): one dispatch per parameter per step.
+//! Fused optimizer steps (`shaders/optim.wgsl`): one dispatch per parameter per step, a vec4 per thread.
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, per_element};
+use super::{alloc, per_vec4};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -82,6 +82,6 @@ pub(crate) fn update(
         bindings.push((3 + i as u32, *s));
         bindings.push((6 + i as u32, out));
     }
-    ctx.dispatch(&Kernel::new(Shader::Optim, entry), &params, &bindings, per_element(ctx, name, n)?)?;
+    ctx.dispatch(&Kernel::new(Shader::Optim, entry), &params, &bindings, per_vec4(ctx, name, n)?)?;
     Ok((new_param, new_state))
 }
