@@ -1,7 +1,11 @@
 //! Runs the performance issue's workloads once on each backend and prints a markdown table with
 //! the GPU/CPU ratio, so a user on a real GPU sees the speed-up at a glance.
 //!
-//! `cargo run --release --example bench_report`
+//! `cargo run --release --example bench_report [-- --peers]`
+//!
+//! With `--peers`, PyTorch and NumPy (`benches/peers/pytorch_cpu.py`) run each CPU workload
+//! between Soma's CPU and GPU runs, and the table gains their figures and Soma's ratio to them
+//! (above 1x: Soma is faster).
 
 use std::time::Instant;
 
@@ -34,6 +38,8 @@ struct Workload {
     /// Turns seconds into the reported figure (GFLOP/s, GB/s or ms).
     figure: Box<dyn Fn(f64) -> f64>,
     higher_is_better: bool,
+    /// The workload's key in `benches/peers/pytorch_cpu.py`, if the peers run it.
+    peer: Option<&'static str>,
     run: Runner,
 }
 
@@ -43,6 +49,7 @@ fn matmul(n: usize) -> Workload {
         unit: "GFLOP/s",
         figure: Box::new(move |s| 2.0 * (n as f64).powi(3) / s / 1e9),
         higher_is_better: true,
+        peer: Some(if n == 1024 { "matmul1024" } else { "matmul2048" }),
         run: Box::new(move |dev| {
             let mut rng = Rng::new(1);
             let a = Tensor::randn([n, n], &mut rng, dev)?;
@@ -108,6 +115,7 @@ fn workloads() -> Vec<Workload> {
             unit: "GB/s",
             figure: Box::new(move |s| (3 * elements * 4) as f64 / s / 1e9),
             higher_is_better: true,
+            peer: Some("relu_add"),
             run: Box::new(move |dev| {
                 let mut rng = Rng::new(2);
                 let a = Tensor::randn([elements], &mut rng, dev)?;
@@ -120,6 +128,7 @@ fn workloads() -> Vec<Workload> {
             unit: "ms",
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
+            peer: Some("softmax"),
             run: Box::new(|dev| {
                 let x = Tensor::randn([4096, 1024], &mut Rng::new(3), dev)?;
                 median_seconds(dev, 10, || x.softmax(1))
@@ -130,6 +139,7 @@ fn workloads() -> Vec<Workload> {
             unit: "ms",
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
+            peer: Some("mlp_step"),
             run: Box::new(|dev| {
                 let mut mlp = MlpStep::new(dev)?;
                 median_seconds(dev, 20, || mlp.step())
@@ -140,6 +150,7 @@ fn workloads() -> Vec<Workload> {
             unit: "ms",
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
+            peer: None,
             run: Box::new(|dev| {
                 let x = Tensor::ones([1], dev)?;
                 median_seconds(dev, 50, || {
@@ -152,7 +163,29 @@ fn workloads() -> Vec<Workload> {
     ]
 }
 
+/// PyTorch's and NumPy's figures for one workload (NaN where a peer has none or can't run), from
+/// `benches/peers/pytorch_cpu.py`.
+fn run_peer(key: &str) -> [f64; 2] {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/pytorch_cpu.py");
+    let output = std::process::Command::new("python3").arg(script).arg(key).output();
+    let text = match output {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            eprintln!("peers: {key}: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            String::new()
+        }
+        Err(e) => {
+            eprintln!("peers: python3: {e}");
+            String::new()
+        }
+    };
+    let mut figures = text.split_whitespace().map(|v| v.parse().unwrap_or(f64::NAN));
+    [figures.next().unwrap_or(f64::NAN), figures.next().unwrap_or(f64::NAN)]
+}
+
 fn main() -> Result<()> {
+    // `--peers`: also run PyTorch and NumPy on the CPU workloads (needs python3 with torch and numpy).
+    let peers = std::env::args().any(|a| a == "--peers");
     let startup = startup_seconds()?;
     let cpu = Device::cpu();
     let gpu = Device::gpu()?;
@@ -168,12 +201,37 @@ fn main() -> Result<()> {
     }
     gpu.synchronize()?;
     println!("peak RSS after 1000 GPU training steps: {:.1} MiB\n", peak_rss_mib());
-    println!("| workload | unit | CPU | GPU | GPU/CPU |");
-    println!("|---|---|---|---|---|");
+    if !peers {
+        println!("| workload | unit | CPU | GPU | GPU/CPU |");
+        println!("|---|---|---|---|---|");
+    } else {
+        println!("| workload | unit | CPU | GPU | GPU/CPU | PyTorch CPU | CPU vs PyTorch | NumPy | CPU vs NumPy |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+    }
     for w in workloads() {
-        let (c, g) = ((w.figure)((w.run)(&cpu)?), (w.figure)((w.run)(&gpu)?));
-        let speedup = if w.higher_is_better { g / c } else { c / g };
-        println!("| {} | {} | {:.2} | {:.2} | {:.2}x |", w.name, w.unit, c, g, speedup);
+        let cpu_figure = (w.figure)((w.run)(&cpu)?);
+        // The peers run between Soma's CPU and GPU runs, so all three share the machine's state.
+        let peer_figures = if peers { w.peer.map(run_peer) } else { None };
+        let gpu_figure = (w.figure)((w.run)(&gpu)?);
+        let better = |ours: f64, theirs: f64| if w.higher_is_better { ours / theirs } else { theirs / ours };
+        let mut row = format!(
+            "| {} | {} | {:.2} | {:.2} | {:.2}x |",
+            w.name,
+            w.unit,
+            cpu_figure,
+            gpu_figure,
+            better(gpu_figure, cpu_figure)
+        );
+        if peers {
+            for theirs in peer_figures.unwrap_or([f64::NAN; 2]) {
+                row += &if theirs.is_nan() {
+                    " — | — |".to_string()
+                } else {
+                    format!(" {theirs:.2} | {:.2}x |", better(cpu_figure, theirs))
+                };
+            }
+        }
+        println!("{row}");
     }
     Ok(())
 }

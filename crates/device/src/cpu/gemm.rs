@@ -15,8 +15,9 @@ use super::gemm_kernel::{MR, NR, kernel};
 
 /// Depth of one packed slice of k (an A micro-panel of `KC × MR` and a B panel of `KC × NR` stay in L1).
 const KC: usize = 256;
-/// Rows of A per task (a `MC × KC` packed block stays in L2).
-const MC: usize = 96;
+/// Rows of A per task (a `MC × KC` packed block, 192 KB, stays in a 512 KB L2; 96 measured
+/// ~5% slower at 2048³ on the 2-core EPYC).
+const MC: usize = 192;
 /// Floats of packed B per column block (8 MB).
 const B_BLOCK: usize = 1 << 21;
 /// Below this many multiply-adds, one thread does the whole product.
