@@ -57,8 +57,9 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32])
     }
     let parallel = m * n * k >= PARALLEL_FLOPS;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
-    // Row blocks of (nearly) equal size, a multiple of MR rows each.
-    let row_blocks = m.div_ceil(MC);
+    // Row blocks of (nearly) equal size, a multiple of MR rows each, and as many as a multiple of
+    // the threads: 11 blocks on 2 threads would leave one thread idle for a twelfth of the time.
+    let row_blocks = m.div_ceil(MC).next_multiple_of(threads).min(m.div_ceil(MR));
     let block_rows = m.div_ceil(row_blocks).next_multiple_of(MR);
     let row_blocks = m.div_ceil(block_rows);
     // Columns per packed B block: all of k for these columns stays within ~8 MB.
