@@ -62,6 +62,24 @@ fn relu_add(c: &mut Criterion) {
     group.finish();
 }
 
+/// The layer epilogue `relu(a * b + c)`: three kernels (mul, add, relu) against one fused kernel.
+fn relu_mul_add(c: &mut Criterion) {
+    let n = 4 << 20;
+    let mut group = c.benchmark_group("relu_mul_add_4M");
+    group.throughput(Throughput::Bytes((4 * n * 4) as u64));
+    for (name, dev) in devices() {
+        let mut rng = Rng::new(4);
+        let x: Vec<Tensor> = (0..3).map(|_| Tensor::randn([n], &mut rng, &dev).unwrap()).collect();
+        group.bench_function(BenchmarkId::new("unfused", name), |bench| {
+            bench.iter_custom(|iters| time_on(&dev, iters, || ((&x[0] * &x[1])? + &x[2])?.relu()))
+        });
+        group.bench_function(BenchmarkId::new("fused", name), |bench| {
+            bench.iter_custom(|iters| time_on(&dev, iters, || x[0].mul_add_relu(&x[1], &x[2])))
+        });
+    }
+    group.finish();
+}
+
 fn softmax(c: &mut Criterion) {
     let mut group = c.benchmark_group("softmax_4096x1024");
     for (name, dev) in devices() {
@@ -80,5 +98,5 @@ fn one_element_readback(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, relu_add, softmax, one_element_readback);
+criterion_group!(benches, matmul, relu_add, relu_mul_add, softmax, one_element_readback);
 criterion_main!(benches);

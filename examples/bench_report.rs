@@ -59,6 +59,27 @@ fn matmul(n: usize) -> Workload {
     }
 }
 
+/// The layer epilogue `relu(a * b + c)` over 4M elements: three kernels, or the fused one.
+fn relu_mul_add(fused: bool) -> Workload {
+    let elements = 4usize << 20;
+    Workload {
+        name: if fused { "relu(a*b+c) fused (mul_add_relu), 4M" } else { "relu(a*b+c) unfused (mul, add, relu), 4M" },
+        unit: "GB/s",
+        figure: Box::new(move |s| (4 * elements * 4) as f64 / s / 1e9),
+        higher_is_better: true,
+        peer: None,
+        run: Box::new(move |dev| {
+            let mut rng = Rng::new(4);
+            let x: Vec<Tensor> = (0..3).map(|_| Tensor::randn([elements], &mut rng, dev)).collect::<Result<_>>()?;
+            if fused {
+                median_seconds(dev, 10, || x[0].mul_add_relu(&x[1], &x[2]))
+            } else {
+                median_seconds(dev, 10, || ((&x[0] * &x[1])? + &x[2])?.relu())
+            }
+        }),
+    }
+}
+
 /// The MLP of the MNIST example and one Adam training step on a batch of 128.
 struct MlpStep {
     model: Sequential,
@@ -123,6 +144,8 @@ fn workloads() -> Vec<Workload> {
                 median_seconds(dev, 10, || (&a + &b)?.relu())
             }),
         },
+        relu_mul_add(false),
+        relu_mul_add(true),
         Workload {
             name: "softmax [4096, 1024]",
             unit: "ms",

@@ -5,6 +5,7 @@
 // `binary_scalar` bind their tensors as vec4 arrays (bindings are rounded up to 16 bytes) and map
 // `VPT` vec4s per thread, as in unary.wgsl; `binary_broadcast` maps one element per thread, and
 // `binary_broadcast4` (innermost dimension a multiple of 4, e.g. a bias added to rows) maps vec4s.
+// `mul_add` and `mul_add_relu` fuse `a * b + c` (and a ReLU) over three equal shapes.
 
 struct Params {
     n: u32,
@@ -26,6 +27,8 @@ override OP: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
+// The third input of `mul_add`.
+@group(0) @binding(4) var<storage, read> c4: array<vec4<f32>>;
 
 // vec4s per thread of the vec4 entry points.
 const VPT: u32 = 4u;
@@ -190,4 +193,30 @@ fn binary_broadcast4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
         }
         out4[i] = apply4(load_a4(ia, a_whole), load_b4(ib, b_whole));
     }
+}
+
+// One load of each input and one store per vec4: the unfused chain (mul, add, relu) makes three
+// passes, and on CPU-backed drivers every load and store is paid lane by lane.
+fn map_mul_add(wg: vec3<u32>, nwg: vec3<u32>, li: u32, relu: bool) {
+    let start = first_vec4(wg, nwg, li);
+    let n4 = (p.n + 3u) / 4u;
+    for (var k = 0u; k < VPT; k++) {
+        let i = start + k * 256u;
+        if i < n4 {
+            let v = a4[i] * b4[i] + c4[i];
+            out4[i] = select(v, max(v, vec4(0.0)), relu);
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn mul_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    map_mul_add(wg, nwg, li, false);
+}
+
+@compute @workgroup_size(256)
+fn mul_add_relu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    map_mul_add(wg, nwg, li, true);
 }

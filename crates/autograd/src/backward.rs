@@ -140,6 +140,11 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             let zeros = Tensor::zeros(g.shape().clone(), g.device())?;
             vec![Some(Tensor::where_cond(cond, g, &zeros)?), Some(Tensor::where_cond(cond, &zeros, g)?)]
         }
+        Op::MulAdd { a, b, c, relu } => {
+            // Through the ReLU, the gradient passes where the pre-activation was positive.
+            let g = if *relu { &(g * &a.detach().mul_add(&b.detach(), &c.detach())?.step()?)? } else { g };
+            vec![Some((g * b)?), Some((g * a)?), Some(g.clone())]
+        }
         Op::Reduce { op, x, axis } => vec![Some(reduce_vjp(*op, x, *axis, g)?)],
         Op::Softmax { x, log } => {
             let last = x.rank() - 1;

@@ -27,6 +27,13 @@ pub(crate) enum Op {
         a: Tensor,
         b: Tensor,
     },
+    /// `a * b + c`, then a ReLU when `relu` (all three of the output's shape).
+    MulAdd {
+        a: Tensor,
+        b: Tensor,
+        c: Tensor,
+        relu: bool,
+    },
     /// Sum, Mean, Max or Min along `axis`, which the output no longer has.
     Reduce {
         op: ReduceOp,
@@ -90,6 +97,7 @@ impl Op {
             | Op::Gather { x, .. }
             | Op::Im2col { x, .. } => vec![x],
             Op::Binary { a, b, .. } | Op::Where { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
+            Op::MulAdd { a, b, c, .. } => vec![a, b, c],
             Op::Cat { parts, .. } => parts.iter().collect(),
         }
     }
@@ -109,6 +117,7 @@ impl Op {
             Op::Gather { x, index, .. } => vec![x, index],
             Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::Where { cond, a, b } => vec![cond, a, b],
+            Op::MulAdd { a, b, c, .. } => vec![a, b, c],
             Op::Cat { parts, .. } => parts,
         }
     }

@@ -39,6 +39,9 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn binary_scalar(&self, op: BinaryOp, x: &Self::Storage, scalar: f32, scalar_first: bool) -> Result<Self::Storage>;
     /// `cond != 0 ? a : b`, all three of the same length.
     fn where_cond(&self, cond: &Self::Storage, a: &Self::Storage, b: &Self::Storage) -> Result<Self::Storage>;
+    /// `a * b + c`, or with `relu` `max(a * b + c, 0)`, all three of the same length: a layer's
+    /// epilogue (scale, shift, activation) in one pass over memory instead of three.
+    fn mul_add(&self, a: &Self::Storage, b: &Self::Storage, c: &Self::Storage, relu: bool) -> Result<Self::Storage>;
 
     /// Reduces the middle axis of `[outer, axis, inner]`, giving `[outer, inner]`.
     fn reduce(&self, op: ReduceOp, x: &Self::Storage, dims: AxisDims) -> Result<Self::Storage>;

@@ -77,6 +77,16 @@ impl Storage {
             Storage::Wgpu(_) => "gpu",
         }
     }
+    /// The number of f32 elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.as_slice().len(),
+            Storage::Wgpu(s) => s.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Runs `$body` with the concrete backend bound to `$b` and each listed storage unwrapped to the
@@ -175,6 +185,13 @@ impl Device {
     }
     pub fn where_cond(&self, cond: &Storage, x: &Storage, y: &Storage) -> Result<Storage> {
         on_backend!(self, "where", |b, cond, x, y| b.where_cond(cond, x, y))
+    }
+    pub fn mul_add(&self, x: &Storage, y: &Storage, z: &Storage, relu: bool) -> Result<Storage> {
+        if x.len() != y.len() || x.len() != z.len() {
+            let lengths = format!("{}, {} and {} elements", x.len(), y.len(), z.len());
+            return Err(Error::shape("mul_add", format!("needs three equally long tensors, got {lengths}")));
+        }
+        on_backend!(self, "mul_add", |b, x, y, z| b.mul_add(x, y, z, relu))
     }
     pub fn reduce(&self, op: ReduceOp, x: &Storage, dims: AxisDims) -> Result<Storage> {
         on_backend!(self, op.name(), |b, x| b.reduce(op, x, dims))

@@ -147,6 +147,35 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// `self * b + c` in one fused kernel, with all three broadcast to a common shape.
+    pub fn mul_add(&self, b: &Tensor, c: &Tensor) -> Result<Tensor> {
+        self.fused_mul_add(b, c, false)
+    }
+
+    /// `relu(self * b + c)` in one fused kernel (a layer's scale, shift and activation): one pass
+    /// over memory where `mul`, `add` and `relu` make three.
+    pub fn mul_add_relu(&self, b: &Tensor, c: &Tensor) -> Result<Tensor> {
+        self.fused_mul_add(b, c, true)
+    }
+
+    fn fused_mul_add(&self, b: &Tensor, c: &Tensor, relu: bool) -> Result<Tensor> {
+        let op = if relu { "mul_add_relu" } else { "mul_add" };
+        self.same_device(op, b)?;
+        self.same_device(op, c)?;
+        let shape = Shape::broadcast(op, &Shape::broadcast(op, self.shape(), b.shape())?, c.shape())?;
+        let (a, b, c) =
+            (self.broadcast_to(shape.clone())?, b.broadcast_to(shape.clone())?, c.broadcast_to(shape.clone())?);
+        let storage = a.device().mul_add(a.storage(), b.storage(), c.storage(), relu)?;
+        Ok(Tensor::from_op(storage, shape, a.device(), &[&a, &b, &c], || Op::MulAdd {
+            a: a.clone(),
+            b: b.clone(),
+            c: c.clone(),
+            relu,
+        }))
+    }
+}
+
 pub(crate) fn check_rank(op: &'static str, shape: &Shape) -> Result<()> {
     if shape.rank() > soma_device::MAX_RANK {
         return Err(Error::limit(op, format!("rank {} of {shape:?} exceeds {}", shape.rank(), soma_device::MAX_RANK)));

@@ -62,6 +62,8 @@ pub fn cases() -> Vec<Case> {
         case("where", vec![any(&[4, 3]), any(&[4, 3]), any(&[3])], |x| {
             Tensor::where_cond(&x[0].gt(&x[1])?, &x[1], &x[2])
         }),
+        case("mul_add", vec![any(&[4, 8]), any(&[4, 8]), any(&[8])], |x| x[0].mul_add(&x[1], &x[2])),
+        case("mul_add_relu", vec![any(&[4, 8]), any(&[8]), any(&[4, 8])], |x| x[0].mul_add_relu(&x[1], &x[2])),
         case("sum_axis", vec![any(&[2, 3, 4])], |x| x[0].sum(1)),
         case("mean_axis", vec![any(&[2, 3, 4])], |x| x[0].mean(2)),
         case("max_axis", vec![any(&[3, 5])], |x| x[0].max(1)),

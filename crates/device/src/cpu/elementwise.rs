@@ -87,6 +87,25 @@ pub fn where_cond(cond: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
     }
 }
 
+/// `a * b + c`, then `max(·, 0)` when `relu` (as `UnaryOp::Relu`), in one pass.
+pub fn mul_add(a: &[f32], b: &[f32], c: &[f32], relu: bool) -> Vec<f32> {
+    let fill = |s: usize, out: &mut [MaybeUninit<f32>]| {
+        let r = s..s + out.len();
+        let inputs = a[r.clone()].iter().zip(&b[r.clone()]).zip(&c[r]);
+        if relu {
+            out.iter_mut().zip(inputs).for_each(|(o, ((&a, &b), &c))| {
+                o.write((a * b + c).max(0.0));
+            });
+        } else {
+            out.iter_mut().zip(inputs).for_each(|(o, ((&a, &b), &c))| {
+                o.write(a * b + c);
+            });
+        }
+    };
+    // SAFETY: each chunk is written element by element from equally long input chunks.
+    unsafe { filled(a.len(), CHUNK, fill) }
+}
+
 /// `op(a, b)` with NumPy broadcasting.
 pub fn binary(op: BinaryOp, a: &[f32], a_shape: &Shape, b: &[f32], b_shape: &Shape) -> Result<Vec<f32>> {
     with_binary!(op, f => broadcast(op, a, a_shape, b, b_shape, f))

@@ -84,6 +84,9 @@ impl Backend for CpuBackend {
     fn where_cond(&self, cond: &CpuStorage, a: &CpuStorage, b: &CpuStorage) -> Result<CpuStorage> {
         Ok(CpuStorage::new(elementwise::where_cond(&cond.0, &a.0, &b.0)))
     }
+    fn mul_add(&self, a: &CpuStorage, b: &CpuStorage, c: &CpuStorage, relu: bool) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(elementwise::mul_add(&a.0, &b.0, &c.0, relu)))
+    }
     fn reduce(&self, op: ReduceOp, x: &CpuStorage, dims: AxisDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(reduce::reduce(op, &x.0, dims)))
     }

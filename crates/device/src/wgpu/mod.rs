@@ -126,6 +126,9 @@ impl Backend for WgpuBackend {
     fn where_cond(&self, cond: &WgpuStorage, a: &WgpuStorage, b: &WgpuStorage) -> Result<WgpuStorage> {
         kernels::layout::where_cond(&self.ctx, cond, a, b)
     }
+    fn mul_add(&self, a: &WgpuStorage, b: &WgpuStorage, c: &WgpuStorage, relu: bool) -> Result<WgpuStorage> {
+        kernels::elementwise::mul_add(&self.ctx, a, b, c, relu)
+    }
     fn reduce(&self, op: ReduceOp, x: &WgpuStorage, dims: AxisDims) -> Result<WgpuStorage> {
         kernels::reduce::reduce(&self.ctx, op, x, dims)
     }

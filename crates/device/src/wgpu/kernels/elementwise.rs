@@ -45,6 +45,22 @@ pub(crate) fn unary(ctx: &WgpuContext, op: UnaryOp, x: &WgpuStorage, alpha: f32)
     Ok(out)
 }
 
+/// `a * b + c` (then ReLU) over equally long tensors: `mul_add[_relu]` in binary.wgsl.
+pub(crate) fn mul_add(
+    ctx: &WgpuContext,
+    a: &WgpuStorage,
+    b: &WgpuStorage,
+    c: &WgpuStorage,
+    relu: bool,
+) -> Result<WgpuStorage> {
+    let out = alloc(ctx, || "mul_add".into(), a.len)?;
+    let params = BinaryParams::zeroed_with(a.len);
+    let groups = per_vec4(ctx, "mul_add", a.len)?;
+    let entry = if relu { "mul_add_relu" } else { "mul_add" };
+    ctx.dispatch(&Kernel::new(Shader::Binary, entry), &params, &[(1, a), (2, b), (4, c), (3, &out)], groups)?;
+    Ok(out)
+}
+
 fn binary_kernel(op: BinaryOp, entry: &'static str) -> Kernel {
     Kernel::new(Shader::Binary, entry).with("OP", f64::from(op.code()))
 }
