@@ -1,5 +1,7 @@
-//! Both GPU matmul kernels agree with the CPU: the one `Device::matmul` picks on this adapter, and
-//! the portable kernels other GPUs use (reached through `WgpuBackend::matmul_portable`).
+//! The GPU matmul kernels agree with the CPU: the one `Device::matmul` picks on this adapter (on
+//! lavapipe the texture kernel), the buffer-only subgroup kernel it falls back to
+//! (`WgpuBackend::matmul_subgroup`), and the portable kernels other GPUs use
+//! (`WgpuBackend::matmul_portable`).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -52,5 +54,43 @@ fn both_kernels_agree_with_the_cpu_for_every_transpose() {
             assert_close(&chosen, &want, 1e-4, 1e-5);
             assert_close(&portable, &want, 1e-4, 1e-5);
         }
+    }
+}
+
+fn check(g: &WgpuBackend, dims: MatmulDims, seed: u64) {
+    let cpu = CpuBackend;
+    let (batch, m, n, k) = (dims.batch, dims.m, dims.n, dims.k);
+    let a = uniform(batch * m * k, seed);
+    let b = uniform(batch * k * n, seed + 1);
+    let want = cpu.to_vec(&cpu.matmul(&cpu.from_slice(&a).unwrap(), &cpu.from_slice(&b).unwrap(), dims).unwrap());
+    let want = want.unwrap();
+    let (ga, gb) = (g.from_slice(&a).unwrap(), g.from_slice(&b).unwrap());
+    let tol = 1e-5 * (k as f32).sqrt().max(1.0);
+    assert_close(&g.to_vec(&g.matmul(&ga, &gb, dims).unwrap()).unwrap(), &want, 1e-4, tol);
+    if let Some(out) = g.matmul_subgroup(&ga, &gb, dims) {
+        assert_close(&g.to_vec(&out.unwrap()).unwrap(), &want, 1e-4, tol);
+    }
+}
+
+/// Shapes for the texture kernel's 32-row panels and 4-wide texels of k: partial panels and
+/// texels, several panels each way, batches.
+#[test]
+fn texture_kernel_agrees_with_the_cpu() {
+    let g = backend();
+    let shapes = [(1, 1, 1, 1), (1, 3, 5, 7), (1, 65, 130, 33), (2, 64, 96, 128), (5, 33, 31, 9), (1, 200, 70, 517)];
+    for (i, &(batch, m, n, k)) in shapes.iter().enumerate() {
+        for (transpose_a, transpose_b) in [(false, false), (false, true), (true, false), (true, true)] {
+            check(&g, MatmulDims { batch, m, n, k, transpose_a, transpose_b }, 100 + 2 * i as u64);
+        }
+    }
+}
+
+/// k = 262,150 needs 65,538 workgroups along k to pack, more than a grid dimension holds (65,535
+/// on lavapipe), so the texture kernel declines and the subgroup kernel computes the product.
+#[test]
+fn too_long_for_the_texture_kernel_falls_back() {
+    let g = backend();
+    for (transpose_a, transpose_b) in [(false, false), (true, true)] {
+        check(&g, MatmulDims { batch: 1, m: 2, n: 3, k: 262_150, transpose_a, transpose_b }, 7);
     }
 }

@@ -42,6 +42,7 @@ enum Command {
         pipeline: Arc<wgpu::ComputePipeline>,
         params: (u64, u64),
         bindings: Vec<(u32, Arc<PooledBuffer>, u64)>,
+        textures: Vec<(u32, wgpu::TextureView)>,
         groups: [u32; 3],
     },
     Upload {
@@ -70,6 +71,18 @@ impl WgpuContext {
         bindings: &[(u32, &WgpuStorage)],
         groups: [u32; 3],
     ) -> Result<()> {
+        self.dispatch_with_textures(kernel, params, bindings, &[], groups)
+    }
+
+    /// `dispatch`, with texture views bound at the given bindings too.
+    pub fn dispatch_with_textures<P: bytemuck::Pod>(
+        &self,
+        kernel: &Kernel,
+        params: &P,
+        bindings: &[(u32, &WgpuStorage)],
+        textures: &[(u32, &wgpu::TextureView)],
+        groups: [u32; 3],
+    ) -> Result<()> {
         if groups.contains(&0) {
             return Ok(());
         }
@@ -93,6 +106,7 @@ impl WgpuContext {
             pipeline,
             params: (offset as u64, bytes.len() as u64),
             bindings,
+            textures: textures.iter().map(|&(slot, view)| (slot, view.clone())).collect(),
             groups,
         });
         batch.dispatches += 1;
@@ -214,7 +228,7 @@ impl WgpuContext {
                 Command::Dispatch { .. } => {
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                     let mut next = Some(command);
-                    while let Some(Command::Dispatch { pipeline, params, bindings, groups }) = next {
+                    while let Some(Command::Dispatch { pipeline, params, bindings, textures, groups }) = next {
                         let uniforms = uniforms.as_ref().expect("dispatches have parameters");
                         let mut entries = vec![wgpu::BindGroupEntry {
                             binding: 0,
@@ -231,6 +245,10 @@ impl WgpuContext {
                                 offset: 0,
                                 size: NonZeroU64::new(*bytes),
                             }),
+                        }));
+                        entries.extend(textures.iter().map(|(slot, view)| wgpu::BindGroupEntry {
+                            binding: *slot,
+                            resource: wgpu::BindingResource::TextureView(view),
                         }));
                         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                             label: None,

@@ -20,6 +20,8 @@ pub(crate) struct WgpuContext {
     pub pool: Arc<Pool>,
     pub pipelines: Pipelines,
     pub batch: Mutex<Batch>,
+    /// Free operand textures of the texture matmul (`kernels::matmul_texture`).
+    pub textures: Mutex<Vec<wgpu::Texture>>,
     /// The first error the device reported outside an error scope, until someone collects it.
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -68,6 +70,7 @@ impl WgpuContext {
             pool: Arc::new(Pool::new(device.clone(), &limits)),
             pipelines: Pipelines::default(),
             batch: Mutex::new(Batch::default()),
+            textures: Mutex::new(Vec::new()),
             name: format!("{} ({:?})", info.name, info.backend),
             device,
             queue,

@@ -76,6 +76,12 @@ impl WgpuBackend {
     pub fn matmul_portable(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
         kernels::matmul::matmul_portable(&self.ctx, a, b, dims)
     }
+    /// Matmul through the buffer-only subgroup kernel (`shaders/matmul_subgroup.wgsl`), which
+    /// lavapipe-like drivers fall back to where the operands do not fit in textures; `None` on
+    /// other adapters.
+    pub fn matmul_subgroup(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Option<Result<WgpuStorage>> {
+        self.ctx.cpu_subgroups.then(|| kernels::matmul::matmul_subgroup(&self.ctx, a, b, dims))
+    }
     /// Compiles a WGSL compute entry point outside the kernel set; an invalid shader is an
     /// `Error::Device` naming the problem (used to test the error path).
     pub fn compile_wgsl(&self, source: &str, entry: &str) -> Result<()> {

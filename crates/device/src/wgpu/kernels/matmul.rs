@@ -4,6 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::alloc;
+use super::matmul_texture::{Plan, matmul_texture};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -24,9 +25,13 @@ struct MatmulParams {
 const WG: usize = 64;
 const TM: usize = 8;
 
-/// The subgroup kernel on lavapipe-like drivers, the portable kernels elsewhere.
+/// On lavapipe-like drivers the texture kernel, or the subgroup kernel where the operands do not
+/// fit in textures; the portable kernels elsewhere.
 pub(crate) fn matmul(ctx: &WgpuContext, a: &WgpuStorage, b: &WgpuStorage, d: MatmulDims) -> Result<WgpuStorage> {
     if ctx.cpu_subgroups && d.batch * d.m * d.n > 0 {
+        if let Some(plan) = Plan::new(&d, &ctx.limits).filter(|_| d.k > 0) {
+            return matmul_texture(ctx, a, b, d, plan);
+        }
         return matmul_subgroup(ctx, a, b, d);
     }
     matmul_portable(ctx, a, b, d)
@@ -86,7 +91,12 @@ const TILE_COLS: usize = 64;
 /// The kernel for CPU-backed drivers (lavapipe), where every storage load is a loop over the SIMD
 /// lanes: subgroup shuffles share A across the lanes, so a 64 x 64 tile costs 16 loads per 512
 /// multiply-adds (about 30x faster than `matmul_portable` there). One dispatch covers all of k.
-fn matmul_subgroup(ctx: &WgpuContext, a: &WgpuStorage, b: &WgpuStorage, d: MatmulDims) -> Result<WgpuStorage> {
+pub(crate) fn matmul_subgroup(
+    ctx: &WgpuContext,
+    a: &WgpuStorage,
+    b: &WgpuStorage,
+    d: MatmulDims,
+) -> Result<WgpuStorage> {
     if d.k == 0 {
         return super::layout::fill(ctx, "matmul", d.batch * d.m * d.n, 0.0);
     }

@@ -5,6 +5,7 @@ pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod layout;
 pub(crate) mod matmul;
+pub(crate) mod matmul_texture;
 pub(crate) mod optim;
 pub(crate) mod reduce;
 

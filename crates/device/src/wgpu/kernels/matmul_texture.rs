@@ -1,0 +1,183 @@
+//! Matmul through textures for lavapipe-like drivers (`shaders/matmul_texture.wgsl`): both operands
+//! are packed into Rgba32Float textures (transposes are done by the packing, so one matmul pipeline
+//! serves all four combinations), then a subgroup kernel computes 32 x 32 tiles from texel fetches.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::alloc;
+use crate::wgpu::WgpuStorage;
+use crate::wgpu::context::WgpuContext;
+use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::{MatmulDims, Result};
+
+/// Rows (of A) and columns (of B) per panel, and so per tile of C.
+const PANEL: usize = 32;
+/// Texels per texture row, at most (a power of two; the texture is a sequence of texels).
+const MAX_WIDTH: u32 = 4096;
+/// Free textures kept for reuse.
+const KEEP_FREE: usize = 8;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct PackParams {
+    rows: u32,
+    k: u32,
+    k4: u32,
+    panels: u32,
+    k_major: u32,
+    log2_width: u32,
+    _pad: [u32; 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k4: u32,
+    panels_m: u32,
+    panels_n: u32,
+    log2_width: u32,
+    _pad: [u32; 2],
+}
+
+/// The texture sizes and grids of one matmul; `None` when it does not fit the device limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
+    log2_width: u32,
+    k4: usize,
+    panels_m: usize,
+    panels_n: usize,
+    height_a: u32,
+    height_b: u32,
+}
+
+impl Plan {
+    pub fn new(d: &MatmulDims, limits: &wgpu::Limits) -> Option<Plan> {
+        let max_dim = limits.max_texture_dimension_2d.min(1 << 16);
+        let width = MAX_WIDTH.min(max_dim);
+        if width == 0 {
+            return None;
+        }
+        let log2_width = 31 - width.leading_zeros();
+        let k4 = d.k.div_ceil(4);
+        let (panels_m, panels_n) = (d.m.div_ceil(PANEL), d.n.div_ceil(PANEL));
+        let max_groups = limits.max_compute_workgroups_per_dimension as usize;
+        if [k4, panels_m, panels_n, d.batch].iter().any(|&g| g == 0 || g > max_groups) {
+            return None;
+        }
+        let height = |panels: usize| -> Option<u32> {
+            let texels = d.batch.checked_mul(panels)?.checked_mul(k4)?.checked_mul(PANEL)?;
+            let rows = texels.div_ceil(1 << log2_width);
+            // Buckets of powers of two, so textures are reused across shapes.
+            let rows = u32::try_from(rows.next_power_of_two()).ok()?;
+            (rows <= max_dim).then_some(rows)
+        };
+        Some(Plan { log2_width, k4, panels_m, panels_n, height_a: height(panels_m)?, height_b: height(panels_n)? })
+    }
+}
+
+/// `a · b` as planned (`Plan::new` accepted `d`); `d.k > 0` and the output is not empty.
+pub(crate) fn matmul_texture(
+    ctx: &WgpuContext,
+    a: &WgpuStorage,
+    b: &WgpuStorage,
+    d: MatmulDims,
+    plan: Plan,
+) -> Result<WgpuStorage> {
+    let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
+    let ta = take(ctx, 1 << plan.log2_width, plan.height_a);
+    let tb = take(ctx, 1 << plan.log2_width, plan.height_b);
+    let (va, vb) = (ta.create_view(&Default::default()), tb.create_view(&Default::default()));
+    let pack = Kernel::new(Shader::MatmulTexture, "pack");
+    // A is m x k as stored unless transposed; B is packed as its transpose, n x k.
+    for (src, view, rows, panels, k_major) in
+        [(a, &va, d.m, plan.panels_m, d.transpose_a), (b, &vb, d.n, plan.panels_n, !d.transpose_b)]
+    {
+        let params = PackParams {
+            rows: rows as u32,
+            k: d.k as u32,
+            k4: plan.k4 as u32,
+            panels: panels as u32,
+            k_major: u32::from(k_major),
+            log2_width: plan.log2_width,
+            _pad: [0; 2],
+        };
+        let groups = [plan.k4 as u32, panels as u32, d.batch as u32];
+        ctx.dispatch_with_textures(&pack, &params, &[(1, src)], &[(2, view)], groups)?;
+    }
+    let params = Params {
+        m: d.m as u32,
+        n: d.n as u32,
+        k4: plan.k4 as u32,
+        panels_m: plan.panels_m as u32,
+        panels_n: plan.panels_n as u32,
+        log2_width: plan.log2_width,
+        _pad: [0; 2],
+    };
+    let groups = [plan.panels_n as u32, plan.panels_m as u32, d.batch as u32];
+    let kernel = Kernel::new(Shader::MatmulTexture, "matmul");
+    ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &va), (2, &vb)], groups)?;
+    // Commands run in the order recorded, so a later matmul may reuse the textures at once.
+    give_back(ctx, ta);
+    give_back(ctx, tb);
+    Ok(out)
+}
+
+fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
+    let mut free = ctx.textures.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(i) = free.iter().position(|t| t.width() == width && t.height() == height) {
+        return free.swap_remove(i);
+    }
+    drop(free);
+    ctx.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("soma matmul operand"),
+        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Float,
+        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+        view_formats: &[],
+    })
+}
+
+fn give_back(ctx: &WgpuContext, texture: wgpu::Texture) {
+    let mut free = ctx.textures.lock().unwrap_or_else(|p| p.into_inner());
+    if free.len() == KEEP_FREE {
+        free.remove(0);
+    }
+    free.push(texture);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Plan;
+    use crate::MatmulDims;
+
+    fn dims(batch: usize, m: usize, n: usize, k: usize) -> MatmulDims {
+        MatmulDims { batch, m, n, k, transpose_a: false, transpose_b: true }
+    }
+
+    #[test]
+    fn plans_power_of_two_textures_within_the_limits() {
+        let limits = wgpu::Limits::default();
+        let plan = Plan::new(&dims(1, 1024, 1024, 1024), &limits).unwrap();
+        // 32 panels x 256 texels of k x 32 rows = 262,144 texels: 64 rows of 4096.
+        assert_eq!((plan.log2_width, plan.k4, plan.panels_m, plan.height_a, plan.height_b), (12, 256, 32, 64, 64));
+        let plan = Plan::new(&dims(3, 65, 130, 33), &limits).unwrap();
+        assert_eq!((plan.k4, plan.panels_m, plan.panels_n), (9, 3, 5));
+        assert_eq!((plan.height_a, plan.height_b), (1, 2));
+    }
+
+    #[test]
+    fn declines_what_does_not_fit() {
+        let mut limits = wgpu::Limits::default();
+        assert_eq!(Plan::new(&dims(1, 1, 1, 4 * 65_536), &limits), None);
+        assert_eq!(Plan::new(&dims(1, 0, 5, 5), &limits), None);
+        // 64 x 64 texels hold one panel of 128 texels of k.
+        limits.max_texture_dimension_2d = 64;
+        assert!(Plan::new(&dims(1, 32, 32, 4 * 128), &limits).is_some());
+        assert_eq!(Plan::new(&dims(1, 64, 32, 4 * 128), &limits), None);
+    }
+}

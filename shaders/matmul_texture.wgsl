@@ -1,0 +1,158 @@
+// Batched matmul for CPU-backed drivers with 8-wide subgroups (lavapipe), reading its operands
+// from Rgba32Float textures: there, a texel fetch (4 floats) costs about what one scalar
+// storage-buffer load does, so it brings 4x more data per load and costs ~9x less per float.
+//
+// `pack` copies an operand, seen as `rows` x `k` (A: m x k; B: n x k, so B is read transposed
+// unless TRANS_B), into panels of 32 rows: texel `((batch * panels + panel) * k4 + kq) * 32 + r`
+// holds elements k = 4 kq .. 4 kq + 3 of row `32 panel + r` (zeros past the edges). A panel is then
+// contiguous, so the matmul streams through memory instead of striding by whole rows (a
+// power-of-two stride put every row in the same cache set and halved the speed). The texture is
+// that sequence of texels, `1 << log2_width` per texture row.
+//
+// `matmul`: a workgroup is one subgroup of 8 lanes computing a 32 x 32 tile of C; lane `l` owns
+// columns 8 t + l (t < 4) of the 32 rows. Per 4 steps of k it fetches 4 texels of A (rows
+// 8 j + l) and 4 of B (its columns), and `subgroupShuffle` hands every lane the A values of each
+// row: 8 fetches per 512 multiply-adds. The tile is spelled out through helpers called with
+// literal indices, so the accumulators live in registers (a loop over them would index memory).
+// Rows are done one at a time (all 16 multiply-adds of a row together), which keeps the values
+// in flight few; C is stored by a loop that shifts the rows down, since 128 store statements took
+// LLVM seconds to compile.
+
+struct PackParams {
+    rows: u32,
+    k: u32,
+    k4: u32,
+    panels: u32,
+    // 1: element (row, kk) is at kk * rows + row; 0: at row * k + kk.
+    k_major: u32,
+    log2_width: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+struct Params {
+    m: u32,
+    n: u32,
+    k4: u32,
+    panels_m: u32,
+    panels_n: u32,
+    log2_width: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> pp: PackParams;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
+
+fn texel(i: u32, log2_width: u32) -> vec2<u32> {
+    return vec2<u32>(i & ((1u << log2_width) - 1u), i >> log2_width);
+}
+
+fn element(base: u32, row: u32, kk: u32) -> f32 {
+    if kk >= pp.k {
+        return 0.0;
+    }
+    if pp.k_major == 1u {
+        return src[base + kk * pp.rows + row];
+    }
+    return src[base + row * pp.k + kk];
+}
+
+// Grid: (k4, panels, batch) workgroups of 32 lanes, one texel each.
+@compute @workgroup_size(32)
+fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
+    let row = wg.y * 32u + r;
+    var v = vec4<f32>(0.0);
+    if row < pp.rows {
+        let base = wg.z * pp.rows * pp.k;
+        let kk = wg.x * 4u;
+        v = vec4<f32>(element(base, row, kk), element(base, row, kk + 1u), element(base, row, kk + 2u),
+            element(base, row, kk + 3u));
+    }
+    let i = ((wg.z * pp.panels + wg.y) * pp.k4 + wg.x) * 32u + r;
+    textureStore(dst, texel(i, pp.log2_width), v);
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var ta: texture_2d<f32>;
+@group(0) @binding(2) var tb: texture_2d<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// acc[r][t]: row `row0 + r`, column `col0 + 8 t + lane`.
+var<private> acc: array<vec4<f32>, 32>;
+// bq[q][t]: B at k = 4 kq + q, column `col0 + 8 t + lane`.
+var<private> bq: array<vec4<f32>, 4>;
+
+fn fetch_a(i: u32) -> vec4<f32> {
+    return textureLoad(ta, texel(i, p.log2_width), 0);
+}
+
+fn fetch_b(i: u32) -> vec4<f32> {
+    return textureLoad(tb, texel(i, p.log2_width), 0);
+}
+
+// s: A[row r, k = 4 kq .. 4 kq + 3].
+fn row(r: u32, s: vec4<f32>) {
+    acc[r] = fma(vec4(s.w), bq[3], fma(vec4(s.z), bq[2], fma(vec4(s.y), bq[1], fma(vec4(s.x), bq[0], acc[r]))));
+}
+
+// a: this lane's texel of A, row 8 j + lane.
+fn rows8(j: u32, a: vec4<f32>) {
+    row(8u * j, subgroupShuffle(a, 0u));
+    row(8u * j + 1u, subgroupShuffle(a, 1u));
+    row(8u * j + 2u, subgroupShuffle(a, 2u));
+    row(8u * j + 3u, subgroupShuffle(a, 3u));
+    row(8u * j + 4u, subgroupShuffle(a, 4u));
+    row(8u * j + 5u, subgroupShuffle(a, 5u));
+    row(8u * j + 6u, subgroupShuffle(a, 6u));
+    row(8u * j + 7u, subgroupShuffle(a, 7u));
+}
+
+// Moves every row of the tile up by one (row 0 has been stored).
+fn shift_rows() {
+    acc[0] = acc[1]; acc[1] = acc[2]; acc[2] = acc[3]; acc[3] = acc[4]; acc[4] = acc[5]; acc[5] = acc[6];
+    acc[6] = acc[7]; acc[7] = acc[8]; acc[8] = acc[9]; acc[9] = acc[10]; acc[10] = acc[11]; acc[11] = acc[12];
+    acc[12] = acc[13]; acc[13] = acc[14]; acc[14] = acc[15]; acc[15] = acc[16]; acc[16] = acc[17];
+    acc[17] = acc[18]; acc[18] = acc[19]; acc[19] = acc[20]; acc[20] = acc[21]; acc[21] = acc[22];
+    acc[22] = acc[23]; acc[23] = acc[24]; acc[24] = acc[25]; acc[25] = acc[26]; acc[26] = acc[27];
+    acc[27] = acc[28]; acc[28] = acc[29]; acc[29] = acc[30]; acc[30] = acc[31];
+}
+
+fn store(at: u32, col: u32, v: f32) {
+    if col < p.n {
+        c[at] = v;
+    }
+}
+
+// Grid: (panels_n, panels_m, batch) workgroups of one subgroup.
+@compute @workgroup_size(8)
+fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let a_base = (wg.z * p.panels_m + wg.y) * p.k4 * 32u + lane;
+    let b_base = (wg.z * p.panels_n + wg.x) * p.k4 * 32u + lane;
+    for (var kq = 0u; kq < p.k4; kq++) {
+        let ia = a_base + kq * 32u;
+        let ib = b_base + kq * 32u;
+        let b0 = fetch_b(ib);
+        let b1 = fetch_b(ib + 8u);
+        let b2 = fetch_b(ib + 16u);
+        let b3 = fetch_b(ib + 24u);
+        bq[0] = vec4(b0.x, b1.x, b2.x, b3.x);
+        bq[1] = vec4(b0.y, b1.y, b2.y, b3.y);
+        bq[2] = vec4(b0.z, b1.z, b2.z, b3.z);
+        bq[3] = vec4(b0.w, b1.w, b2.w, b3.w);
+        rows8(0u, fetch_a(ia));
+        rows8(1u, fetch_a(ia + 8u));
+        rows8(2u, fetch_a(ia + 16u));
+        rows8(3u, fetch_a(ia + 24u));
+    }
+    let col = wg.x * 32u + lane;
+    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r++) {
+        let at = (wg.z * p.m + r) * p.n + col;
+        store(at, col, acc[0].x);
+        store(at + 8u, col + 8u, acc[0].y);
+        store(at + 16u, col + 16u, acc[0].z);
+        store(at + 24u, col + 24u, acc[0].w);
+        shift_rows();
+    }
+}
