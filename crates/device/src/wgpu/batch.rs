@@ -55,11 +55,23 @@ enum Command {
         staging: wgpu::Buffer,
         bytes: u64,
     },
+    /// The first `texels` vec4s of `src` into `dst`, row after row (`staged.rs`).
+    CopyToTexture {
+        src: Arc<PooledBuffer>,
+        dst: wgpu::Texture,
+        texels: u64,
+    },
 }
 
 impl WgpuContext {
     fn lock_batch(&self) -> MutexGuard<'_, Batch> {
         self.batch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a copy of `x` into `texture`, `texels` vec4s laid out row after row.
+    pub fn copy_to_texture(&self, x: &WgpuStorage, texture: &wgpu::Texture, texels: u64) {
+        let mut batch = self.lock_batch();
+        batch.commands.push(Command::CopyToTexture { src: x.buffer.clone(), dst: texture.clone(), texels });
     }
 
     /// Records one dispatch of `kernel` with `params` at binding 0 and the storages at the given
@@ -267,6 +279,9 @@ impl WgpuContext {
                 Command::Readback { src, staging, bytes } => {
                     encoder.copy_buffer_to_buffer(src.buffer(), 0, staging, 0, *bytes);
                 }
+                Command::CopyToTexture { src, dst, texels } => {
+                    copy_to_texture(&mut encoder, src.buffer(), dst, *texels)
+                }
             }
         }
         self.queue.submit([encoder.finish()]);
@@ -274,5 +289,37 @@ impl WgpuContext {
         batch.params.clear();
         batch.dispatches = 0;
         batch.upload_bytes = 0;
+    }
+}
+
+/// Whole texture rows in one copy, then the last, partial row: a copy of whole rows past the end
+/// of the buffer would read out of bounds.
+fn copy_to_texture(encoder: &mut wgpu::CommandEncoder, src: &wgpu::Buffer, dst: &wgpu::Texture, texels: u64) {
+    let width = u64::from(dst.width());
+    let (full_rows, rest) = (texels / width, texels % width);
+    let copy = |encoder: &mut wgpu::CommandEncoder, row: u64, texels: u64, rows: u64| {
+        encoder.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo {
+                buffer: src,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: row * width * 16,
+                    bytes_per_row: Some((width * 16) as u32),
+                    rows_per_image: None,
+                },
+            },
+            wgpu::TexelCopyTextureInfo {
+                texture: dst,
+                mip_level: 0,
+                origin: wgpu::Origin3d { x: 0, y: row as u32, z: 0 },
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::Extent3d { width: texels as u32, height: rows as u32, depth_or_array_layers: 1 },
+        );
+    };
+    if full_rows > 0 {
+        copy(encoder, 0, width, full_rows);
+    }
+    if rest > 0 {
+        copy(encoder, full_rows, rest, 1);
     }
 }

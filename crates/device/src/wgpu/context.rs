@@ -1,5 +1,6 @@
 //! The process-wide wgpu context: adapter choice, device and queue, limits and error capture.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::batch::Batch;
@@ -22,6 +23,10 @@ pub(crate) struct WgpuContext {
     pub batch: Mutex<Batch>,
     /// Free operand textures of the texture matmul (`kernels::matmul_texture`).
     pub textures: Mutex<Vec<wgpu::Texture>>,
+    /// A CPU-backed driver: read-heavy kernels take their inputs from textures (`staged.rs`).
+    pub texture_reads: AtomicBool,
+    /// Free textures of `staged.rs`.
+    pub staging_textures: Mutex<Vec<wgpu::Texture>>,
     /// The first error the device reported outside an error scope, until someone collects it.
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -71,6 +76,8 @@ impl WgpuContext {
             pipelines: Pipelines::default(),
             batch: Mutex::new(Batch::default()),
             textures: Mutex::new(Vec::new()),
+            texture_reads: AtomicBool::new(info.device_type == wgpu::DeviceType::Cpu),
+            staging_textures: Mutex::new(Vec::new()),
             name: format!("{} ({:?})", info.name, info.backend),
             device,
             queue,

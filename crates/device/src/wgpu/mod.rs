@@ -9,6 +9,7 @@ mod context;
 mod kernels;
 mod pipelines;
 mod pool;
+mod staged;
 
 use std::sync::Arc;
 
@@ -81,6 +82,12 @@ impl WgpuBackend {
     /// other adapters.
     pub fn matmul_subgroup(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Option<Result<WgpuStorage>> {
         self.ctx.cpu_subgroups.then(|| kernels::matmul::matmul_subgroup(&self.ctx, a, b, dims))
+    }
+    /// Whether read-heavy kernels stage their inputs in textures (on by default on CPU-backed
+    /// drivers, where that is faster; see `staged.rs`); returns the previous setting. For tests and
+    /// benchmarks that compare the two paths: the setting is process-wide.
+    pub fn set_texture_reads(&self, on: bool) -> bool {
+        self.ctx.texture_reads.swap(on, std::sync::atomic::Ordering::Relaxed)
     }
     /// Compiles a WGSL compute entry point outside the kernel set; an invalid shader is an
     /// `Error::Device` naming the problem (used to test the error path).

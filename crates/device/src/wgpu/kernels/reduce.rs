@@ -6,6 +6,7 @@ use super::{alloc, per_element};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::wgpu::staged::stage;
 use crate::{AxisDims, ReduceOp, Result};
 
 #[repr(C)]
@@ -119,7 +120,13 @@ pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usi
     let (entry, groups) = if cols <= 32 {
         ("softmax_small", per_element(ctx, name, rows)?)
     } else if cols.is_multiple_of(4) {
-        ("softmax_rows4", ctx.grid(name, rows as u64)?)
+        let groups = ctx.grid(name, rows as u64)?;
+        if let Some(staged) = stage(ctx, x) {
+            let kernel = Kernel::new(Shader::Softmax, "softmax_rows4_staged");
+            ctx.dispatch_with_textures(&kernel, &params, &[(2, &out)], &[(3, &staged.view)], groups)?;
+            return Ok(out);
+        }
+        ("softmax_rows4", groups)
     } else {
         ("softmax_rows", ctx.grid(name, rows as u64)?)
     };
