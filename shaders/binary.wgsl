@@ -29,6 +29,37 @@ override OP: u32 = 0u;
 @group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
 // The third input of `mul_add`.
 @group(0) @binding(4) var<storage, read> c4: array<vec4<f32>>;
+// Texture copies of a, b and c on CPU-backed drivers, read by the vec4 entry points when `STAGED`
+// (see unary.wgsl); elsewhere 1x1 placeholders, never read.
+override STAGED: bool = false;
+@group(0) @binding(5) var a_staged: texture_2d<f32>;
+@group(0) @binding(6) var b_staged: texture_2d<f32>;
+@group(0) @binding(7) var c_staged: texture_2d<f32>;
+
+fn texel(t: texture_2d<f32>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2(i & 4095u, i >> 12u), 0);
+}
+
+fn load_a(i: u32) -> vec4<f32> {
+    if STAGED {
+        return texel(a_staged, i);
+    }
+    return a4[i];
+}
+
+fn load_b(i: u32) -> vec4<f32> {
+    if STAGED {
+        return texel(b_staged, i);
+    }
+    return b4[i];
+}
+
+fn load_c(i: u32) -> vec4<f32> {
+    if STAGED {
+        return texel(c_staged, i);
+    }
+    return c4[i];
+}
 
 // vec4s per thread of the vec4 entry points.
 const VPT: u32 = 4u;
@@ -108,7 +139,7 @@ fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
-            out4[i] = apply4(a4[i], b4[i]);
+            out4[i] = apply4(load_a(i), load_b(i));
         }
     }
 }
@@ -144,7 +175,7 @@ fn binary_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
-            let v = a4[i];
+            let v = load_a(i);
             if p.scalar_first != 0u {
                 out4[i] = apply4(s, v);
             } else {
@@ -203,7 +234,7 @@ fn map_mul_add(wg: vec3<u32>, nwg: vec3<u32>, li: u32, relu: bool) {
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
-            let v = a4[i] * b4[i] + c4[i];
+            let v = load_a(i) * load_b(i) + load_c(i);
             out4[i] = select(v, max(v, vec4(0.0)), relu);
         }
     }

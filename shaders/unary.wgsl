@@ -15,6 +15,18 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> y: array<vec4<f32>>;
+// On CPU-backed drivers `x` is read from a texture copy (`staged.rs`: vec4 `i` is texel
+// (i % 4096, i / 4096)), as texel fetches cost a fraction of buffer loads there; elsewhere a 1x1
+// placeholder is bound and `STAGED` is false, so the texture is never read.
+override STAGED: bool = false;
+@group(0) @binding(3) var x_staged: texture_2d<f32>;
+
+fn load_x(i: u32) -> vec4<f32> {
+    if STAGED {
+        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u), 0);
+    }
+    return x[i];
+}
 
 // vec4s per thread.
 const VPT: u32 = 4u;
@@ -157,7 +169,7 @@ fn map_vec4s(op: u32, wg: vec3<u32>, nwg: vec3<u32>, li: u32) {
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
-            let v = x[i];
+            let v = load_x(i);
             y[i] = vec4(apply(op, v.x), apply(op, v.y), apply(op, v.z), apply(op, v.w));
         }
     }

@@ -1,16 +1,20 @@
 //! Kernels that stage their inputs in textures on CPU-backed drivers give what their buffer
-//! kernels give, and both what the CPU gives. One test: the switch is process-wide.
+//! kernels give, and both what the CPU gives. The switch is process-wide, so runs hold a lock.
+
+use std::sync::Mutex;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{Device, Storage};
+use soma_device::{BinaryOp, Device, Storage, UnaryOp};
 
 /// Runs `f` on the CPU and on the GPU with texture reads off, then on.
-fn on_cpu_and_both_gpu_paths(input: &[f32], f: impl Fn(&Device, &Storage) -> Vec<f32>) -> [Vec<f32>; 3] {
+fn on_cpu_and_both_gpu_paths(inputs: &[&[f32]], f: impl Fn(&Device, &[Storage]) -> Vec<f32>) -> [Vec<f32>; 3] {
     let gpu = gpu();
     let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
-    let run = |dev: &Device| f(dev, &dev.from_slice(input).unwrap());
+    static SWITCH: Mutex<()> = Mutex::new(());
+    let _switch = SWITCH.lock().unwrap_or_else(|p| p.into_inner());
+    let run = |dev: &Device| f(dev, &inputs.iter().map(|x| dev.from_slice(x).unwrap()).collect::<Vec<_>>());
     let before = backend.set_texture_reads(false);
     let buffers = run(&gpu);
     backend.set_texture_reads(true);
@@ -27,9 +31,36 @@ fn staged_and_buffer_kernels_agree() {
         let x: Vec<f32> = (0..rows * cols).map(|_| r.random_range(-8.0..8.0)).collect();
         for log in [false, true] {
             let [cpu, buffers, staged] =
-                on_cpu_and_both_gpu_paths(&x, |d, x| d.to_vec(&d.softmax(x, rows, cols, log).unwrap()).unwrap());
+                on_cpu_and_both_gpu_paths(&[&x], |d, x| d.to_vec(&d.softmax(&x[0], rows, cols, log).unwrap()).unwrap());
             assert_close(&buffers, &cpu, 1e-5, 1e-6);
             assert_close(&staged, &cpu, 1e-5, 1e-6);
+        }
+    }
+}
+
+/// A kernel run on a device's copies of the inputs, read back.
+type Run<'a> = dyn Fn(&Device, &[Storage]) -> Vec<f32> + 'a;
+
+#[test]
+fn staged_elementwise_kernels_agree() {
+    let mut r = StdRng::seed_from_u64(12);
+    // Below the staging threshold, at it, a partial last vec4 and a partial last texture row.
+    for n in [1000, 65_536, 65_537, 300_001] {
+        let a: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
+        let b: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
+        let c: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
+        let read = |d: &Device, s: Storage| d.to_vec(&s).unwrap();
+        let runs: [(&str, &Run); 4] = [
+            ("relu", &|d, x| read(d, d.unary(UnaryOp::Relu, &x[0], 0.0).unwrap())),
+            ("sub", &|d, x| read(d, d.binary(BinaryOp::Sub, &x[0], &[n].into(), &x[1], &[n].into()).unwrap())),
+            ("scalar", &|d, x| read(d, d.binary_scalar(BinaryOp::Div, &x[0], 2.0, true).unwrap())),
+            ("mul_add_relu", &|d, x| read(d, d.mul_add(&x[0], &x[1], &x[2], true).unwrap())),
+        ];
+        for (name, run) in runs {
+            let [cpu, buffers, staged] = on_cpu_and_both_gpu_paths(&[&a, &b, &c], run);
+            assert_eq!(cpu.len(), n, "{name}");
+            assert_close(&buffers, &cpu, 1e-6, 1e-6);
+            assert_close(&staged, &cpu, 1e-6, 1e-6);
         }
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct WgpuContext {
     pub texture_reads: AtomicBool,
     /// Free textures of `staged.rs`.
     pub staging_textures: Mutex<Vec<wgpu::Texture>>,
+    /// The 1x1 texture bound in place of staged inputs where none are staged.
+    pub texture_placeholder: OnceLock<wgpu::TextureView>,
     /// The first error the device reported outside an error scope, until someone collects it.
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -78,6 +80,7 @@ impl WgpuContext {
             textures: Mutex::new(Vec::new()),
             texture_reads: AtomicBool::new(info.device_type == wgpu::DeviceType::Cpu),
             staging_textures: Mutex::new(Vec::new()),
+            texture_placeholder: OnceLock::new(),
             name: format!("{} ({:?})", info.name, info.backend),
             device,
             queue,

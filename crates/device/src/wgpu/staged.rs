@@ -1,7 +1,8 @@
 //! Kernel inputs staged in textures on CPU-backed drivers (lavapipe): there a storage-buffer load
 //! is a loop over the SIMD lanes, while a texel fetch is a vector gather, so reading 16 MB costs
 //! ~15 ms from a buffer but ~3.4 ms from a texture, and the driver's buffer-to-texture copy is a
-//! memcpy (~3 ms). Read-heavy kernels (softmax) take their input through `stage`.
+//! memcpy (~3 ms). Read-heavy kernels (softmax) take their input through `stage`; elementwise
+//! kernels through `stage_all`, which binds a placeholder where nothing is staged.
 
 use std::sync::atomic::Ordering;
 
@@ -11,6 +12,8 @@ use super::context::WgpuContext;
 /// Texels (vec4s) per texture row: element `4 i + c` of a staged tensor is channel `c` of texel
 /// `(i % STAGE_WIDTH, i / STAGE_WIDTH)`. A power of two, so kernels split `i` with a shift.
 pub(crate) const STAGE_WIDTH: u32 = 4096;
+/// Below this many elements a kernel reads its buffers: the copy's fixed cost outweighs the gain.
+const STAGE_MIN: usize = 1 << 16;
 /// Free staging textures kept for reuse.
 const KEEP_FREE: usize = 8;
 
@@ -40,12 +43,45 @@ pub(crate) fn stage<'a>(ctx: &'a WgpuContext, x: &WgpuStorage) -> Option<Staged<
     let texels = x.len.div_ceil(4) as u64;
     let max = u64::from(ctx.limits.max_texture_dimension_2d);
     let rows = texels.div_ceil(u64::from(STAGE_WIDTH)).max(1).next_power_of_two();
-    if !ctx.texture_reads.load(Ordering::Relaxed) || u64::from(STAGE_WIDTH) > max || rows > max {
+    let wanted = ctx.texture_reads.load(Ordering::Relaxed) && x.len >= STAGE_MIN;
+    if !wanted || u64::from(STAGE_WIDTH) > max || rows > max {
         return None;
     }
     let texture = take(ctx, rows as u32);
     ctx.copy_to_texture(x, &texture, texels);
     Some(Staged { ctx, view: texture.create_view(&Default::default()), texture: Some(texture) })
+}
+
+/// Inputs of a kernel with a `STAGED` override: texture copies of every input, or (on GPUs, or when
+/// one does not fit) none, with a 1x1 placeholder to bind in their place.
+pub(crate) enum StagedInputs<'a> {
+    Staged(Vec<Staged<'a>>),
+    Placeholder(wgpu::TextureView),
+}
+
+impl StagedInputs<'_> {
+    /// The `STAGED` override constant.
+    pub fn flag(&self) -> f64 {
+        f64::from(u8::from(matches!(self, StagedInputs::Staged(_))))
+    }
+    /// The view to bind for input `i`.
+    pub fn view(&self, i: usize) -> &wgpu::TextureView {
+        match self {
+            StagedInputs::Staged(staged) => &staged[i].view,
+            StagedInputs::Placeholder(view) => view,
+        }
+    }
+}
+
+/// Stages every input of `xs` (which are equally long), or none.
+pub(crate) fn stage_all<'a>(ctx: &'a WgpuContext, xs: &[&WgpuStorage]) -> StagedInputs<'a> {
+    let staged: Option<Vec<Staged>> = xs.iter().map(|x| stage(ctx, x)).collect();
+    match staged {
+        Some(staged) => StagedInputs::Staged(staged),
+        None => StagedInputs::Placeholder(
+            ctx.texture_placeholder.get_or_init(|| take_sized(ctx, 1, 1).create_view(&Default::default())).clone(),
+        ),
+    }
 }
 
 fn take(ctx: &WgpuContext, rows: u32) -> wgpu::Texture {
@@ -54,9 +90,13 @@ fn take(ctx: &WgpuContext, rows: u32) -> wgpu::Texture {
         return free.swap_remove(i);
     }
     drop(free);
+    take_sized(ctx, STAGE_WIDTH, rows)
+}
+
+fn take_sized(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
     ctx.device.create_texture(&wgpu::TextureDescriptor {
         label: Some("soma staged input"),
-        size: wgpu::Extent3d { width: STAGE_WIDTH, height: rows, depth_or_array_layers: 1 },
+        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
         mip_level_count: 1,
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
