@@ -6,8 +6,9 @@
 // unless TRANS_B), into panels of 32 rows: texel `((batch * panels + panel) * k4 + kq) * 32 + r`
 // holds elements k = 4 kq .. 4 kq + 3 of row `32 panel + r` (zeros past the edges). A panel is then
 // contiguous, so the matmul streams through memory instead of striding by whole rows (a
-// power-of-two stride put every row in the same cache set and halved the speed). The texture is
-// that sequence of texels, `1 << log2_width` per texture row.
+// power-of-two stride put every row in the same cache set and halved the speed). A texture is a
+// sequence of texels, `1 << log2_width` per texture row; `pack` reads the operand from such a
+// texture too (a copy of its buffer, which the driver makes with a memcpy).
 //
 // `matmul`: a workgroup is one subgroup of 8 lanes computing a 32 x 32 tile of C; lane `l` owns
 // columns 8 t + l (t < 4) of the 32 rows. Per 4 steps of k it fetches 4 texels of A (rows
@@ -23,11 +24,13 @@ struct PackParams {
     k: u32,
     k4: u32,
     panels: u32,
-    // 1: element (row, kk) is at kk * rows + row; 0: at row * k + kk.
-    k_major: u32,
+    // 0: element (row, kk) is at row * k + kk; 1: at kk * rows + row; 2: the same with rows a
+    // multiple of 4, so a texel holds 4 rows and a thread transposes 4 x 4 blocks.
+    mode: u32,
     log2_width: u32,
+    // The last texel of the operand's copy.
+    last_texel: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 struct Params {
@@ -42,36 +45,82 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> pp: PackParams;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var raw: texture_2d<f32>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
 
 fn texel(i: u32, log2_width: u32) -> vec2<u32> {
     return vec2<u32>(i & ((1u << log2_width) - 1u), i >> log2_width);
 }
 
-fn element(base: u32, row: u32, kk: u32) -> f32 {
-    if kk >= pp.k {
-        return 0.0;
-    }
-    if pp.k_major == 1u {
-        return src[base + kk * pp.rows + row];
-    }
-    return src[base + row * pp.k + kk];
+fn raw_texel(i: u32) -> vec4<f32> {
+    return textureLoad(raw, texel(min(i, pp.last_texel), pp.log2_width), 0);
 }
 
-// Grid: (k4, panels, batch) workgroups of 32 lanes, one texel each.
+fn raw_element(o: u32) -> f32 {
+    return raw_texel(o >> 2u)[o & 3u];
+}
+
+fn put(batch: u32, row: u32, kq: u32, v: vec4<f32>) {
+    let i = ((batch * pp.panels + row / 32u) * pp.k4 + kq) * 32u + row % 32u;
+    textureStore(dst, texel(i, pp.log2_width), v);
+}
+
+// v with zeros at k >= pp.k.
+fn within_k(kk: u32, v: vec4<f32>) -> vec4<f32> {
+    return select(vec4(0.0), v, vec4(kk) + vec4<u32>(0u, 1u, 2u, 3u) < vec4(pp.k));
+}
+
+// Elements o .. o + 3 of the operand, from the one or two texels holding them.
+fn four_from(o: u32) -> vec4<f32> {
+    let t0 = raw_texel(o >> 2u);
+    if (pp.k & 3u) == 0u {
+        return t0;
+    }
+    let t1 = raw_texel((o >> 2u) + 1u);
+    let s = o & 3u;
+    return select(select(select(t0, vec4(t0.yzw, t1.x), s == 1u), vec4(t0.zw, t1.xy), s == 2u), vec4(t0.w, t1.xyz),
+        s == 3u);
+}
+
+// Grid: (k4, row groups, batch) workgroups of 32 threads; a thread packs one texel (modes 0, 1:
+// 32 rows per workgroup) or a 4 x 4 block (mode 2: 128 rows).
 @compute @workgroup_size(32)
-fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) r: u32) {
-    let row = wg.y * 32u + r;
+fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let kk = wg.x * 4u;
+    let base = wg.z * pp.rows * pp.k;
+    if pp.mode == 2u {
+        let row = (wg.y * 32u + lane) * 4u;
+        if row >= pp.panels * 32u {
+            return;
+        }
+        var t = array<vec4<f32>, 4>();
+        if row < pp.rows {
+            let o = (base + kk * pp.rows + row) >> 2u;
+            let step = pp.rows >> 2u;
+            t[0] = raw_texel(o);
+            t[1] = select(vec4(0.0), raw_texel(o + step), kk + 1u < pp.k);
+            t[2] = select(vec4(0.0), raw_texel(o + 2u * step), kk + 2u < pp.k);
+            t[3] = select(vec4(0.0), raw_texel(o + 3u * step), kk + 3u < pp.k);
+        }
+        put(wg.z, row, wg.x, vec4(t[0].x, t[1].x, t[2].x, t[3].x));
+        put(wg.z, row + 1u, wg.x, vec4(t[0].y, t[1].y, t[2].y, t[3].y));
+        put(wg.z, row + 2u, wg.x, vec4(t[0].z, t[1].z, t[2].z, t[3].z));
+        put(wg.z, row + 3u, wg.x, vec4(t[0].w, t[1].w, t[2].w, t[3].w));
+        return;
+    }
+    let row = wg.y * 32u + lane;
     var v = vec4<f32>(0.0);
     if row < pp.rows {
-        let base = wg.z * pp.rows * pp.k;
-        let kk = wg.x * 4u;
-        v = vec4<f32>(element(base, row, kk), element(base, row, kk + 1u), element(base, row, kk + 2u),
-            element(base, row, kk + 3u));
+        if pp.mode == 1u {
+            let o = base + kk * pp.rows + row;
+            v = vec4(raw_element(o), raw_element(o + pp.rows), raw_element(o + 2u * pp.rows),
+                raw_element(o + 3u * pp.rows));
+        } else {
+            v = four_from(base + row * pp.k + kk);
+        }
+        v = within_k(kk, v);
     }
-    let i = ((wg.z * pp.panels + wg.y) * pp.k4 + wg.x) * 32u + r;
-    textureStore(dst, texel(i, pp.log2_width), v);
+    put(wg.z, row, wg.x, v);
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

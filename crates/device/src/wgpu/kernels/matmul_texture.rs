@@ -14,8 +14,8 @@ use crate::{MatmulDims, Result};
 const PANEL: usize = 32;
 /// Texels per texture row, at most (a power of two; the texture is a sequence of texels).
 const MAX_WIDTH: u32 = 4096;
-/// Free textures kept for reuse.
-const KEEP_FREE: usize = 8;
+/// Free textures kept for reuse (a matmul takes four).
+const KEEP_FREE: usize = 16;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -24,9 +24,10 @@ struct PackParams {
     k: u32,
     k4: u32,
     panels: u32,
-    k_major: u32,
+    mode: u32,
     log2_width: u32,
-    _pad: [u32; 2],
+    last_texel: u32,
+    _pad: u32,
 }
 
 #[repr(C)]
@@ -50,6 +51,9 @@ pub(crate) struct Plan {
     panels_n: usize,
     height_a: u32,
     height_b: u32,
+    /// Texture rows of the copies of a and b as stored.
+    raw_a: u32,
+    raw_b: u32,
 }
 
 impl Plan {
@@ -66,14 +70,23 @@ impl Plan {
         if [k4, panels_m, panels_n, d.batch].iter().any(|&g| g == 0 || g > max_groups) {
             return None;
         }
-        let height = |panels: usize| -> Option<u32> {
-            let texels = d.batch.checked_mul(panels)?.checked_mul(k4)?.checked_mul(PANEL)?;
-            let rows = texels.div_ceil(1 << log2_width);
-            // Buckets of powers of two, so textures are reused across shapes.
-            let rows = u32::try_from(rows.next_power_of_two()).ok()?;
+        // Texture rows for `texels`, in buckets of powers of two so textures are reused.
+        let height = |texels: Option<usize>| -> Option<u32> {
+            let rows = u32::try_from(texels?.div_ceil(1 << log2_width).next_power_of_two()).ok()?;
             (rows <= max_dim).then_some(rows)
         };
-        Some(Plan { log2_width, k4, panels_m, panels_n, height_a: height(panels_m)?, height_b: height(panels_n)? })
+        let packed = |panels: usize| d.batch.checked_mul(panels)?.checked_mul(k4)?.checked_mul(PANEL);
+        let raw = |rows: usize| Some(d.batch.checked_mul(rows)?.checked_mul(d.k)?.div_ceil(4));
+        Some(Plan {
+            log2_width,
+            k4,
+            panels_m,
+            panels_n,
+            height_a: height(packed(panels_m))?,
+            height_b: height(packed(panels_n))?,
+            raw_a: height(raw(d.m))?,
+            raw_b: height(raw(d.n))?,
+        })
     }
 }
 
@@ -86,25 +99,38 @@ pub(crate) fn matmul_texture(
     plan: Plan,
 ) -> Result<WgpuStorage> {
     let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
-    let ta = take(ctx, 1 << plan.log2_width, plan.height_a);
-    let tb = take(ctx, 1 << plan.log2_width, plan.height_b);
+    let width = 1 << plan.log2_width;
+    let (ta, tb) = (take(ctx, width, plan.height_a), take(ctx, width, plan.height_b));
     let (va, vb) = (ta.create_view(&Default::default()), tb.create_view(&Default::default()));
     let pack = Kernel::new(Shader::MatmulTexture, "pack");
     // A is m x k as stored unless transposed; B is packed as its transpose, n x k.
-    for (src, view, rows, panels, k_major) in
-        [(a, &va, d.m, plan.panels_m, d.transpose_a), (b, &vb, d.n, plan.panels_n, !d.transpose_b)]
-    {
+    for (src, raw_height, view, rows, panels, k_major) in [
+        (a, plan.raw_a, &va, d.m, plan.panels_m, d.transpose_a),
+        (b, plan.raw_b, &vb, d.n, plan.panels_n, !d.transpose_b),
+    ] {
+        let texels = (d.batch * rows * d.k).div_ceil(4);
+        let raw = take(ctx, width, raw_height);
+        ctx.copy_to_texture(src, &raw, texels as u64);
+        let mode = match (k_major, rows.is_multiple_of(4)) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => 2,
+        };
         let params = PackParams {
             rows: rows as u32,
             k: d.k as u32,
             k4: plan.k4 as u32,
             panels: panels as u32,
-            k_major: u32::from(k_major),
+            mode,
             log2_width: plan.log2_width,
-            _pad: [0; 2],
+            last_texel: texels as u32 - 1,
+            _pad: 0,
         };
-        let groups = [plan.k4 as u32, panels as u32, d.batch as u32];
-        ctx.dispatch_with_textures(&pack, &params, &[(1, src)], &[(2, view)], groups)?;
+        let row_groups = if mode == 2 { panels.div_ceil(4) } else { panels };
+        let groups = [plan.k4 as u32, row_groups as u32, d.batch as u32];
+        let raw_view = raw.create_view(&Default::default());
+        ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, view)], groups)?;
+        give_back(ctx, raw);
     }
     let params = Params {
         m: d.m as u32,
@@ -137,7 +163,9 @@ fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: wgpu::TextureFormat::Rgba32Float,
-        usage: wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::TEXTURE_BINDING,
+        usage: wgpu::TextureUsages::COPY_DST
+            | wgpu::TextureUsages::STORAGE_BINDING
+            | wgpu::TextureUsages::TEXTURE_BINDING,
         view_formats: &[],
     })
 }
@@ -168,6 +196,8 @@ mod tests {
         let plan = Plan::new(&dims(3, 65, 130, 33), &limits).unwrap();
         assert_eq!((plan.k4, plan.panels_m, plan.panels_n), (9, 3, 5));
         assert_eq!((plan.height_a, plan.height_b), (1, 2));
+        // 3 x 65 x 33 = 6435 elements, 1609 texels; 3 x 130 x 33 in 3218.
+        assert_eq!((plan.raw_a, plan.raw_b), (1, 1));
     }
 
     #[test]
