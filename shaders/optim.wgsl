@@ -1,6 +1,8 @@
 // Fused optimizer steps (optim.rs `UpdateRule::apply`, PyTorch semantics): one dispatch per
 // parameter reads the parameter, its gradient and state, and writes the new parameter and state,
-// four elements (a vec4) at a time: on lavapipe a vec4 load costs about as much as a scalar one.
+// four elements (a vec4) at a time. One entry point, `update`; the rule is the override `RULE`
+// (a constant, so the `switch` folds away and each pipeline keeps only its rule's loads).
+// On CPU-backed drivers the inputs are read from texture copies (`STAGED`, see unary.wgsl).
 
 struct Params {
     n: u32,
@@ -20,6 +22,12 @@ struct Params {
 const FLAG_NESTEROV: u32 = 1u;
 const FLAG_DECOUPLED: u32 = 2u;
 
+const RULE_SGD: u32 = 0u;
+const RULE_ADAGRAD: u32 = 1u;
+const RULE_RMSPROP: u32 = 2u;
+override RULE: u32 = RULE_SGD;
+override STAGED: bool = false;
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> param: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
@@ -28,27 +36,68 @@ const FLAG_DECOUPLED: u32 = 2u;
 @group(0) @binding(5) var<storage, read_write> out_param: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> out_s0: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> out_s1: array<vec4<f32>>;
+@group(0) @binding(8) var param_staged: texture_2d<f32>;
+@group(0) @binding(9) var grad_staged: texture_2d<f32>;
+@group(0) @binding(10) var s0_staged: texture_2d<f32>;
+@group(0) @binding(11) var s1_staged: texture_2d<f32>;
 
 // vec4s per thread (as in unary.wgsl): thread `li` of workgroup `w` updates vec4s
 // `w * 256 * VPT + li + 256 k`. Bindings are rounded up to whole vec4s; the padding is scratch.
 const VPT: u32 = 4u;
 
+fn texel(t: texture_2d<f32>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2(i & 4095u, i >> 12u), 0);
+}
+
+fn load_param(i: u32) -> vec4<f32> {
+    if STAGED {
+        return texel(param_staged, i);
+    }
+    return param[i];
+}
+
+fn load_grad(i: u32) -> vec4<f32> {
+    if STAGED {
+        return texel(grad_staged, i);
+    }
+    return grad[i];
+}
+
+fn load_s0(i: u32) -> vec4<f32> {
+    if STAGED {
+        return texel(s0_staged, i);
+    }
+    return s0[i];
+}
+
+fn load_s1(i: u32) -> vec4<f32> {
+    if STAGED {
+        return texel(s1_staged, i);
+    }
+    return s1[i];
+}
+
 @compute @workgroup_size(256)
-fn update_sgd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let start = (wg.y * nwg.x + wg.x) * (256u * VPT) + li;
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < (p.n + 3u) / 4u {
-            sgd_at(i);
+            switch RULE {
+                case RULE_SGD: { sgd_at(i); }
+                case RULE_ADAGRAD: { adagrad_at(i); }
+                case RULE_RMSPROP: { rmsprop_at(i); }
+                default: { adam_at(i); }
+            }
         }
     }
 }
 
 fn sgd_at(i: u32) {
-    let w = param[i];
-    var g = grad[i] + p.weight_decay * w;
-    var v = s0[i];
+    let w = load_param(i);
+    var g = load_grad(i) + p.weight_decay * w;
+    var v = load_s0(i);
     if p.momentum != 0.0 {
         v = p.momentum * v + (1.0 - p.dampening) * g;
         g = select(v, g + p.momentum * v, (p.flags & FLAG_NESTEROV) != 0u);
@@ -57,44 +106,20 @@ fn sgd_at(i: u32) {
     out_param[i] = w - p.lr * g;
 }
 
-@compute @workgroup_size(256)
-fn update_adagrad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let start = (wg.y * nwg.x + wg.x) * (256u * VPT) + li;
-    for (var k = 0u; k < VPT; k++) {
-        let i = start + k * 256u;
-        if i < (p.n + 3u) / 4u {
-            adagrad_at(i);
-        }
-    }
-}
-
 fn adagrad_at(i: u32) {
-    let w = param[i];
-    let g = grad[i] + p.weight_decay * w;
-    let s = s0[i] + g * g;
+    let w = load_param(i);
+    let g = load_grad(i) + p.weight_decay * w;
+    let s = load_s0(i) + g * g;
     out_s0[i] = s;
     out_param[i] = w - p.lr * g / (sqrt(s) + p.eps);
 }
 
-@compute @workgroup_size(256)
-fn update_rmsprop(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let start = (wg.y * nwg.x + wg.x) * (256u * VPT) + li;
-    for (var k = 0u; k < VPT; k++) {
-        let i = start + k * 256u;
-        if i < (p.n + 3u) / 4u {
-            rmsprop_at(i);
-        }
-    }
-}
-
 fn rmsprop_at(i: u32) {
-    let w = param[i];
-    let g = grad[i] + p.weight_decay * w;
-    let sq = p.alpha * s0[i] + (1.0 - p.alpha) * g * g;
+    let w = load_param(i);
+    let g = load_grad(i) + p.weight_decay * w;
+    let sq = p.alpha * load_s0(i) + (1.0 - p.alpha) * g * g;
     let step = g / (sqrt(sq) + p.eps);
-    var buf = s1[i];
+    var buf = load_s1(i);
     var new_w = w - p.lr * step;
     if p.momentum > 0.0 {
         buf = p.momentum * buf + step;
@@ -105,28 +130,16 @@ fn rmsprop_at(i: u32) {
     out_param[i] = new_w;
 }
 
-@compute @workgroup_size(256)
-fn update_adam(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let start = (wg.y * nwg.x + wg.x) * (256u * VPT) + li;
-    for (var k = 0u; k < VPT; k++) {
-        let i = start + k * 256u;
-        if i < (p.n + 3u) / 4u {
-            adam_at(i);
-        }
-    }
-}
-
 fn adam_at(i: u32) {
-    var w = param[i];
-    var g = grad[i];
+    var w = load_param(i);
+    var g = load_grad(i);
     if (p.flags & FLAG_DECOUPLED) != 0u {
         w = w * (1.0 - p.lr * p.weight_decay);
     } else {
         g = g + p.weight_decay * w;
     }
-    let m = p.beta1 * s0[i] + (1.0 - p.beta1) * g;
-    let v = p.beta2 * s1[i] + (1.0 - p.beta2) * g * g;
+    let m = p.beta1 * load_s0(i) + (1.0 - p.beta1) * g;
+    let v = p.beta2 * load_s1(i) + (1.0 - p.beta2) * g * g;
     out_s0[i] = m;
     out_s1[i] = v;
     out_param[i] = w - p.lr * (m / p.bias1) / (sqrt(v / p.bias2) + p.eps);

@@ -240,6 +240,14 @@ impl Device {
         state: &[&Storage],
     ) -> Result<(Storage, Vec<Storage>)> {
         let op = rule.name();
+        if state.len() != rule.state_count() {
+            let msg = format!("takes {} state buffers, got {}", rule.state_count(), state.len());
+            return Err(Error::invalid(op, msg));
+        }
+        let lengths: Vec<usize> = [param, grad].into_iter().chain(state.iter().copied()).map(Storage::len).collect();
+        if lengths.iter().any(|&l| l != param.len()) {
+            return Err(Error::shape(op, format!("parameter, gradient and state lengths differ: {lengths:?}")));
+        }
         match self {
             Device::Cpu(b) => {
                 let state = unwrap_all!(state, Cpu, op, "cpu");

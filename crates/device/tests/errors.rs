@@ -77,3 +77,25 @@ fn adapter_name() {
     }
     assert_eq!(gpu(), g, "one shared device per process");
 }
+
+/// An optimizer step with the wrong number of state buffers, or buffers of another length, is an
+/// error naming the rule, on both backends.
+#[test]
+fn update_checks_its_state() {
+    let adam = soma_device::UpdateRule::Adam {
+        lr: 0.1,
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        decoupled: false,
+        step: 1,
+    };
+    for device in [soma_device::Device::cpu(), soma_device::testing::gpu()] {
+        let (four, three) = (device.from_slice(&[1.0; 4]).unwrap(), device.from_slice(&[1.0; 3]).unwrap());
+        let err = device.update(&adam, &four, &four, &[&four]).unwrap_err();
+        assert_eq!(err.to_string(), "adam: takes 2 state buffers, got 1");
+        let err = device.update(&adam, &four, &four, &[&four, &three]).unwrap_err();
+        assert_eq!(err.to_string(), "adam: parameter, gradient and state lengths differ: [4, 4, 4, 3]");
+    }
+}

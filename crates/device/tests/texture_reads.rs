@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{BinaryOp, Device, Storage, UnaryOp};
+use soma_device::{BinaryOp, Device, Storage, UnaryOp, UpdateRule};
 
 /// Runs `f` on the CPU and on the GPU with texture reads off, then on.
 fn on_cpu_and_both_gpu_paths(inputs: &[&[f32]], f: impl Fn(&Device, &[Storage]) -> Vec<f32>) -> [Vec<f32>; 3] {
@@ -49,18 +49,40 @@ fn staged_elementwise_kernels_agree() {
         let a: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
         let b: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
         let c: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
+        let c2: Vec<f32> = c.iter().map(|v| v * v).collect();
         let read = |d: &Device, s: Storage| d.to_vec(&s).unwrap();
-        let runs: [(&str, &Run); 4] = [
+        let adam = UpdateRule::Adam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            decoupled: true,
+            step: 3,
+        };
+        let sgd = UpdateRule::Sgd { lr: 0.1, momentum: 0.9, dampening: 0.0, nesterov: true, weight_decay: 0.01 };
+        // The new parameter, then each new state.
+        let step = |d: &Device, x: &[Storage], rule: &UpdateRule| {
+            let state: Vec<&Storage> = x[2..2 + rule.state_count()].iter().collect();
+            let (param, state) = d.update(rule, &x[0], &x[1], &state).unwrap();
+            let mut out = d.to_vec(&param).unwrap();
+            state.iter().for_each(|s| out.extend(d.to_vec(s).unwrap()));
+            out
+        };
+        let runs: [(&str, &Run); 6] = [
+            ("adam", &|d, x| step(d, x, &adam)),
+            ("sgd", &|d, x| step(d, x, &sgd)),
             ("relu", &|d, x| read(d, d.unary(UnaryOp::Relu, &x[0], 0.0).unwrap())),
             ("sub", &|d, x| read(d, d.binary(BinaryOp::Sub, &x[0], &[n].into(), &x[1], &[n].into()).unwrap())),
             ("scalar", &|d, x| read(d, d.binary_scalar(BinaryOp::Div, &x[0], 2.0, true).unwrap())),
             ("mul_add_relu", &|d, x| read(d, d.mul_add(&x[0], &x[1], &x[2], true).unwrap())),
         ];
         for (name, run) in runs {
-            let [cpu, buffers, staged] = on_cpu_and_both_gpu_paths(&[&a, &b, &c], run);
-            assert_eq!(cpu.len(), n, "{name}");
-            assert_close(&buffers, &cpu, 1e-6, 1e-6);
-            assert_close(&staged, &cpu, 1e-6, 1e-6);
+            // Adam's second moment must not be negative: it reads b squared.
+            let [cpu, buffers, staged] = on_cpu_and_both_gpu_paths(&[&a, &b, &c, &c2], run);
+            assert_eq!(cpu.len() % n, 0, "{name}");
+            assert_close(&buffers, &cpu, 1e-5, 1e-6);
+            assert_close(&staged, &cpu, 1e-5, 1e-6);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Fused optimizer steps (`shaders/optim.wgsl`): one dispatch per parameter per step, a vec4 per thread.
+//! Fused optimizer steps (`shaders/optim.wgsl`): one dispatch per parameter per step, a vec4 per
+//! thread; on CPU-backed drivers the inputs are read from texture copies (`staged.rs`).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -6,6 +7,7 @@ use super::{alloc, per_vec4};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::wgpu::staged::stage_all;
 use crate::{Result, UpdateRule};
 
 #[repr(C)]
@@ -37,9 +39,10 @@ pub(crate) fn update(
 ) -> Result<(WgpuStorage, Vec<WgpuStorage>)> {
     let n = param.len;
     let base = OptimParams { n: n as u32, ..Zeroable::zeroed() };
-    let (entry, params) = match *rule {
+    // `RULE` in optim.wgsl, in `UpdateRule` order.
+    let (rule_code, params) = match *rule {
         UpdateRule::Sgd { lr, momentum, dampening, nesterov, weight_decay } => (
-            "update_sgd",
+            0.0,
             OptimParams {
                 flags: if nesterov { FLAG_NESTEROV } else { 0 },
                 lr,
@@ -49,17 +52,15 @@ pub(crate) fn update(
                 ..base
             },
         ),
-        UpdateRule::Adagrad { lr, eps, weight_decay } => {
-            ("update_adagrad", OptimParams { lr, eps, weight_decay, ..base })
-        }
+        UpdateRule::Adagrad { lr, eps, weight_decay } => (1.0, OptimParams { lr, eps, weight_decay, ..base }),
         UpdateRule::RmsProp { lr, alpha, eps, momentum, weight_decay } => {
-            ("update_rmsprop", OptimParams { lr, alpha, eps, momentum, weight_decay, ..base })
+            (2.0, OptimParams { lr, alpha, eps, momentum, weight_decay, ..base })
         }
         UpdateRule::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, step } => {
             // The bias corrections exactly as optim.rs computes them, in f32.
             let t = step.max(1) as i32;
             (
-                "update_adam",
+                3.0,
                 OptimParams {
                     flags: if decoupled { FLAG_DECOUPLED } else { 0 },
                     lr,
@@ -77,11 +78,14 @@ pub(crate) fn update(
     let name = rule.name();
     let new_param = alloc(ctx, || format!("{name} step"), n)?;
     let new_state = (0..state.len()).map(|_| alloc(ctx, || format!("{name} step"), n)).collect::<Result<Vec<_>>>()?;
-    let mut bindings = vec![(1, param), (2, grad), (5, &new_param)];
-    for (i, (s, out)) in state.iter().zip(&new_state).enumerate() {
-        bindings.push((3 + i as u32, *s));
-        bindings.push((6 + i as u32, out));
-    }
-    ctx.dispatch(&Kernel::new(Shader::Optim, entry), &params, &bindings, per_vec4(ctx, name, n)?)?;
+    // The shader binds two states whatever the rule; a one-state rule's second slots repeat its
+    // first (never read or written: the rule's code is all that is compiled).
+    let (s0, s1) = (state[0], *state.get(1).unwrap_or(&state[0]));
+    let (out_s0, out_s1) = (&new_state[0], new_state.get(1).unwrap_or(&new_state[0]));
+    let staged = stage_all(ctx, &[param, grad, s0, s1]);
+    let bindings = [(1, param), (2, grad), (3, s0), (4, s1), (5, &new_param), (6, out_s0), (7, out_s1)];
+    let textures: Vec<(u32, &wgpu::TextureView)> = (0..4).map(|i| (8 + i as u32, staged.view(i))).collect();
+    let kernel = Kernel::new(Shader::Optim, "update").with("RULE", rule_code).with("STAGED", staged.flag());
+    ctx.dispatch_with_textures(&kernel, &params, &bindings, &textures, per_vec4(ctx, name, n)?)?;
     Ok((new_param, new_state))
 }
