@@ -73,11 +73,20 @@ fn check(g: &WgpuBackend, dims: MatmulDims, seed: u64) {
 }
 
 /// Shapes for the texture kernel's 32-row panels and 4-wide texels of k: partial panels and
-/// texels, several panels each way, batches.
+/// texels, several panels each way, batches; the last two are big enough for 64-row tiles.
 #[test]
 fn texture_kernel_agrees_with_the_cpu() {
     let g = backend();
-    let shapes = [(1, 1, 1, 1), (1, 3, 5, 7), (1, 65, 130, 33), (2, 64, 96, 128), (5, 33, 31, 9), (1, 200, 70, 517)];
+    let shapes = [
+        (1, 1, 1, 1),
+        (1, 3, 5, 7),
+        (1, 65, 130, 33),
+        (2, 64, 96, 128),
+        (5, 33, 31, 9),
+        (1, 200, 70, 517),
+        (1, 257, 259, 263),
+        (2, 320, 256, 258),
+    ];
     for (i, &(batch, m, n, k)) in shapes.iter().enumerate() {
         for (transpose_a, transpose_b) in [(false, false), (false, true), (true, false), (true, true)] {
             check(&g, MatmulDims { batch, m, n, k, transpose_a, transpose_b }, 100 + 2 * i as u64);
