@@ -37,6 +37,18 @@ override OP: u32 = 0u;
 @group(0) @binding(2) var<storage, read> idx_in: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out_idx: array<u32>;
+// On CPU-backed drivers `x` is read from a texture copy (`STAGED`, see unary.wgsl): element `at`
+// is channel `at % 4` of texel `at / 4`, at (texel % 4096, texel / 4096).
+override STAGED: bool = false;
+@group(0) @binding(5) var x_staged: texture_2d<f32>;
+
+fn load_x(at: u32) -> f32 {
+    if STAGED {
+        let t = at >> 2u;
+        return textureLoad(x_staged, vec2(t & 4095u, t >> 12u), 0)[at & 3u];
+    }
+    return x[at];
+}
 
 const ROWS_WG: u32 = 64u;
 
@@ -95,7 +107,7 @@ fn reduce_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     if valid {
         for (var a = start + li; a < end; a += ROWS_WG) {
             let at = (o * p.axis + a) * p.inner + n;
-            let v = x[at];
+            let v = load_x(at);
             var i = a;
             if index_in {
                 i = idx_in[at];
@@ -146,7 +158,7 @@ fn reduce_cols(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     var best_v = identity();
     var best_i = NO_INDEX;
     for (var a = 0u; a < p.axis; a++) {
-        let v = x[(o * p.axis + a) * p.inner + n];
+        let v = load_x((o * p.axis + a) * p.inner + n);
         if is_sum() {
             best_v += v;
         } else if better(v, a, best_v, best_i) {

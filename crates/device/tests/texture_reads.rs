@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{BinaryOp, Device, Storage, UnaryOp, UpdateRule};
+use soma_device::{AxisDims, BinaryOp, Device, ReduceOp, Storage, UnaryOp, UpdateRule};
 
 /// Runs `f` on the CPU and on the GPU with texture reads off, then on.
 fn on_cpu_and_both_gpu_paths(inputs: &[&[f32]], f: impl Fn(&Device, &[Storage]) -> Vec<f32>) -> [Vec<f32>; 3] {
@@ -83,6 +83,26 @@ fn staged_elementwise_kernels_agree() {
             assert_eq!(cpu.len() % n, 0, "{name}");
             assert_close(&buffers, &cpu, 1e-5, 1e-6);
             assert_close(&staged, &cpu, 1e-5, 1e-6);
+        }
+    }
+}
+
+#[test]
+fn staged_reductions_agree() {
+    let mut r = StdRng::seed_from_u64(13);
+    let x: Vec<f32> = (0..300_000).map(|_| r.random_range(-3.0..3.0)).collect();
+    // All of it (split in chunks, then combined), rows, and columns (one thread per output).
+    let shapes = [
+        AxisDims { outer: 1, axis: 300_000, inner: 1 },
+        AxisDims { outer: 300, axis: 1000, inner: 1 },
+        AxisDims { outer: 3, axis: 100, inner: 1000 },
+    ];
+    for dims in shapes {
+        for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::ArgMin] {
+            let [cpu, buffers, staged] =
+                on_cpu_and_both_gpu_paths(&[&x], |d, x| d.to_vec(&d.reduce(op, &x[0], dims).unwrap()).unwrap());
+            assert_close(&buffers, &cpu, 1e-5, 1e-3);
+            assert_close(&staged, &cpu, 1e-5, 1e-3);
         }
     }
 }

@@ -2,11 +2,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, collapse, pack, per_element, per_vec4};
+use super::{alloc, collapse, dispatch_staged, pack, per_element, per_vec4};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
-use crate::wgpu::staged::stage_all;
 use crate::{BinaryOp, Error, MAX_RANK, Result, Shape, UnaryOp, random};
 
 #[repr(C)]
@@ -43,7 +42,7 @@ pub(crate) fn unary(ctx: &WgpuContext, op: UnaryOp, x: &WgpuStorage, alpha: f32)
     let params = UnaryParams { n: x.len as u32, alpha, _pad: [0; 2] };
     let groups = per_vec4(ctx, &name(), x.len)?;
     let kernel = Kernel::new(Shader::Unary, op.entry_point());
-    dispatch_staged(ctx, kernel, &params, &[(1, 3, x)], (2, &out), groups)?;
+    dispatch_staged(ctx, kernel, &params, &[(1, 3, x)], &[(2, &out)], groups)?;
     Ok(out)
 }
 
@@ -64,30 +63,10 @@ pub(crate) fn mul_add(
         Kernel::new(Shader::Binary, entry),
         &params,
         &[(1, 5, a), (2, 6, b), (4, 7, c)],
-        (3, &out),
+        &[(3, &out)],
         groups,
     )?;
     Ok(out)
-}
-
-/// Dispatches a vec4 elementwise kernel with a `STAGED` override: each input `(buffer slot,
-/// texture slot, storage)` is bound as a buffer and, at its texture slot, as a staged copy where
-/// `staged::stage_all` makes them (then `STAGED` is true), or as the placeholder.
-fn dispatch_staged<P: Pod>(
-    ctx: &WgpuContext,
-    kernel: Kernel,
-    params: &P,
-    inputs: &[(u32, u32, &WgpuStorage)],
-    out: (u32, &WgpuStorage),
-    groups: [u32; 3],
-) -> Result<()> {
-    let xs: Vec<&WgpuStorage> = inputs.iter().map(|&(_, _, x)| x).collect();
-    let staged = stage_all(ctx, &xs);
-    let mut buffers: Vec<(u32, &WgpuStorage)> = inputs.iter().map(|&(slot, _, x)| (slot, x)).collect();
-    buffers.push(out);
-    let textures: Vec<(u32, &wgpu::TextureView)> =
-        inputs.iter().enumerate().map(|(i, &(_, slot, _))| (slot, staged.view(i))).collect();
-    ctx.dispatch_with_textures(&kernel.with("STAGED", staged.flag()), params, &buffers, &textures, groups)
 }
 
 fn binary_kernel(op: BinaryOp, entry: &'static str) -> Kernel {
@@ -109,7 +88,7 @@ pub(crate) fn binary(
     if a_shape == b_shape {
         let params = BinaryParams::zeroed_with(n);
         let groups = per_vec4(ctx, &name(), n)?;
-        dispatch_staged(ctx, binary_kernel(op, "binary_same"), &params, &[(1, 5, a), (2, 6, b)], (3, &out), groups)?;
+        dispatch_staged(ctx, binary_kernel(op, "binary_same"), &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], groups)?;
         return Ok(out);
     }
     let groups = per_element(ctx, &name(), n)?;
@@ -156,7 +135,7 @@ pub(crate) fn binary_scalar(
     let out = alloc(ctx, name, x.len)?;
     let params = BinaryParams { scalar, scalar_first: scalar_first.into(), ..BinaryParams::zeroed_with(x.len) };
     let groups = per_vec4(ctx, &name(), x.len)?;
-    dispatch_staged(ctx, binary_kernel(op, "binary_scalar"), &params, &[(1, 5, x)], (3, &out), groups)?;
+    dispatch_staged(ctx, binary_kernel(op, "binary_scalar"), &params, &[(1, 5, x)], &[(3, &out)], groups)?;
     Ok(out)
 }
 

@@ -11,6 +11,8 @@ pub(crate) mod reduce;
 
 use super::WgpuStorage;
 use super::context::WgpuContext;
+use super::pipelines::Kernel;
+use super::staged::stage_all;
 use crate::{MAX_RANK, Result};
 
 /// Threads per workgroup of the one-thread-per-element kernels.
@@ -70,6 +72,27 @@ pub(crate) fn collapse(dims: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec
         }
     }
     (out_dims, out_strides)
+}
+
+/// Dispatches a kernel with a `STAGED` override: each input `(buffer slot, texture slot, storage)`
+/// is bound as a buffer and, at its texture slot, as a staged copy where `staged::stage_all`
+/// makes them (then `STAGED` is true), or as the placeholder; `others` (outputs, and inputs read
+/// only as buffers) are bound as they are.
+pub(crate) fn dispatch_staged<P: bytemuck::Pod>(
+    ctx: &WgpuContext,
+    kernel: Kernel,
+    params: &P,
+    inputs: &[(u32, u32, &WgpuStorage)],
+    others: &[(u32, &WgpuStorage)],
+    groups: [u32; 3],
+) -> Result<()> {
+    let xs: Vec<&WgpuStorage> = inputs.iter().map(|&(_, _, x)| x).collect();
+    let staged = stage_all(ctx, &xs);
+    let buffers: Vec<(u32, &WgpuStorage)> =
+        inputs.iter().map(|&(slot, _, x)| (slot, x)).chain(others.iter().copied()).collect();
+    let textures: Vec<(u32, &wgpu::TextureView)> =
+        inputs.iter().enumerate().map(|(i, &(_, slot, _))| (slot, staged.view(i))).collect();
+    ctx.dispatch_with_textures(&kernel.with("STAGED", staged.flag()), params, &buffers, &textures, groups)
 }
 
 #[cfg(test)]

@@ -3,11 +3,10 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, per_vec4};
+use super::{alloc, dispatch_staged, per_vec4};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
-use crate::wgpu::staged::stage_all;
 use crate::{Result, UpdateRule};
 
 #[repr(C)]
@@ -82,10 +81,9 @@ pub(crate) fn update(
     // first (never read or written: the rule's code is all that is compiled).
     let (s0, s1) = (state[0], *state.get(1).unwrap_or(&state[0]));
     let (out_s0, out_s1) = (&new_state[0], new_state.get(1).unwrap_or(&new_state[0]));
-    let staged = stage_all(ctx, &[param, grad, s0, s1]);
-    let bindings = [(1, param), (2, grad), (3, s0), (4, s1), (5, &new_param), (6, out_s0), (7, out_s1)];
-    let textures: Vec<(u32, &wgpu::TextureView)> = (0..4).map(|i| (8 + i as u32, staged.view(i))).collect();
-    let kernel = Kernel::new(Shader::Optim, "update").with("RULE", rule_code).with("STAGED", staged.flag());
-    ctx.dispatch_with_textures(&kernel, &params, &bindings, &textures, per_vec4(ctx, name, n)?)?;
+    let inputs = [(1, 8, param), (2, 9, grad), (3, 10, s0), (4, 11, s1)];
+    let outputs = [(5, &new_param), (6, out_s0), (7, out_s1)];
+    let kernel = Kernel::new(Shader::Optim, "update").with("RULE", rule_code);
+    dispatch_staged(ctx, kernel, &params, &inputs, &outputs, per_vec4(ctx, name, n)?)?;
     Ok((new_param, new_state))
 }

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, per_element};
+use super::{alloc, dispatch_staged, per_element};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -72,7 +72,8 @@ pub(crate) fn reduce(ctx: &WgpuContext, op: ReduceOp, x: &WgpuStorage, d: AxisDi
     // threads read neighbouring elements) of enough outputs: one thread per output walks the axis
     // (a workgroup per short row mostly idles; lavapipe pays per workgroup and per barrier).
     if d.axis <= 32 || outputs >= 4096 || (d.inner > 1 && outputs >= SPLIT_BELOW_OUTPUTS) {
-        ctx.dispatch(&kernel("reduce_cols"), &base, &[(1, x), (3, &out)], per_element(ctx, name, outputs)?)?;
+        let groups = per_element(ctx, name, outputs)?;
+        dispatch_staged(ctx, kernel("reduce_cols"), &base, &[(1, 5, x)], &[(3, &out)], groups)?;
         return Ok(out);
     }
     let unused = alloc(ctx, || name.into(), 1)?;
@@ -83,7 +84,7 @@ pub(crate) fn reduce(ctx: &WgpuContext, op: ReduceOp, x: &WgpuStorage, d: AxisDi
     };
     if chunks <= 1 {
         let groups = ctx.grid(name, outputs as u64)?;
-        ctx.dispatch(&kernel("reduce_rows"), &base, &[(1, x), (2, x), (3, &out), (4, &unused)], groups)?;
+        dispatch_staged(ctx, kernel("reduce_rows"), &base, &[(1, 5, x)], &[(2, x), (3, &out), (4, &unused)], groups)?;
         return Ok(out);
     }
     let chunk = d.axis.div_ceil(chunks);
@@ -92,7 +93,8 @@ pub(crate) fn reduce(ctx: &WgpuContext, op: ReduceOp, x: &WgpuStorage, d: AxisDi
     let partial_index = alloc(ctx, || name.into(), outputs * chunks)?;
     let first = ReduceParams { flags: 0, chunk: chunk as u32, chunks: chunks as u32, ..base };
     let groups = ctx.grid(name, (outputs * chunks) as u64)?;
-    ctx.dispatch(&kernel("reduce_rows"), &first, &[(1, x), (2, x), (3, &partial), (4, &partial_index)], groups)?;
+    let others = [(2, x), (3, &partial), (4, &partial_index)];
+    dispatch_staged(ctx, kernel("reduce_rows"), &first, &[(1, 5, x)], &others, groups)?;
     let second = ReduceParams {
         axis: chunks as u32,
         flags: FLAG_FINAL | FLAG_INDEX_IN,
@@ -101,12 +103,8 @@ pub(crate) fn reduce(ctx: &WgpuContext, op: ReduceOp, x: &WgpuStorage, d: AxisDi
         ..base
     };
     let groups = ctx.grid(name, outputs as u64)?;
-    ctx.dispatch(
-        &kernel("reduce_rows"),
-        &second,
-        &[(1, &partial), (2, &partial_index), (3, &out), (4, &unused)],
-        groups,
-    )?;
+    let others = [(2, &partial_index), (3, &out), (4, &unused)];
+    dispatch_staged(ctx, kernel("reduce_rows"), &second, &[(1, 5, &partial)], &others, groups)?;
     Ok(out)
 }
 
