@@ -1,10 +1,9 @@
 //! `Gru`: the gated recurrent unit with reset and update gates.
 
-use soma_autograd::{Rng, Tensor};
-use soma_device::{Device, Result};
+use soma_autograd::Tensor;
+use soma_device::Result;
 
-use crate::sequence::recurrent::{Cell, Recurrent, gate};
-use crate::{Module, Param};
+use crate::sequence::recurrent::{Cell, Recurrent, gate, recurrent_layer};
 
 struct GruCell;
 
@@ -36,43 +35,12 @@ pub struct Gru {
 }
 
 impl Gru {
-    /// One layer.
-    pub fn new(input_size: usize, hidden_size: usize, device: &Device, rng: &mut Rng) -> Result<Gru> {
-        Gru::stacked(input_size, hidden_size, 1, device, rng)
-    }
-    /// `num_layers` layers, each reading the previous one's outputs.
-    pub fn stacked(
-        input_size: usize,
-        hidden_size: usize,
-        num_layers: usize,
-        device: &Device,
-        rng: &mut Rng,
-    ) -> Result<Gru> {
-        Ok(Gru { stack: Recurrent::new(input_size, hidden_size, num_layers, device, rng)? })
-    }
     /// Runs over `x [batch, time, input]` from `h0 [num_layers, batch, hidden]` (zeros if `None`).
     /// Returns the outputs `[batch, time, hidden]` and the final state `h_n [num_layers, batch, hidden]`.
     pub fn forward_seq(&self, x: &Tensor, h0: Option<&Tensor>) -> Result<(Tensor, Tensor)> {
         let (out, state) = self.stack.run(x, h0, None)?;
         Ok((out, state.h))
     }
-    pub fn input_size(&self) -> usize {
-        self.stack.input_size()
-    }
-    pub fn hidden_size(&self) -> usize {
-        self.stack.hidden_size()
-    }
-    pub fn num_layers(&self) -> usize {
-        self.stack.num_layers()
-    }
 }
 
-impl Module for Gru {
-    /// The outputs `[batch, time, hidden]` from a zero state.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward_seq(x, None)?.0)
-    }
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
-        self.stack.visit_params(prefix, f)
-    }
-}
+recurrent_layer!(Gru);

@@ -1,10 +1,9 @@
 //! `Lstm`: the long short-term memory layer with input, forget, cell and output gates.
 
-use soma_autograd::{Rng, Tensor};
-use soma_device::{Device, Error, Result};
+use soma_autograd::Tensor;
+use soma_device::{Error, Result};
 
-use crate::sequence::recurrent::{Cell, Recurrent, gate};
-use crate::{Module, Param};
+use crate::sequence::recurrent::{Cell, Recurrent, gate, recurrent_layer};
 
 struct LstmCell;
 
@@ -53,20 +52,6 @@ pub struct Lstm {
 }
 
 impl Lstm {
-    /// One layer.
-    pub fn new(input_size: usize, hidden_size: usize, device: &Device, rng: &mut Rng) -> Result<Lstm> {
-        Lstm::stacked(input_size, hidden_size, 1, device, rng)
-    }
-    /// `num_layers` layers, each reading the previous one's outputs.
-    pub fn stacked(
-        input_size: usize,
-        hidden_size: usize,
-        num_layers: usize,
-        device: &Device,
-        rng: &mut Rng,
-    ) -> Result<Lstm> {
-        Ok(Lstm { stack: Recurrent::new(input_size, hidden_size, num_layers, device, rng)? })
-    }
     /// Runs over `x [batch, time, input]` from `state` (zeros if `None`). Returns the outputs
     /// `[batch, time, hidden]` and the final state.
     pub fn forward_seq(&self, x: &Tensor, state: Option<&LstmState>) -> Result<(Tensor, LstmState)> {
@@ -74,23 +59,6 @@ impl Lstm {
         let c = last.c.ok_or_else(|| Error::invalid("Lstm", "the cell state is missing"))?;
         Ok((out, LstmState { h: last.h, c }))
     }
-    pub fn input_size(&self) -> usize {
-        self.stack.input_size()
-    }
-    pub fn hidden_size(&self) -> usize {
-        self.stack.hidden_size()
-    }
-    pub fn num_layers(&self) -> usize {
-        self.stack.num_layers()
-    }
 }
 
-impl Module for Lstm {
-    /// The outputs `[batch, time, hidden]` from a zero state.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.forward_seq(x, None)?.0)
-    }
-    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
-        self.stack.visit_params(prefix, f)
-    }
-}
+recurrent_layer!(Lstm);

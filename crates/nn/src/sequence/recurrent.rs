@@ -9,6 +9,57 @@ use soma_device::{Device, Error, Result};
 use crate::sequence::check_sequence;
 use crate::{Param, init, join};
 
+/// The parts of `Rnn`, `Gru` and `Lstm` (structs holding `stack: Recurrent<Cell>`) that differ
+/// only by name: `new`, `stacked`, the sizes, and `Module` (the outputs from a zero state, through
+/// the layer's own `forward_seq`).
+macro_rules! recurrent_layer {
+    ($layer:ident) => {
+        impl $layer {
+            /// One layer.
+            pub fn new(
+                input_size: usize,
+                hidden_size: usize,
+                device: &soma_device::Device,
+                rng: &mut soma_autograd::Rng,
+            ) -> soma_device::Result<$layer> {
+                $layer::stacked(input_size, hidden_size, 1, device, rng)
+            }
+            /// `num_layers` layers, each reading the previous one's outputs.
+            pub fn stacked(
+                input_size: usize,
+                hidden_size: usize,
+                num_layers: usize,
+                device: &soma_device::Device,
+                rng: &mut soma_autograd::Rng,
+            ) -> soma_device::Result<$layer> {
+                let stack =
+                    $crate::sequence::recurrent::Recurrent::new(input_size, hidden_size, num_layers, device, rng)?;
+                Ok($layer { stack })
+            }
+            pub fn input_size(&self) -> usize {
+                self.stack.input_size()
+            }
+            pub fn hidden_size(&self) -> usize {
+                self.stack.hidden_size()
+            }
+            pub fn num_layers(&self) -> usize {
+                self.stack.num_layers()
+            }
+        }
+
+        impl $crate::Module for $layer {
+            /// The outputs `[batch, time, hidden]` from a zero state.
+            fn forward(&self, x: &soma_autograd::Tensor) -> soma_device::Result<soma_autograd::Tensor> {
+                Ok(self.forward_seq(x, None)?.0)
+            }
+            fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &$crate::Param)) {
+                self.stack.visit_params(prefix, f)
+            }
+        }
+    };
+}
+pub(crate) use recurrent_layer;
+
 /// One time step of a recurrent layer kind.
 pub(crate) trait Cell {
     /// The layer's name in errors: `"Lstm"`.
