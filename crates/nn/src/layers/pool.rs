@@ -33,28 +33,36 @@ impl Window {
     }
 }
 
+/// `new(kernel_size)` (`nn.MaxPool2d(kernel_size)` / `nn.AvgPool2d(kernel_size)`: stride = kernel
+/// size, no padding), `stride` and `padding` for a pooling layer holding a `window`.
+macro_rules! window_builders {
+    ($layer:ident) => {
+        impl $layer {
+            /// Stride = kernel size, no padding (as PyTorch's default).
+            pub fn new(kernel_size: impl Into<Size2>) -> Self {
+                let kernel = kernel_size.into();
+                $layer { window: Window { kernel, stride: kernel.0, padding: 0 } }
+            }
+            pub fn stride(mut self, stride: usize) -> Self {
+                self.window.stride = stride;
+                self
+            }
+            /// Padding on every side, at most half the kernel (as PyTorch).
+            pub fn padding(mut self, padding: usize) -> Self {
+                self.window.padding = padding;
+                self
+            }
+        }
+    };
+}
+
 /// Max over `kernel` windows (stride defaults to the kernel size; padding never wins the max).
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d {
     window: Window,
 }
 
-impl MaxPool2d {
-    /// `nn.MaxPool2d(kernel_size)`: stride = kernel size, no padding.
-    pub fn new(kernel_size: impl Into<Size2>) -> Self {
-        let kernel = kernel_size.into();
-        MaxPool2d { window: Window { kernel, stride: kernel.0, padding: 0 } }
-    }
-    pub fn stride(mut self, stride: usize) -> Self {
-        self.window.stride = stride;
-        self
-    }
-    /// Padding on every side, at most half the kernel (as PyTorch).
-    pub fn padding(mut self, padding: usize) -> Self {
-        self.window.padding = padding;
-        self
-    }
-}
+window_builders!(MaxPool2d);
 
 impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -77,22 +85,7 @@ pub struct AvgPool2d {
     window: Window,
 }
 
-impl AvgPool2d {
-    /// `nn.AvgPool2d(kernel_size)`: stride = kernel size, no padding.
-    pub fn new(kernel_size: impl Into<Size2>) -> Self {
-        let kernel = kernel_size.into();
-        AvgPool2d { window: Window { kernel, stride: kernel.0, padding: 0 } }
-    }
-    pub fn stride(mut self, stride: usize) -> Self {
-        self.window.stride = stride;
-        self
-    }
-    /// Padding on every side, at most half the kernel (as PyTorch).
-    pub fn padding(mut self, padding: usize) -> Self {
-        self.window.padding = padding;
-        self
-    }
-}
+window_builders!(AvgPool2d);
 
 impl Module for AvgPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
