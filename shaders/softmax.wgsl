@@ -5,7 +5,7 @@
 // `softmax_rows4`: rows of a multiple of 4 columns, as vec4s: one workgroup of 64 per row, one pass
 // for the maximum and the sum together (online: the sum is rescaled when the maximum grows), one
 // tree reduction of (max, sum) pairs, and one pass writing; 2 loads per element instead of 3.
-// `softmax_rows4_staged`: the same, reading a texture copy of the input (CPU-backed drivers).
+// On CPU-backed drivers `softmax_rows4` reads a texture copy of the input.
 
 struct Params {
     rows: u32,
@@ -159,47 +159,32 @@ fn normalized(v: vec4<f32>, row: vec2<f32>) -> vec4<f32> {
     return exp(d) * (1.0 / row.y);
 }
 
-@compute @workgroup_size(WG4)
+// On CPU-backed drivers the input is read from a texture copy (`STAGED`, see unary.wgsl), by
+// 8-thread workgroups: one 8-lane fiber on lavapipe, whose barriers then switch nothing (64
+// threads measured 2.3x slower there). Elsewhere a 1x1 placeholder is bound and never read.
+override STAGED: bool = false;
+override WG_ROWS4: u32 = select(WG4, 8u, STAGED);
+@group(0) @binding(3) var x_staged: texture_2d<f32>;
+
+fn load_x4(i: u32) -> vec4<f32> {
+    if STAGED {
+        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u), 0);
+    }
+    return x4[i];
+}
+
+@compute @workgroup_size(WG_ROWS4)
 fn softmax_rows4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let row = wg.y * nwg.x + wg.x;
     let cols4 = select(0u, p.cols / 4u, row < p.rows);
     let base = row * cols4;
     online_start();
-    for (var j = li; j < cols4; j += WG4) {
-        online_add(x4[base + j]);
+    for (var j = li; j < cols4; j += WG_ROWS4) {
+        online_add(load_x4(base + j));
     }
-    let totals = online_combine(li, WG4);
-    for (var j = li; j < cols4; j += WG4) {
-        y4[base + j] = normalized(x4[base + j], totals);
-    }
-}
-
-// The input staged in a texture (`staged.rs`): vec4 `i` is texel (i % STAGE_WIDTH, i / STAGE_WIDTH).
-@group(0) @binding(3) var staged: texture_2d<f32>;
-const STAGE_SHIFT: u32 = 12u;
-
-fn staged4(i: u32) -> vec4<f32> {
-    return textureLoad(staged, vec2(i & ((1u << STAGE_SHIFT) - 1u), i >> STAGE_SHIFT), 0);
-}
-
-// Threads per workgroup of `softmax_rows4_staged`: one 8-lane fiber on lavapipe, whose barriers
-// then switch nothing (a 64-thread workgroup measured 2.3x slower there).
-const WG_STAGED: u32 = 8u;
-
-// `softmax_rows4` reading the input from its staged copy.
-@compute @workgroup_size(WG_STAGED)
-fn softmax_rows4_staged(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let row = wg.y * nwg.x + wg.x;
-    let cols4 = select(0u, p.cols / 4u, row < p.rows);
-    let base = row * cols4;
-    online_start();
-    for (var j = li; j < cols4; j += WG_STAGED) {
-        online_add(staged4(base + j));
-    }
-    let totals = online_combine(li, WG_STAGED);
-    for (var j = li; j < cols4; j += WG_STAGED) {
-        y4[base + j] = normalized(staged4(base + j), totals);
+    let totals = online_combine(li, WG_ROWS4);
+    for (var j = li; j < cols4; j += WG_ROWS4) {
+        y4[base + j] = normalized(load_x4(base + j), totals);
     }
 }

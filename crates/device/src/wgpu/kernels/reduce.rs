@@ -6,7 +6,6 @@ use super::{alloc, dispatch_staged, per_element};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
-use crate::wgpu::staged::stage;
 use crate::{AxisDims, ReduceOp, Result};
 
 #[repr(C)]
@@ -119,12 +118,9 @@ pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usi
         ("softmax_small", per_element(ctx, name, rows)?)
     } else if cols.is_multiple_of(4) {
         let groups = ctx.grid(name, rows as u64)?;
-        if let Some(staged) = stage(ctx, x) {
-            let kernel = Kernel::new(Shader::Softmax, "softmax_rows4_staged");
-            ctx.dispatch_with_textures(&kernel, &params, &[(2, &out)], &[(3, &staged.view)], groups)?;
-            return Ok(out);
-        }
-        ("softmax_rows4", groups)
+        let kernel = Kernel::new(Shader::Softmax, "softmax_rows4");
+        dispatch_staged(ctx, kernel, &params, &[(1, 3, x)], &[(2, &out)], groups)?;
+        return Ok(out);
     } else {
         ("softmax_rows", ctx.grid(name, rows as u64)?)
     };
