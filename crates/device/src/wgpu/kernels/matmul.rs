@@ -1,5 +1,7 @@
-//! Batched matmul (`shaders/matmul.wgsl`); transposes are override constants, so each of the four
-//! combinations is its own specialised pipeline.
+//! Batched matmul: the kernel choice, the portable kernels (`shaders/matmul.wgsl`) and the buffer
+//! subgroup kernel for lavapipe-like drivers (`shaders/matmul_subgroup.wgsl`); transposes are
+//! override constants there, so each of the four combinations is its own specialised pipeline.
+//! The texture kernel those drivers use first is in `matmul_texture.rs`.
 
 use bytemuck::{Pod, Zeroable};
 

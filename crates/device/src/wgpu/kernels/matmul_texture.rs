@@ -70,7 +70,9 @@ impl Plan {
         let rows = tile_rows(d);
         let (panels_m, panels_n) = (d.m.div_ceil(rows), d.n.div_ceil(PANEL));
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
-        if [k4, panels_m, panels_n, d.batch].iter().any(|&g| g == 0 || g > max_groups) {
+        // Grids: pack (k4, rows / 32, batch), matmul (panels_n, panels_m, batch).
+        let row_groups = (panels_m * rows).max(panels_n * PANEL) / 32;
+        if [k4, row_groups, panels_m, panels_n, d.batch].iter().any(|&g| g == 0 || g > max_groups) {
             return None;
         }
         // Texture rows for `texels`, in buckets of powers of two so textures are reused.
@@ -217,6 +219,13 @@ mod tests {
         let mut limits = wgpu::Limits::default();
         assert_eq!(Plan::new(&dims(1, 1, 1, 4 * 65_536), &limits), None);
         assert_eq!(Plan::new(&dims(1, 0, 5, 5), &limits), None);
+        // 32 * 65,535 rows are 65,535 groups of 32 to pack; 64-row tiles round up past that (with
+        // textures large enough to hold them).
+        assert!(Plan::new(&dims(1, 32 * 65_535, 32, 4), &limits).is_some());
+        let mut large = limits.clone();
+        large.max_texture_dimension_2d = 1 << 16;
+        assert!(Plan::new(&dims(1, 64 * 32_767, 256, 256), &large).is_some());
+        assert_eq!(Plan::new(&dims(1, 32 * 65_535, 256, 256), &large), None);
         // 64 x 64 texels hold one panel of 128 texels of k.
         limits.max_texture_dimension_2d = 64;
         assert!(Plan::new(&dims(1, 32, 32, 4 * 128), &limits).is_some());
