@@ -10,15 +10,14 @@
 // sequence of texels, `1 << log2_width` per texture row; `pack` reads the operand from such a
 // texture too (a copy of its buffer, which the driver makes with a memcpy).
 //
-// `matmul`: a workgroup is one subgroup of 8 lanes computing a ROWS x 32 tile of C (ROWS = 32 or
-// 64); lane `l` owns columns 8 t + l (t < 4) of the tile's rows. Per 4 steps of k it fetches
-// ROWS / 8 texels of A (rows 8 j + l) and 4 of B (its columns), and `subgroupShuffle` hands every
-// lane the A values of each row: 8 fetches per 512 multiply-adds (12 per 1024 with 64 rows). The
-// tile is spelled out through helpers called with literal indices, so the accumulators live in
-// registers (a loop over them would index memory).
+// `matmul`: a workgroup is one subgroup of 8 lanes computing a 32 x 32 tile of C; lane `l` owns
+// columns 8 t + l (t < 4) of the 32 rows. Per 4 steps of k it fetches 4 texels of A (rows
+// 8 j + l) and 4 of B (its columns), and `subgroupShuffle` hands every lane the A values of each
+// row: 8 fetches per 512 multiply-adds. The tile is spelled out through helpers called with
+// literal indices, so the accumulators live in registers (a loop over them would index memory).
 // Rows are done one at a time (all 16 multiply-adds of a row together), which keeps the values
-// in flight few; C is stored by a loop that shifts the rows down, since one store statement per
-// accumulator took LLVM seconds to compile.
+// in flight few; C is stored by a loop that shifts the rows down, since 128 store statements took
+// LLVM seconds to compile.
 
 struct PackParams {
     rows: u32,
@@ -31,8 +30,7 @@ struct PackParams {
     log2_width: u32,
     // The last texel of the operand's copy.
     last_texel: u32,
-    // Rows per panel: 32, or 64 for A in the 64-row kernel.
-    log2_panel: u32,
+    _pad0: u32,
 }
 
 struct Params {
@@ -63,7 +61,7 @@ fn raw_element(o: u32) -> f32 {
 }
 
 fn put(batch: u32, row: u32, kq: u32, v: vec4<f32>) {
-    let i = (((batch * pp.panels + (row >> pp.log2_panel)) * pp.k4 + kq) << pp.log2_panel) + (row & ((1u << pp.log2_panel) - 1u));
+    let i = ((batch * pp.panels + row / 32u) * pp.k4 + kq) * 32u + row % 32u;
     textureStore(dst, texel(i, pp.log2_width), v);
 }
 
@@ -92,7 +90,7 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let base = wg.z * pp.rows * pp.k;
     if pp.mode == 2u {
         let row = (wg.y * 32u + lane) * 4u;
-        if row >= pp.panels << pp.log2_panel {
+        if row >= pp.panels * 32u {
             return;
         }
         var t = array<vec4<f32>, 4>();
@@ -111,9 +109,6 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         return;
     }
     let row = wg.y * 32u + lane;
-    if row >= pp.panels << pp.log2_panel {
-        return;
-    }
     var v = vec4<f32>(0.0);
     if row < pp.rows {
         if pp.mode == 1u {
@@ -133,11 +128,8 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(2) var tb: texture_2d<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-// Rows per tile: 32 or 64.
-override ROWS: u32 = 32u;
-
-// acc[r][t]: row `ROWS wg.y + r`, column `32 wg.x + 8 t + lane`.
-var<private> acc: array<vec4<f32>, 64>;
+// acc[r][t]: row `row0 + r`, column `col0 + 8 t + lane`.
+var<private> acc: array<vec4<f32>, 32>;
 // bq[q][t]: B at k = 4 kq + q, column `col0 + 8 t + lane`.
 var<private> bq: array<vec4<f32>, 4>;
 
@@ -174,15 +166,6 @@ fn shift_rows() {
     acc[17] = acc[18]; acc[18] = acc[19]; acc[19] = acc[20]; acc[20] = acc[21]; acc[21] = acc[22];
     acc[22] = acc[23]; acc[23] = acc[24]; acc[24] = acc[25]; acc[25] = acc[26]; acc[26] = acc[27];
     acc[27] = acc[28]; acc[28] = acc[29]; acc[29] = acc[30]; acc[30] = acc[31];
-    if ROWS == 64u {
-        acc[31] = acc[32]; acc[32] = acc[33]; acc[33] = acc[34]; acc[34] = acc[35]; acc[35] = acc[36];
-        acc[36] = acc[37]; acc[37] = acc[38]; acc[38] = acc[39]; acc[39] = acc[40]; acc[40] = acc[41];
-        acc[41] = acc[42]; acc[42] = acc[43]; acc[43] = acc[44]; acc[44] = acc[45]; acc[45] = acc[46];
-        acc[46] = acc[47]; acc[47] = acc[48]; acc[48] = acc[49]; acc[49] = acc[50]; acc[50] = acc[51];
-        acc[51] = acc[52]; acc[52] = acc[53]; acc[53] = acc[54]; acc[54] = acc[55]; acc[55] = acc[56];
-        acc[56] = acc[57]; acc[57] = acc[58]; acc[58] = acc[59]; acc[59] = acc[60]; acc[60] = acc[61];
-        acc[61] = acc[62]; acc[62] = acc[63];
-    }
 }
 
 fn store(at: u32, col: u32, v: f32) {
@@ -194,10 +177,10 @@ fn store(at: u32, col: u32, v: f32) {
 // Grid: (panels_n, panels_m, batch) workgroups of one subgroup.
 @compute @workgroup_size(8)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-    let a_base = (wg.z * p.panels_m + wg.y) * p.k4 * ROWS + lane;
+    let a_base = (wg.z * p.panels_m + wg.y) * p.k4 * 32u + lane;
     let b_base = (wg.z * p.panels_n + wg.x) * p.k4 * 32u + lane;
     for (var kq = 0u; kq < p.k4; kq++) {
-        let ia = a_base + kq * ROWS;
+        let ia = a_base + kq * 32u;
         let ib = b_base + kq * 32u;
         let b0 = fetch_b(ib);
         let b1 = fetch_b(ib + 8u);
@@ -211,15 +194,9 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id)
         rows8(1u, fetch_a(ia + 8u));
         rows8(2u, fetch_a(ia + 16u));
         rows8(3u, fetch_a(ia + 24u));
-        if ROWS == 64u {
-            rows8(4u, fetch_a(ia + 32u));
-            rows8(5u, fetch_a(ia + 40u));
-            rows8(6u, fetch_a(ia + 48u));
-            rows8(7u, fetch_a(ia + 56u));
-        }
     }
     let col = wg.x * 32u + lane;
-    for (var r = wg.y * ROWS; r < min(wg.y * ROWS + ROWS, p.m); r++) {
+    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r++) {
         let at = (wg.z * p.m + r) * p.n + col;
         store(at, col, acc[0].x);
         store(at + 8u, col + 8u, acc[0].y);

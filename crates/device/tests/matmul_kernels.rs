@@ -73,7 +73,7 @@ fn check(g: &WgpuBackend, dims: MatmulDims, seed: u64) {
 }
 
 /// Shapes for the texture kernel's 32-row panels and 4-wide texels of k: partial panels and
-/// texels, several panels each way, batches; the last two are big enough for 64-row tiles.
+/// texels, several panels each way, batches.
 #[test]
 fn texture_kernel_agrees_with_the_cpu() {
     let g = backend();

@@ -10,7 +10,7 @@ use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
 use crate::{MatmulDims, Result};
 
-/// Columns of B per panel and per tile of C; rows of A per panel and tile are 32 or 64.
+/// Rows (of A) and columns (of B) per panel, and so per tile of C.
 const PANEL: usize = 32;
 /// Texels per texture row, at most (a power of two; the texture is a sequence of texels).
 const MAX_WIDTH: u32 = 4096;
@@ -27,7 +27,7 @@ struct PackParams {
     mode: u32,
     log2_width: u32,
     last_texel: u32,
-    log2_panel: u32,
+    _pad: u32,
 }
 
 #[repr(C)]
@@ -45,8 +45,6 @@ struct Params {
 /// The texture sizes and grids of one matmul; `None` when it does not fit the device limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
-    /// Rows of a tile of C.
-    rows: usize,
     log2_width: u32,
     k4: usize,
     panels_m: usize,
@@ -67,12 +65,9 @@ impl Plan {
         }
         let log2_width = 31 - width.leading_zeros();
         let k4 = d.k.div_ceil(4);
-        let rows = tile_rows(d);
-        let (panels_m, panels_n) = (d.m.div_ceil(rows), d.n.div_ceil(PANEL));
+        let (panels_m, panels_n) = (d.m.div_ceil(PANEL), d.n.div_ceil(PANEL));
         let max_groups = limits.max_compute_workgroups_per_dimension as usize;
-        // Grids: pack (k4, rows / 32, batch), matmul (panels_n, panels_m, batch).
-        let row_groups = (panels_m * rows).max(panels_n * PANEL) / 32;
-        if [k4, row_groups, panels_m, panels_n, d.batch].iter().any(|&g| g == 0 || g > max_groups) {
+        if [k4, panels_m, panels_n, d.batch].iter().any(|&g| g == 0 || g > max_groups) {
             return None;
         }
         // Texture rows for `texels`, in buckets of powers of two so textures are reused.
@@ -80,16 +75,15 @@ impl Plan {
             let rows = u32::try_from(texels?.div_ceil(1 << log2_width).next_power_of_two()).ok()?;
             (rows <= max_dim).then_some(rows)
         };
-        let packed = |panels: usize, rows: usize| d.batch.checked_mul(panels)?.checked_mul(k4)?.checked_mul(rows);
+        let packed = |panels: usize| d.batch.checked_mul(panels)?.checked_mul(k4)?.checked_mul(PANEL);
         let raw = |rows: usize| Some(d.batch.checked_mul(rows)?.checked_mul(d.k)?.div_ceil(4));
         Some(Plan {
-            rows,
             log2_width,
             k4,
             panels_m,
             panels_n,
-            height_a: height(packed(panels_m, rows))?,
-            height_b: height(packed(panels_n, PANEL))?,
+            height_a: height(packed(panels_m))?,
+            height_b: height(packed(panels_n))?,
             raw_a: height(raw(d.m))?,
             raw_b: height(raw(d.n))?,
         })
@@ -110,9 +104,9 @@ pub(crate) fn matmul_texture(
     let (va, vb) = (ta.create_view(&Default::default()), tb.create_view(&Default::default()));
     let pack = Kernel::new(Shader::MatmulTexture, "pack");
     // A is m x k as stored unless transposed; B is packed as its transpose, n x k.
-    for (src, raw_height, view, rows, panels, panel_rows, k_major) in [
-        (a, plan.raw_a, &va, d.m, plan.panels_m, plan.rows, d.transpose_a),
-        (b, plan.raw_b, &vb, d.n, plan.panels_n, PANEL, !d.transpose_b),
+    for (src, raw_height, view, rows, panels, k_major) in [
+        (a, plan.raw_a, &va, d.m, plan.panels_m, d.transpose_a),
+        (b, plan.raw_b, &vb, d.n, plan.panels_n, !d.transpose_b),
     ] {
         let texels = (d.batch * rows * d.k).div_ceil(4);
         let raw = take(ctx, width, raw_height);
@@ -130,10 +124,9 @@ pub(crate) fn matmul_texture(
             mode,
             log2_width: plan.log2_width,
             last_texel: texels as u32 - 1,
-            log2_panel: panel_rows.trailing_zeros(),
+            _pad: 0,
         };
-        // A workgroup packs 32 rows, or 128 in 4 x 4 blocks.
-        let row_groups = (panels * panel_rows).div_ceil(if mode == 2 { 128 } else { 32 });
+        let row_groups = if mode == 2 { panels.div_ceil(4) } else { panels };
         let groups = [plan.k4 as u32, row_groups as u32, d.batch as u32];
         let raw_view = raw.create_view(&Default::default());
         ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, view)], groups)?;
@@ -149,18 +142,12 @@ pub(crate) fn matmul_texture(
         _pad: [0; 2],
     };
     let groups = [plan.panels_n as u32, plan.panels_m as u32, d.batch as u32];
-    let kernel = Kernel::new(Shader::MatmulTexture, "matmul").with("ROWS", plan.rows as f64);
+    let kernel = Kernel::new(Shader::MatmulTexture, "matmul");
     ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &va), (2, &vb)], groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
     give_back(ctx, ta);
     give_back(ctx, tb);
     Ok(out)
-}
-
-/// 64-row tiles fetch a quarter fewer texels per multiply-add but take longer to compile, so they
-/// are for products big enough to amortise that.
-fn tile_rows(d: &MatmulDims) -> usize {
-    if d.m >= 256 && d.n >= 256 && d.k >= 256 { 64 } else { 32 }
 }
 
 fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
@@ -204,9 +191,8 @@ mod tests {
     fn plans_power_of_two_textures_within_the_limits() {
         let limits = wgpu::Limits::default();
         let plan = Plan::new(&dims(1, 1024, 1024, 1024), &limits).unwrap();
-        // A: 16 panels x 256 texels of k x 64 rows = 262,144 texels, 64 rows of 4096; B: 32 x 256 x 32.
-        assert_eq!((plan.rows, plan.log2_width, plan.k4, plan.panels_m), (64, 12, 256, 16));
-        assert_eq!((plan.height_a, plan.height_b), (64, 64));
+        // 32 panels x 256 texels of k x 32 rows = 262,144 texels: 64 rows of 4096.
+        assert_eq!((plan.log2_width, plan.k4, plan.panels_m, plan.height_a, plan.height_b), (12, 256, 32, 64, 64));
         let plan = Plan::new(&dims(3, 65, 130, 33), &limits).unwrap();
         assert_eq!((plan.k4, plan.panels_m, plan.panels_n), (9, 3, 5));
         assert_eq!((plan.height_a, plan.height_b), (1, 2));
@@ -219,13 +205,6 @@ mod tests {
         let mut limits = wgpu::Limits::default();
         assert_eq!(Plan::new(&dims(1, 1, 1, 4 * 65_536), &limits), None);
         assert_eq!(Plan::new(&dims(1, 0, 5, 5), &limits), None);
-        // 32 * 65,535 rows are 65,535 groups of 32 to pack; 64-row tiles round up past that (with
-        // textures large enough to hold them).
-        assert!(Plan::new(&dims(1, 32 * 65_535, 32, 4), &limits).is_some());
-        let mut large = limits.clone();
-        large.max_texture_dimension_2d = 1 << 16;
-        assert!(Plan::new(&dims(1, 64 * 32_767, 256, 256), &large).is_some());
-        assert_eq!(Plan::new(&dims(1, 32 * 65_535, 256, 256), &large), None);
         // 64 x 64 texels hold one panel of 128 texels of k.
         limits.max_texture_dimension_2d = 64;
         assert!(Plan::new(&dims(1, 32, 32, 4 * 128), &limits).is_some());
