@@ -16,6 +16,8 @@ const PANEL: usize = 32;
 const MAX_WIDTH: u32 = 4096;
 /// Free textures kept for reuse (a matmul takes four).
 const KEEP_FREE: usize = 16;
+/// Bytes of free textures kept, at most (the oldest go first).
+const KEEP_FREE_BYTES: u64 = 256 << 20;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -171,11 +173,12 @@ fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
 }
 
 fn give_back(ctx: &WgpuContext, texture: wgpu::Texture) {
+    let bytes = |t: &wgpu::Texture| u64::from(t.width()) * u64::from(t.height()) * 16;
     let mut free = ctx.textures.lock().unwrap_or_else(|p| p.into_inner());
-    if free.len() == KEEP_FREE {
+    free.push(texture);
+    while free.len() > KEEP_FREE || free.iter().map(bytes).sum::<u64>() > KEEP_FREE_BYTES {
         free.remove(0);
     }
-    free.push(texture);
 }
 
 #[cfg(test)]
