@@ -32,12 +32,12 @@ override OP: u32 = 0u;
 // Texture copies of a, b and c on CPU-backed drivers, read by the vec4 entry points when `STAGED`
 // (see unary.wgsl); elsewhere 1x1 placeholders, never read.
 override STAGED: bool = false;
-@group(0) @binding(5) var a_staged: texture_2d<f32>;
-@group(0) @binding(6) var b_staged: texture_2d<f32>;
-@group(0) @binding(7) var c_staged: texture_2d<f32>;
+@group(0) @binding(5) var a_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(6) var b_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(7) var c_staged: texture_storage_2d<rgba32float, read>;
 
-fn texel(t: texture_2d<f32>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2(i & 4095u, i >> 12u), 0);
+fn texel(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2(i & 4095u, i >> 12u));
 }
 
 fn load_a(i: u32) -> vec4<f32> {

@@ -36,17 +36,17 @@ override STAGED: bool = false;
 @group(0) @binding(5) var<storage, read_write> out_param: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> out_s0: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> out_s1: array<vec4<f32>>;
-@group(0) @binding(8) var param_staged: texture_2d<f32>;
-@group(0) @binding(9) var grad_staged: texture_2d<f32>;
-@group(0) @binding(10) var s0_staged: texture_2d<f32>;
-@group(0) @binding(11) var s1_staged: texture_2d<f32>;
+@group(0) @binding(8) var param_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(9) var grad_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(10) var s0_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(11) var s1_staged: texture_storage_2d<rgba32float, read>;
 
 // vec4s per thread (as in unary.wgsl): thread `li` of workgroup `w` updates vec4s
 // `w * 256 * VPT + li + 256 k`. Bindings are rounded up to whole vec4s; the padding is scratch.
 const VPT: u32 = 4u;
 
-fn texel(t: texture_2d<f32>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2(i & 4095u, i >> 12u), 0);
+fn texel(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
+    return textureLoad(t, vec2(i & 4095u, i >> 12u));
 }
 
 fn load_param(i: u32) -> vec4<f32> {

@@ -40,12 +40,12 @@ override OP: u32 = 0u;
 // On CPU-backed drivers `x` is read from a texture copy (`STAGED`, see unary.wgsl): element `at`
 // is channel `at % 4` of texel `at / 4`, at (texel % 4096, texel / 4096).
 override STAGED: bool = false;
-@group(0) @binding(5) var x_staged: texture_2d<f32>;
+@group(0) @binding(5) var x_staged: texture_storage_2d<rgba32float, read>;
 
 fn load_x(at: u32) -> f32 {
     if STAGED {
         let t = at >> 2u;
-        return textureLoad(x_staged, vec2(t & 4095u, t >> 12u), 0)[at & 3u];
+        return textureLoad(x_staged, vec2(t & 4095u, t >> 12u))[at & 3u];
     }
     return x[at];
 }

@@ -164,11 +164,11 @@ fn normalized(v: vec4<f32>, row: vec2<f32>) -> vec4<f32> {
 // threads measured 2.3x slower there). Elsewhere a 1x1 placeholder is bound and never read.
 override STAGED: bool = false;
 override WG_ROWS4: u32 = select(WG4, 8u, STAGED);
-@group(0) @binding(3) var x_staged: texture_2d<f32>;
+@group(0) @binding(3) var x_staged: texture_storage_2d<rgba32float, read>;
 
 fn load_x4(i: u32) -> vec4<f32> {
     if STAGED {
-        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u), 0);
+        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u));
     }
     return x4[i];
 }

@@ -19,11 +19,11 @@ struct Params {
 // (i % 4096, i / 4096)), as texel fetches cost a fraction of buffer loads there; elsewhere a 1x1
 // placeholder is bound and `STAGED` is false, so the texture is never read.
 override STAGED: bool = false;
-@group(0) @binding(3) var x_staged: texture_2d<f32>;
+@group(0) @binding(3) var x_staged: texture_storage_2d<rgba32float, read>;
 
 fn load_x(i: u32) -> vec4<f32> {
     if STAGED {
-        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u), 0);
+        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u));
     }
     return x[i];
 }
