@@ -9,7 +9,9 @@
 // contiguous, so the matmul streams through memory instead of striding by whole rows (a
 // power-of-two stride put every row in the same cache set and halved the speed). A texture is a
 // sequence of texels, `1 << log2_width` per texture row; `pack` reads the operand from such a
-// texture too (a copy of its buffer, which the driver makes with a memcpy).
+// texture too (a copy of its buffer, which the driver makes with a memcpy). An operand stored
+// rows x k with k a multiple of 4 below 2048 is read from that copy in place: the matmul takes
+// each operand's texel strides (per batch, panel, texel of k and row), so both layouts work.
 //
 // `matmul`: a workgroup is one subgroup of 8 lanes computing a 32 x 32 tile of C; lane `l` owns
 // columns 8 t + l (t < 4) of the 32 rows. Per 4 steps of k it fetches 4 texels of A (rows
@@ -38,11 +40,10 @@ struct Params {
     m: u32,
     n: u32,
     k4: u32,
-    panels_m: u32,
-    panels_n: u32,
     log2_width: u32,
-    _pad0: u32,
-    _pad1: u32,
+    // Texel strides of A and of B: per batch, per panel of 32 rows, per texel of k, per row.
+    a: vec4<u32>,
+    b: vec4<u32>,
 }
 
 @group(0) @binding(0) var<uniform> pp: PackParams;
@@ -178,23 +179,25 @@ fn store(at: u32, col: u32, v: f32) {
 // Grid: (panels_n, panels_m, batch) workgroups of one subgroup.
 @compute @workgroup_size(8)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-    let a_base = (wg.z * p.panels_m + wg.y) * p.k4 * 32u + lane;
-    let b_base = (wg.z * p.panels_n + wg.x) * p.k4 * 32u + lane;
+    let a_base = wg.z * p.a.x + wg.y * p.a.y + lane * p.a.w;
+    let b_base = wg.z * p.b.x + wg.x * p.b.y + lane * p.b.w;
+    let a8 = 8u * p.a.w;
+    let b8 = 8u * p.b.w;
     for (var kq = 0u; kq < p.k4; kq++) {
-        let ia = a_base + kq * 32u;
-        let ib = b_base + kq * 32u;
+        let ia = a_base + kq * p.a.z;
+        let ib = b_base + kq * p.b.z;
         let b0 = fetch_b(ib);
-        let b1 = fetch_b(ib + 8u);
-        let b2 = fetch_b(ib + 16u);
-        let b3 = fetch_b(ib + 24u);
+        let b1 = fetch_b(ib + b8);
+        let b2 = fetch_b(ib + 2u * b8);
+        let b3 = fetch_b(ib + 3u * b8);
         bq[0] = vec4(b0.x, b1.x, b2.x, b3.x);
         bq[1] = vec4(b0.y, b1.y, b2.y, b3.y);
         bq[2] = vec4(b0.z, b1.z, b2.z, b3.z);
         bq[3] = vec4(b0.w, b1.w, b2.w, b3.w);
         rows8(0u, fetch_a(ia));
-        rows8(1u, fetch_a(ia + 8u));
-        rows8(2u, fetch_a(ia + 16u));
-        rows8(3u, fetch_a(ia + 24u));
+        rows8(1u, fetch_a(ia + a8));
+        rows8(2u, fetch_a(ia + 2u * a8));
+        rows8(3u, fetch_a(ia + 3u * a8));
     }
     let col = wg.x * 32u + lane;
     for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r++) {

@@ -73,7 +73,8 @@ fn check(g: &WgpuBackend, dims: MatmulDims, seed: u64) {
 }
 
 /// Shapes for the texture kernel's 32-row panels and 4-wide texels of k: partial panels and
-/// texels, several panels each way, batches.
+/// texels, several panels each way, batches; with k a multiple of 4, operands stored rows x k are
+/// read in place (A unless transposed, B when transposed).
 #[test]
 fn texture_kernel_agrees_with_the_cpu() {
     let g = backend();
@@ -82,6 +83,7 @@ fn texture_kernel_agrees_with_the_cpu() {
         (1, 3, 5, 7),
         (1, 65, 130, 33),
         (2, 64, 96, 128),
+        (3, 33, 70, 12),
         (5, 33, 31, 9),
         (1, 200, 70, 517),
         (1, 257, 259, 263),

@@ -1,6 +1,7 @@
 //! Matmul through textures for lavapipe-like drivers (`shaders/matmul_texture.wgsl`): both operands
-//! are packed into Rgba32Float textures (transposes are done by the packing, so one matmul pipeline
-//! serves all four combinations), then a subgroup kernel computes 32 x 32 tiles from texel fetches.
+//! are copied into Rgba32Float textures and, unless they can be read in place, packed into panels
+//! (transposes are done by the packing, so one matmul pipeline serves all four combinations); a
+//! subgroup kernel then computes 32 x 32 tiles from texel loads.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -38,10 +39,10 @@ struct Params {
     m: u32,
     n: u32,
     k4: u32,
-    panels_m: u32,
-    panels_n: u32,
     log2_width: u32,
-    _pad: [u32; 2],
+    /// Texel strides of A and of B: per batch, per panel of 32 rows, per texel of k, per row.
+    a: [u32; 4],
+    b: [u32; 4],
 }
 
 /// The texture sizes and grids of one matmul; `None` when it does not fit the device limits.
@@ -78,7 +79,8 @@ impl Plan {
             (rows <= max_dim).then_some(rows)
         };
         let packed = |panels: usize| d.batch.checked_mul(panels)?.checked_mul(k4)?.checked_mul(PANEL);
-        let raw = |rows: usize| Some(d.batch.checked_mul(rows)?.checked_mul(d.k)?.div_ceil(4));
+        // Read in place, a copy is read up to 32 rows past its end (rows of a partial panel).
+        let raw = |rows: usize| d.batch.checked_mul(rows)?.checked_add(PANEL)?.checked_mul(d.k.div_ceil(4));
         Some(Plan {
             log2_width,
             k4,
@@ -102,17 +104,28 @@ pub(crate) fn matmul_texture(
 ) -> Result<WgpuStorage> {
     let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
     let width = 1 << plan.log2_width;
-    let (ta, tb) = (take(ctx, width, plan.height_a), take(ctx, width, plan.height_b));
-    let (va, vb) = (ta.create_view(&Default::default()), tb.create_view(&Default::default()));
     let pack = Kernel::new(Shader::MatmulTexture, "pack");
-    // A is m x k as stored unless transposed; B is packed as its transpose, n x k.
-    for (src, raw_height, view, rows, panels, k_major) in [
-        (a, plan.raw_a, &va, d.m, plan.panels_m, d.transpose_a),
-        (b, plan.raw_b, &vb, d.n, plan.panels_n, !d.transpose_b),
+    let mut views = Vec::with_capacity(2);
+    let mut strides = Vec::with_capacity(2);
+    let mut textures = Vec::with_capacity(4);
+    // A is m x k as stored unless transposed; B is read as its transpose, n x k.
+    for (src, raw_height, packed_height, rows, panels, k_major) in [
+        (a, plan.raw_a, plan.height_a, d.m, plan.panels_m, d.transpose_a),
+        (b, plan.raw_b, plan.height_b, d.n, plan.panels_n, !d.transpose_b),
     ] {
         let texels = (d.batch * rows * d.k).div_ceil(4);
         let raw = take(ctx, width, raw_height);
         ctx.copy_to_texture(src, &raw, texels as u64);
+        let raw_view = raw.create_view(&Default::default());
+        let k4 = plan.k4 as u32;
+        if in_place(d.k, k_major) {
+            views.push(raw_view);
+            strides.push([rows as u32 * k4, PANEL as u32 * k4, 1, k4]);
+            textures.push(raw);
+            continue;
+        }
+        let packed = take(ctx, width, packed_height);
+        let view = packed.create_view(&Default::default());
         let mode = match (k_major, rows.is_multiple_of(4)) {
             (false, _) => 0,
             (true, false) => 1,
@@ -121,7 +134,7 @@ pub(crate) fn matmul_texture(
         let params = PackParams {
             rows: rows as u32,
             k: d.k as u32,
-            k4: plan.k4 as u32,
+            k4,
             panels: panels as u32,
             mode,
             log2_width: plan.log2_width,
@@ -129,27 +142,38 @@ pub(crate) fn matmul_texture(
             _pad: 0,
         };
         let row_groups = if mode == 2 { panels.div_ceil(4) } else { panels };
-        let groups = [plan.k4 as u32, row_groups as u32, d.batch as u32];
-        let raw_view = raw.create_view(&Default::default());
-        ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, view)], groups)?;
+        let groups = [k4, row_groups as u32, d.batch as u32];
+        ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, &view)], groups)?;
         give_back(ctx, raw);
+        views.push(view);
+        strides.push([panels as u32 * k4 * PANEL as u32, k4 * PANEL as u32, PANEL as u32, 1]);
+        textures.push(packed);
     }
     let params = Params {
         m: d.m as u32,
         n: d.n as u32,
         k4: plan.k4 as u32,
-        panels_m: plan.panels_m as u32,
-        panels_n: plan.panels_n as u32,
         log2_width: plan.log2_width,
-        _pad: [0; 2],
+        a: strides[0],
+        b: strides[1],
     };
     let groups = [plan.panels_n as u32, plan.panels_m as u32, d.batch as u32];
     let kernel = Kernel::new(Shader::MatmulTexture, "matmul");
-    ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &va), (2, &vb)], groups)?;
+    ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &views[0]), (2, &views[1])], groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
-    give_back(ctx, ta);
-    give_back(ctx, tb);
+    for texture in textures {
+        give_back(ctx, texture);
+    }
     Ok(out)
+}
+
+/// Whether the kernel reads an operand (`rows` x `k`, k-major or not) straight from the copy of
+/// its buffer, without packing: rows of whole texels, and k below 2048. On lavapipe that was as
+/// fast or faster for k = 1024 (1024^3 best 50 vs 72 ms) and much faster for the MLP's small
+/// products (128 x 256 x 784: 2.0 vs 5.7 ms), but slower for k = 2048 (2048^3 best 407 vs 360 ms):
+/// a step reads 32 rows a whole row apart.
+fn in_place(k: usize, k_major: bool) -> bool {
+    !k_major && k.is_multiple_of(4) && k < 2048
 }
 
 fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
@@ -208,9 +232,9 @@ mod tests {
         let mut limits = wgpu::Limits::default();
         assert_eq!(Plan::new(&dims(1, 1, 1, 4 * 65_536), &limits), None);
         assert_eq!(Plan::new(&dims(1, 0, 5, 5), &limits), None);
-        // 64 x 64 texels hold one panel of 128 texels of k.
+        // 64 x 64 texels hold 64 rows of 64 texels of k: one row of 32-row panels and its slack.
         limits.max_texture_dimension_2d = 64;
-        assert!(Plan::new(&dims(1, 32, 32, 4 * 128), &limits).is_some());
-        assert_eq!(Plan::new(&dims(1, 64, 32, 4 * 128), &limits), None);
+        assert!(Plan::new(&dims(1, 32, 32, 4 * 64), &limits).is_some());
+        assert_eq!(Plan::new(&dims(1, 64, 32, 4 * 64), &limits), None);
     }
 }
