@@ -1,8 +1,8 @@
 //! Kernel inputs staged in textures on CPU-backed drivers (lavapipe): there a storage-buffer load
-//! is a loop over the SIMD lanes, while a texel fetch is a vector gather, so reading 16 MB costs
-//! ~15 ms from a buffer but ~3.4 ms from a texture (less again as a read-only storage texture), and the driver's buffer-to-texture copy is a
-//! memcpy (~3 ms). Read-heavy kernels (softmax) take their input through `stage`; elementwise
-//! kernels through `stage_all`, which binds a placeholder where nothing is staged.
+//! is a loop over the SIMD lanes, while a texture load is a vector gather, so reading 16 MB costs
+//! ~15 ms from a buffer but ~3.4 ms from a texture (less again as a read-only storage texture),
+//! and the driver's buffer-to-texture copy is a memcpy (~3 ms). Kernels with a `STAGED` override
+//! take their inputs through `stage_all`, which binds a placeholder where nothing is staged.
 
 use std::sync::atomic::Ordering;
 
@@ -15,8 +15,9 @@ pub(crate) const STAGE_WIDTH: u32 = 4096;
 /// Below this many elements a kernel reads its buffers: the copy's fixed cost outweighs the gain
 /// (lavapipe, relu(a + b): staging 1.4x slower at 4K elements, 1.5x faster at 16K, 2x at 64K).
 const STAGE_MIN: usize = 1 << 14;
-/// Free staging textures kept for reuse.
+/// Free staging textures kept for reuse, at most this many and this many bytes.
 const KEEP_FREE: usize = 8;
+const KEEP_FREE_BYTES: u64 = 256 << 20;
 
 /// A texture holding a copy of a tensor, returned to the pool when dropped (commands that read it
 /// hold their own view, so it stays alive until they have run).
@@ -30,17 +31,18 @@ impl Drop for Staged<'_> {
     fn drop(&mut self) {
         if let Some(texture) = self.texture.take() {
             let mut free = self.ctx.staging_textures.lock().unwrap_or_else(|p| p.into_inner());
-            if free.len() == KEEP_FREE {
+            free.push(texture);
+            let bytes = |t: &wgpu::Texture| u64::from(t.width()) * u64::from(t.height()) * 16;
+            while free.len() > KEEP_FREE || free.iter().map(bytes).sum::<u64>() > KEEP_FREE_BYTES {
                 free.remove(0);
             }
-            free.push(texture);
         }
     }
 }
 
 /// Records a copy of `x` into a pooled texture, or `None` where textures are not the faster path
 /// (a GPU proper) or `x` does not fit the device's texture size.
-pub(crate) fn stage<'a>(ctx: &'a WgpuContext, x: &WgpuStorage) -> Option<Staged<'a>> {
+fn stage<'a>(ctx: &'a WgpuContext, x: &WgpuStorage) -> Option<Staged<'a>> {
     let texels = x.len.div_ceil(4) as u64;
     let max = u64::from(ctx.limits.max_texture_dimension_2d);
     let rows = texels.div_ceil(u64::from(STAGE_WIDTH)).max(1).next_power_of_two();
