@@ -21,12 +21,10 @@ pub(crate) struct WgpuContext {
     pub pool: Arc<Pool>,
     pub pipelines: Pipelines,
     pub batch: Mutex<Batch>,
-    /// Free operand textures of the texture matmul (`kernels::matmul_texture`).
+    /// Free operand textures (`textures.rs`).
     pub textures: Mutex<Vec<wgpu::Texture>>,
     /// A CPU-backed driver: read-heavy kernels take their inputs from textures (`staged.rs`).
     pub texture_reads: AtomicBool,
-    /// Free textures of `staged.rs`.
-    pub staging_textures: Mutex<Vec<wgpu::Texture>>,
     /// The 1x1 texture bound in place of staged inputs where none are staged.
     pub texture_placeholder: OnceLock<wgpu::TextureView>,
     /// The first error the device reported outside an error scope, until someone collects it.
@@ -79,7 +77,6 @@ impl WgpuContext {
             batch: Mutex::new(Batch::default()),
             textures: Mutex::new(Vec::new()),
             texture_reads: AtomicBool::new(info.device_type == wgpu::DeviceType::Cpu),
-            staging_textures: Mutex::new(Vec::new()),
             texture_placeholder: OnceLock::new(),
             name: format!("{} ({:?})", info.name, info.backend),
             device,

@@ -10,6 +10,7 @@ mod kernels;
 mod pipelines;
 mod pool;
 mod staged;
+mod textures;
 
 use std::sync::Arc;
 

@@ -9,16 +9,13 @@ use super::alloc;
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::wgpu::textures::{give_back, take};
 use crate::{MatmulDims, Result};
 
 /// Rows (of A) and columns (of B) per panel, and so per tile of C.
 const PANEL: usize = 32;
 /// Texels per texture row, at most (a power of two; the texture is a sequence of texels).
 const MAX_WIDTH: u32 = 4096;
-/// Free textures kept for reuse (a matmul takes four).
-const KEEP_FREE: usize = 16;
-/// Bytes of free textures kept, at most (the oldest go first).
-const KEEP_FREE_BYTES: u64 = 256 << 20;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -174,35 +171,6 @@ pub(crate) fn matmul_texture(
 /// a step reads 32 rows a whole row apart.
 fn in_place(k: usize, k_major: bool) -> bool {
     !k_major && k.is_multiple_of(4) && k < 2048
-}
-
-fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
-    let mut free = ctx.textures.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(i) = free.iter().position(|t| t.width() == width && t.height() == height) {
-        return free.swap_remove(i);
-    }
-    drop(free);
-    ctx.device.create_texture(&wgpu::TextureDescriptor {
-        label: Some("soma matmul operand"),
-        size: wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba32Float,
-        usage: wgpu::TextureUsages::COPY_DST
-            | wgpu::TextureUsages::STORAGE_BINDING
-            | wgpu::TextureUsages::TEXTURE_BINDING,
-        view_formats: &[],
-    })
-}
-
-fn give_back(ctx: &WgpuContext, texture: wgpu::Texture) {
-    let bytes = |t: &wgpu::Texture| u64::from(t.width()) * u64::from(t.height()) * 16;
-    let mut free = ctx.textures.lock().unwrap_or_else(|p| p.into_inner());
-    free.push(texture);
-    while free.len() > KEEP_FREE || free.iter().map(bytes).sum::<u64>() > KEEP_FREE_BYTES {
-        free.remove(0);
-    }
 }
 
 #[cfg(test)]
