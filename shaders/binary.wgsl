@@ -144,6 +144,22 @@ fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     }
 }
 
+// The offsets in a and b of output element `i`: its index in each dimension times each input's
+// stride there (0 where the input is stretched).
+fn broadcast_offsets(i: u32) -> vec2<u32> {
+    var rem = i;
+    var at = vec2(0u);
+    for (var d = i32(p.rank) - 1; d >= 0; d--) {
+        let q = u32(d) / 4u;
+        let r = u32(d) % 4u;
+        let dim = p.dims[q][r];
+        let c = rem % dim;
+        rem = rem / dim;
+        at += c * vec2(p.a_strides[q][r], p.b_strides[q][r]);
+    }
+    return at;
+}
+
 @compute @workgroup_size(256)
 fn binary_broadcast(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -151,19 +167,8 @@ fn binary_broadcast(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     if i >= p.n {
         return;
     }
-    var rem = i;
-    var ia = 0u;
-    var ib = 0u;
-    for (var d = i32(p.rank) - 1; d >= 0; d--) {
-        let q = u32(d) / 4u;
-        let r = u32(d) % 4u;
-        let dim = p.dims[q][r];
-        let c = rem % dim;
-        rem = rem / dim;
-        ia += c * p.a_strides[q][r];
-        ib += c * p.b_strides[q][r];
-    }
-    out[i] = apply_binary(a[ia], b[ib]);
+    let at = broadcast_offsets(i);
+    out[i] = apply_binary(a[at.x], b[at.y]);
 }
 
 @compute @workgroup_size(256)
@@ -210,19 +215,8 @@ fn binary_broadcast4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
         if i >= n4 {
             break;
         }
-        var rem = i * 4u;
-        var ia = 0u;
-        var ib = 0u;
-        for (var d = i32(p.rank) - 1; d >= 0; d--) {
-            let q = u32(d) / 4u;
-            let r = u32(d) % 4u;
-            let dim = p.dims[q][r];
-            let c = rem % dim;
-            rem = rem / dim;
-            ia += c * p.a_strides[q][r];
-            ib += c * p.b_strides[q][r];
-        }
-        out4[i] = apply4(load_a4(ia, a_whole), load_b4(ib, b_whole));
+        let at = broadcast_offsets(i * 4u);
+        out4[i] = apply4(load_a4(at.x, a_whole), load_b4(at.y, b_whole));
     }
 }
 
