@@ -62,13 +62,25 @@ pub(crate) fn matmul_portable(
         .with("TRANS_A", f64::from(u8::from(d.transpose_a)))
         .with("TRANS_B", f64::from(u8::from(d.transpose_b)))
         .with("WG", WG as f64);
+    let bindings = [(slots[0], a), (slots[1], b), (slots[2], &out)];
+    dispatch_tiles(ctx, &kernel, &d, columns.div_ceil(WG), d.m.div_ceil(TM), &bindings)?;
+    Ok(out)
+}
+
+/// Dispatches `cols x rows` tiles per batch entry; grids over the per-dimension limit are split
+/// into several dispatches (`row_offset`, `batch_offset`).
+fn dispatch_tiles(
+    ctx: &WgpuContext,
+    kernel: &Kernel,
+    d: &MatmulDims,
+    cols: usize,
+    rows: usize,
+    bindings: &[(u32, &WgpuStorage)],
+) -> Result<()> {
     let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
-    let cols = columns.div_ceil(WG);
-    let rows = d.m.div_ceil(TM);
     if cols > max {
         return Err(crate::Error::limit("matmul", format!("{} columns need more than {max} workgroups", d.n)));
     }
-    // Grids over the per-dimension limit are split into several dispatches.
     for batch_offset in (0..d.batch).step_by(max) {
         for row_offset in (0..rows).step_by(max) {
             let params = MatmulParams {
@@ -80,10 +92,10 @@ pub(crate) fn matmul_portable(
                 _pad: [0; 3],
             };
             let groups = [cols as u32, (rows - row_offset).min(max) as u32, (d.batch - batch_offset).min(max) as u32];
-            ctx.dispatch(&kernel, &params, &[(slots[0], a), (slots[1], b), (slots[2], &out)], groups)?;
+            ctx.dispatch(kernel, &params, bindings, groups)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The tile of `shaders/matmul_subgroup.wgsl`: one 8-lane workgroup computes 64 rows x 64 columns.
@@ -106,24 +118,7 @@ pub(crate) fn matmul_subgroup(
     let kernel = Kernel::new(Shader::MatmulSubgroup, "matmul_subgroup")
         .with("TRANS_A", f64::from(u8::from(d.transpose_a)))
         .with("TRANS_B", f64::from(u8::from(d.transpose_b)));
-    let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
     let (cols, rows) = (d.n.div_ceil(TILE_COLS), d.m.div_ceil(TILE_ROWS));
-    if cols > max {
-        return Err(crate::Error::limit("matmul", format!("{} columns need more than {max} workgroups", d.n)));
-    }
-    for batch_offset in (0..d.batch).step_by(max) {
-        for row_offset in (0..rows).step_by(max) {
-            let params = MatmulParams {
-                m: d.m as u32,
-                n: d.n as u32,
-                k: d.k as u32,
-                row_offset: row_offset as u32,
-                batch_offset: batch_offset as u32,
-                _pad: [0; 3],
-            };
-            let groups = [cols as u32, (rows - row_offset).min(max) as u32, (d.batch - batch_offset).min(max) as u32];
-            ctx.dispatch(&kernel, &params, &[(1, a), (2, b), (3, &out)], groups)?;
-        }
-    }
+    dispatch_tiles(ctx, &kernel, &d, cols, rows, &[(1, a), (2, b), (3, &out)])?;
     Ok(out)
 }
