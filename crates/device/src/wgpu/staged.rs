@@ -32,19 +32,20 @@ impl Drop for Staged<'_> {
     }
 }
 
-/// Records a copy of `x` into a pooled texture, or `None` where textures are not the faster path
-/// (a GPU proper) or `x` does not fit the device's texture size.
-fn stage<'a>(ctx: &'a WgpuContext, x: &WgpuStorage) -> Option<Staged<'a>> {
-    let texels = x.len.div_ceil(4) as u64;
+/// The texture rows a copy of `x` takes, or `None` where textures are not the faster path (a GPU
+/// proper, a small tensor) or `x` does not fit the device's texture size.
+fn staged_rows(ctx: &WgpuContext, x: &WgpuStorage) -> Option<u32> {
     let max = u64::from(ctx.limits.max_texture_dimension_2d);
-    let rows = texels.div_ceil(u64::from(STAGE_WIDTH)).max(1).next_power_of_two();
+    let rows = (x.len.div_ceil(4) as u64).div_ceil(u64::from(STAGE_WIDTH)).max(1).next_power_of_two();
     let wanted = ctx.texture_reads.load(Ordering::Relaxed) && x.len >= STAGE_MIN;
-    if !wanted || u64::from(STAGE_WIDTH) > max || rows > max {
-        return None;
-    }
-    let texture = textures::take(ctx, STAGE_WIDTH, rows as u32);
-    ctx.copy_to_texture(x, &texture, texels);
-    Some(Staged { ctx, view: texture.create_view(&Default::default()), texture: Some(texture) })
+    (wanted && u64::from(STAGE_WIDTH) <= max && rows <= max).then_some(rows as u32)
+}
+
+/// Records a copy of `x` into a pooled texture of `rows` rows.
+fn stage<'a>(ctx: &'a WgpuContext, x: &WgpuStorage, rows: u32) -> Staged<'a> {
+    let texture = textures::take(ctx, STAGE_WIDTH, rows);
+    ctx.copy_to_texture(x, &texture, x.len.div_ceil(4) as u64);
+    Staged { ctx, view: texture.create_view(&Default::default()), texture: Some(texture) }
 }
 
 /// Inputs of a kernel with a `STAGED` override: texture copies of every input, or (on GPUs, or when
@@ -68,11 +69,11 @@ impl StagedInputs<'_> {
     }
 }
 
-/// Stages every input of `xs` (which are equally long), or none.
+/// Stages every input of `xs`, or none (then no copy is recorded).
 pub(crate) fn stage_all<'a>(ctx: &'a WgpuContext, xs: &[&WgpuStorage]) -> StagedInputs<'a> {
-    let staged: Option<Vec<Staged>> = xs.iter().map(|x| stage(ctx, x)).collect();
-    match staged {
-        Some(staged) => StagedInputs::Staged(staged),
+    let rows: Option<Vec<u32>> = xs.iter().map(|x| staged_rows(ctx, x)).collect();
+    match rows {
+        Some(rows) => StagedInputs::Staged(xs.iter().zip(rows).map(|(x, rows)| stage(ctx, x, rows)).collect()),
         None => StagedInputs::Placeholder(
             ctx.texture_placeholder.get_or_init(|| textures::take(ctx, 1, 1).create_view(&Default::default())).clone(),
         ),
