@@ -136,14 +136,17 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![Some(sum_to(ga, a.shape())?), Some(sum_to(gb, b.shape())?)]
         }
         Op::Scalar { op, x, scalar, scalar_first } => vec![Some(scalar_vjp(*op, x, *scalar, *scalar_first, g)?)],
-        Op::Where { cond, .. } => {
+        Op::Where { cond, a, b } => {
             let zeros = Tensor::zeros(g.shape().clone(), g.device())?;
-            vec![Some(Tensor::where_cond(cond, g, &zeros)?), Some(Tensor::where_cond(cond, &zeros, g)?)]
+            vec![
+                if_needed(a, || Tensor::where_cond(cond, g, &zeros))?,
+                if_needed(b, || Tensor::where_cond(cond, &zeros, g))?,
+            ]
         }
         Op::MulAdd { a, b, c, relu } => {
             // Through the ReLU, the gradient passes where the pre-activation was positive.
             let g = if *relu { &(g * &a.detach().mul_add(&b.detach(), &c.detach())?.step()?)? } else { g };
-            vec![Some((g * b)?), Some((g * a)?), Some(g.clone())]
+            vec![if_needed(a, || g * b)?, if_needed(b, || g * a)?, Some(g.clone())]
         }
         Op::Reduce { op, x, axis } => vec![Some(reduce_vjp(*op, x, *axis, g)?)],
         Op::Softmax { x, log } => {
@@ -158,9 +161,10 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         }
         Op::Matmul { a, b, transpose_a, transpose_b } => {
             let (ta, tb) = (*transpose_a, *transpose_b);
-            let ga = if ta { b.matmul_3d(g, tb, true)? } else { g.matmul_3d(b, false, !tb)? };
-            let gb = if tb { g.matmul_3d(a, true, ta)? } else { a.matmul_3d(g, !ta, false)? };
-            vec![Some(ga), Some(gb)]
+            // A layer's input rarely requires grad: its product is the costliest one to skip.
+            let ga = if_needed(a, || if ta { b.matmul_3d(g, tb, true) } else { g.matmul_3d(b, false, !tb) })?;
+            let gb = if_needed(b, || if tb { g.matmul_3d(a, true, ta) } else { a.matmul_3d(g, !ta, false) })?;
+            vec![ga, gb]
         }
         Op::Reshape { x } => vec![Some(g.reshape(x.shape().clone())?)],
         Op::Permute { perm, .. } => {
@@ -208,6 +212,11 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
         }
     })
+}
+
+/// `Some(grad())` when `parent` requires grad, else `None` without computing it.
+fn if_needed(parent: &Tensor, grad: impl FnOnce() -> Result<Tensor>) -> Result<Option<Tensor>> {
+    if parent.is_requires_grad() { grad().map(Some) } else { Ok(None) }
 }
 
 fn unary_vjp(op: UnaryOp, alpha: f32, x: &Tensor, g: &Tensor) -> Result<Tensor> {

@@ -119,3 +119,19 @@ fn a_ten_thousand_op_chain_neither_overflows_nor_leaks() {
     soma_device::testing::assert_close(&g.get(&x).unwrap().to_vec().unwrap(), &[expected], 1e-3, 0.0);
     drop(y); // freeing the chain is iterative too
 }
+
+#[test]
+fn only_inputs_that_require_grad_get_one() {
+    // x = [[1, 2]] (no grad), w = [[3], [4]], c = [5], m = [2] (no grad):
+    // loss = sum(mul_add(x·w, m, c)) = (1*3 + 2*4) * 2 + 5 = 27; d/dw = 2 * xᵀ = [2, 4], d/dc = 1.
+    let x = Tensor::from_vec(vec![1.0, 2.0], [1, 2], &cpu()).unwrap();
+    let w = Tensor::from_vec(vec![3.0, 4.0], [2, 1], &cpu()).unwrap().requires_grad();
+    let m = Tensor::from_vec(vec![2.0], [1, 1], &cpu()).unwrap();
+    let c = Tensor::from_vec(vec![5.0], [1, 1], &cpu()).unwrap().requires_grad();
+    let loss = x.matmul(&w).unwrap().mul_add(&m, &c).unwrap().sum_all().unwrap();
+    close(&[loss.item().unwrap()], &[27.0]);
+    let g = loss.backward().unwrap();
+    close(&g.get(&w).unwrap().to_vec().unwrap(), &[2.0, 4.0]);
+    close(&g.get(&c).unwrap().to_vec().unwrap(), &[1.0]);
+    assert!(g.get(&x).is_none() && g.get(&m).is_none());
+}
