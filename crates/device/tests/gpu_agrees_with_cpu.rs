@@ -287,6 +287,8 @@ fn every_reduce_op_over_many_shapes() {
         (1000, 5, 1),
         (5, 40, 7),
         (300, 300, 1),
+        (1, 128, 128),
+        (2, 2000, 3),
         (4, 0, 3),
     ];
     for (i, &(outer, axis, inner)) in shapes.iter().enumerate() {
