@@ -1,7 +1,7 @@
 //! Runs the performance issue's workloads once on each backend and prints a markdown table with
 //! the GPU/CPU ratio, so a user on a real GPU sees the speed-up at a glance.
 //!
-//! `cargo run --release --example bench_report [-- --peers]`
+//! `cargo run --release --example bench_report [-- --peers] [--rounds N]`
 //!
 //! With `--peers`, PyTorch and NumPy (`benches/peers/pytorch_cpu.py`) run each CPU workload
 //! between Soma's CPU and GPU runs, and the table gains their figures and Soma's ratio to them
@@ -186,6 +186,17 @@ fn workloads() -> Vec<Workload> {
     ]
 }
 
+fn rounds_from(value: Option<&String>) -> Result<usize> {
+    let rounds = value.and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
+    rounds.ok_or_else(|| soma::device::Error::invalid("bench_report", "--rounds takes a positive whole number"))
+}
+
+/// The median of some figures (NaN, a peer that could not run, sorts last).
+fn median(mut figures: Vec<f64>) -> f64 {
+    figures.sort_by(f64::total_cmp);
+    figures[figures.len() / 2]
+}
+
 /// PyTorch's and NumPy's figures for one workload (NaN where a peer has none or can't run), from
 /// `benches/peers/pytorch_cpu.py`.
 fn run_peer(key: &str) -> [f64; 2] {
@@ -208,7 +219,13 @@ fn run_peer(key: &str) -> [f64; 2] {
 
 fn main() -> Result<()> {
     // `--peers`: also run PyTorch and NumPy on the CPU workloads (needs python3 with torch and numpy).
-    let peers = std::env::args().any(|a| a == "--peers");
+    let args: Vec<String> = std::env::args().collect();
+    let peers = args.iter().any(|a| a == "--peers");
+    // `--rounds N` (default 3): how many times each workload runs on each side.
+    let rounds = match args.iter().position(|a| a == "--rounds") {
+        Some(i) => rounds_from(args.get(i + 1))?,
+        None => 3,
+    };
     let startup = startup_seconds()?;
     let cpu = Device::cpu();
     let gpu = Device::gpu()?;
@@ -232,10 +249,19 @@ fn main() -> Result<()> {
         println!("|---|---|---|---|---|---|---|---|---|");
     }
     for w in workloads() {
-        let cpu_figure = (w.figure)((w.run)(&cpu)?);
-        // The peers run between Soma's CPU and GPU runs, so all three share the machine's state.
-        let peer_figures = if peers { w.peer.map(run_peer) } else { None };
-        let gpu_figure = (w.figure)((w.run)(&gpu)?);
+        // Rounds of CPU, peers and GPU in turn, so a slow spell of this shared machine falls on
+        // all of them; each column is the median of its rounds.
+        let (mut cpu_figures, mut gpu_figures, mut peer_rounds) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            cpu_figures.push((w.figure)((w.run)(&cpu)?));
+            if let (true, Some(key)) = (peers, w.peer) {
+                peer_rounds.push(run_peer(key));
+            }
+            gpu_figures.push((w.figure)((w.run)(&gpu)?));
+        }
+        let (cpu_figure, gpu_figure) = (median(cpu_figures), median(gpu_figures));
+        let peer_figures = (!peer_rounds.is_empty())
+            .then(|| [0, 1].map(|i| median(peer_rounds.iter().map(|r: &[f64; 2]| r[i]).collect())));
         let better = |ours: f64, theirs: f64| if w.higher_is_better { ours / theirs } else { theirs / ours };
         let mut row = format!(
             "| {} | {} | {:.2} | {:.2} | {:.2}x |",
