@@ -159,6 +159,11 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             };
             vec![Some(gx)]
         }
+        Op::CrossEntropy { x, targets } => {
+            let (rows, cols) = (x.dims()[0], x.dims()[1]);
+            let storage = g.device().cross_entropy_grad(x.storage(), targets.storage(), g.storage(), rows, cols)?;
+            vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
+        }
         Op::Matmul { a, b, transpose_a, transpose_b } => {
             let (ta, tb) = (*transpose_a, *transpose_b);
             // A layer's input rarely requires grad: its product is the costliest one to skip.

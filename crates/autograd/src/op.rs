@@ -44,6 +44,11 @@ pub(crate) enum Op {
         x: Tensor,
         log: bool,
     },
+    /// Per row of `[n, c]` logits, `logsumexp(row) - row[target]`; `targets` gets no gradient.
+    CrossEntropy {
+        x: Tensor,
+        targets: Tensor,
+    },
     /// A batched matmul of the tensors as stored (rank 3), with transpose flags.
     Matmul {
         a: Tensor,
@@ -90,6 +95,7 @@ impl Op {
             | Op::Scalar { x, .. }
             | Op::Reduce { x, .. }
             | Op::Softmax { x, .. }
+            | Op::CrossEntropy { x, .. }
             | Op::Reshape { x }
             | Op::Permute { x, .. }
             | Op::Expand { x }
@@ -115,6 +121,7 @@ impl Op {
             | Op::Narrow { x, .. }
             | Op::Im2col { x, .. } => vec![x],
             Op::Gather { x, index, .. } => vec![x, index],
+            Op::CrossEntropy { x, targets } => vec![x, targets],
             Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::Where { cond, a, b } => vec![cond, a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],

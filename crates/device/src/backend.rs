@@ -47,6 +47,25 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn reduce(&self, op: ReduceOp, x: &Self::Storage, dims: AxisDims) -> Result<Self::Storage>;
     /// Softmax (or log-softmax) of each row of a `[rows, cols]` matrix, numerically stable.
     fn softmax(&self, x: &Self::Storage, rows: usize, cols: usize, log: bool) -> Result<Self::Storage>;
+    /// Per row of `[rows, cols]` logits, `logsumexp(row) - row[target]` for `targets [rows]`
+    /// (class indices stored as f32; NaN for a row whose target is not one).
+    fn cross_entropy(
+        &self,
+        logits: &Self::Storage,
+        targets: &Self::Storage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self::Storage>;
+    /// The gradient of `cross_entropy` for row gradients `grad [rows]`:
+    /// `(softmax(row) - onehot(target)) * grad[row]`, `[rows, cols]`.
+    fn cross_entropy_grad(
+        &self,
+        logits: &Self::Storage,
+        targets: &Self::Storage,
+        grad: &Self::Storage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self::Storage>;
     fn matmul(&self, a: &Self::Storage, b: &Self::Storage, dims: MatmulDims) -> Result<Self::Storage>;
 
     /// Copies a strided view (transpose, permute, narrow, broadcast-expand) into a contiguous buffer.

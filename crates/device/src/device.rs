@@ -106,6 +106,30 @@ macro_rules! on_backend {
     };
 }
 
+/// `[rows, cols]` logits with `[rows]` targets (and row gradients), and at least one class.
+fn check_class_rows(
+    op: &'static str,
+    logits: &Storage,
+    targets: &Storage,
+    grad: Option<&Storage>,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    let grad_ok = grad.is_none_or(|g| g.len() == rows);
+    if logits.len() != rows * cols || targets.len() != rows || !grad_ok || cols == 0 {
+        let grad = grad.map(|g| format!(", {} row gradients", g.len())).unwrap_or_default();
+        return Err(Error::shape(
+            op,
+            format!(
+                "needs [{rows}, {cols}] logits (at least one class) and {rows} targets, got {} logits, {} targets{grad}",
+                logits.len(),
+                targets.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn mismatch(op: &'static str, device: &str, storage: &Storage) -> Error {
     Error::DeviceMismatch { op, a: device.into(), b: storage.device_kind().into() }
 }
@@ -198,6 +222,23 @@ impl Device {
     }
     pub fn softmax(&self, x: &Storage, rows: usize, cols: usize, log: bool) -> Result<Storage> {
         on_backend!(self, "softmax", |b, x| b.softmax(x, rows, cols, log))
+    }
+    pub fn cross_entropy(&self, logits: &Storage, targets: &Storage, rows: usize, cols: usize) -> Result<Storage> {
+        check_class_rows("cross_entropy", logits, targets, None, rows, cols)?;
+        on_backend!(self, "cross_entropy", |b, logits, targets| b.cross_entropy(logits, targets, rows, cols))
+    }
+    pub fn cross_entropy_grad(
+        &self,
+        logits: &Storage,
+        targets: &Storage,
+        grad: &Storage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Storage> {
+        check_class_rows("cross_entropy_grad", logits, targets, Some(grad), rows, cols)?;
+        on_backend!(self, "cross_entropy_grad", |b, logits, targets, grad| {
+            b.cross_entropy_grad(logits, targets, grad, rows, cols)
+        })
     }
     pub fn matmul(&self, x: &Storage, y: &Storage, dims: MatmulDims) -> Result<Storage> {
         on_backend!(self, "matmul", |b, x, y| b.matmul(x, y, dims))

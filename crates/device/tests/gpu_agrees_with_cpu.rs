@@ -264,6 +264,53 @@ fn mul_add_fuses_the_chain() {
     }
 }
 
+#[test]
+fn cross_entropy_rows_and_gradient() {
+    // Python: row 0 = logsumexp([1, 2, 3]) - 3 = 0.40760596444437, row 1 = log(3); gradient rows
+    // (softmax - onehot) * g: [0.0900306, 0.2447285, 0.6652410 - 1] * 1, [1/3, 1/3 - 1, 1/3] * 0.5.
+    let (logits, targets, g) = ([1.0, 2.0, 3.0, 0.0, 0.0, 0.0], [2.0, 1.0], [1.0, 0.5]);
+    let loss_want = [0.407_605_96, 1.098_612_3];
+    let grad_want = [0.090_030_57, 0.244_728_47, -0.334_759_04, 1.0 / 6.0, -1.0 / 3.0, 1.0 / 6.0];
+    let (gl, cl) = on_both(&[&logits, &targets], |d, xs| d.cross_entropy(&xs[0], &xs[1], 2, 3));
+    let (gg, cg) = on_both(&[&logits, &targets, &g], |d, xs| d.cross_entropy_grad(&xs[0], &xs[1], &xs[2], 2, 3));
+    for (got, want) in [(&gl, &loss_want[..]), (&cl, &loss_want), (&gg, &grad_want), (&cg, &grad_want)] {
+        assert_close(got, want, 1e-5, 1e-6);
+    }
+    // Random rows; row 1 names no class (1.5) and row 2 is out of range: NaN rows on both devices.
+    for &(rows, cols) in &[(128, 10), (5, 1), (3, 300), (0, 4)] {
+        let mut r = rng((rows * cols) as u64 + 3);
+        let logits = uniform(&mut r, rows * cols, -8.0, 8.0);
+        let mut targets: Vec<f32> = (0..rows).map(|i| ((i * 7) % cols) as f32).collect();
+        if rows > 2 {
+            (targets[1], targets[2]) = (1.5, cols as f32);
+        }
+        let g = uniform(&mut r, rows, -1.0, 1.0);
+        let (gl, cl) = on_both(&[&logits, &targets], |d, xs| d.cross_entropy(&xs[0], &xs[1], rows, cols));
+        assert_close(&gl, &cl, 1e-5, 1e-5);
+        let (gg, cg) =
+            on_both(&[&logits, &targets, &g], |d, xs| d.cross_entropy_grad(&xs[0], &xs[1], &xs[2], rows, cols));
+        assert_close(&gg, &cg, 1e-5, 1e-6);
+        if rows > 2 {
+            assert!(cl[1].is_nan() && cl[2].is_nan() && !cl[0].is_nan(), "{:?}", &cl[..3]);
+            assert!(cg[cols..3 * cols].iter().all(|v| v.is_nan()) && !cg[0].is_nan());
+        }
+    }
+    for device in [Device::cpu(), gpu()] {
+        let (x, t) = (device.from_slice(&[1.0; 6]).unwrap(), device.from_slice(&[0.0; 3]).unwrap());
+        let err = device.cross_entropy(&x, &t, 2, 3).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cross_entropy: needs [2, 3] logits (at least one class) and 2 targets, got 6 logits, 3 targets"
+        );
+        let err = device.cross_entropy_grad(&x, &t, &x, 3, 2).unwrap_err();
+        assert!(
+            err.to_string().ends_with("got 6 logits, 3 targets, 6 row gradients")
+                && err.to_string().starts_with("cross_entropy_grad: needs [3, 2]"),
+            "{err}"
+        );
+    }
+}
+
 fn reduce_tolerance(op: ReduceOp, axis: usize) -> (f32, f32) {
     match op {
         ReduceOp::Sum => (1e-5, 1e-6 * axis as f32),

@@ -47,7 +47,7 @@ impl Tensor {
 
 /// Index values are checked where they can be read for free (on the CPU). On the GPU a
 /// readback would stall the queue, so the kernels turn an out-of-range index into NaN instead.
-fn check_indices(op: &'static str, index: &Tensor, len: usize) -> Result<()> {
+pub(crate) fn check_indices(op: &'static str, index: &Tensor, len: usize) -> Result<()> {
     if let soma_device::Storage::Cpu(s) = index.storage()
         && let Some(bad) = s.as_slice().iter().find(|&&i| !(i >= 0.0 && (i as usize) < len && i.fract() == 0.0))
     {

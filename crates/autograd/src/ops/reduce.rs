@@ -1,4 +1,5 @@
-//! Reductions along an axis or over all elements, and softmax / log-softmax.
+//! Reductions along an axis or over all elements, softmax / log-softmax, and the fused
+//! cross-entropy of logit rows.
 
 use soma_device::{AxisDims, Error, ReduceOp, Result, Shape};
 
@@ -79,6 +80,30 @@ impl Tensor {
     /// Log-softmax along `axis`, computed without forming the softmax (stable for ±1e4 logits).
     pub fn log_softmax(&self, axis: usize) -> Result<Tensor> {
         self.softmax_impl(axis, true)
+    }
+    /// Per row of `[n, c]` logits, the cross-entropy `logsumexp(row) - row[target]` against
+    /// `targets [n]` (class indices stored as f32; NaN for a row whose target is not one), fused:
+    /// one kernel forward and one backward instead of log-softmax, gather and their gradients.
+    pub fn cross_entropy_rows(&self, targets: &Tensor) -> Result<Tensor> {
+        self.same_device("cross_entropy", targets)?;
+        let (&[rows, cols], &[n]) = (self.dims(), targets.dims()) else {
+            return Err(Error::shape(
+                "cross_entropy",
+                format!("needs logits [n, c] and targets [n], got {:?} and {:?}", self.shape(), targets.shape()),
+            ));
+        };
+        if n != rows || cols == 0 {
+            return Err(Error::shape(
+                "cross_entropy",
+                format!("needs logits [n, c >= 1] and targets [n], got {:?} and {:?}", self.shape(), targets.shape()),
+            ));
+        }
+        super::index::check_indices("cross_entropy", targets, cols)?;
+        let storage = self.device().cross_entropy(self.storage(), targets.storage(), rows, cols)?;
+        Ok(Tensor::from_op(storage, targets.shape().clone(), self.device(), &[self], || Op::CrossEntropy {
+            x: self.clone(),
+            targets: targets.detach(),
+        }))
     }
     fn softmax_impl(&self, axis: usize, log: bool) -> Result<Tensor> {
         let name = if log { "log_softmax" } else { "softmax" };

@@ -2,6 +2,7 @@
 //! GEMM for matmul.
 
 mod conv;
+mod cross_entropy;
 mod elementwise;
 mod fast_exp;
 mod fill;
@@ -92,6 +93,19 @@ impl Backend for CpuBackend {
     }
     fn softmax(&self, x: &CpuStorage, rows: usize, cols: usize, log: bool) -> Result<CpuStorage> {
         Ok(CpuStorage::new(softmax::softmax(&x.0, rows, cols, log)))
+    }
+    fn cross_entropy(&self, logits: &CpuStorage, targets: &CpuStorage, rows: usize, cols: usize) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(cross_entropy::cross_entropy(&logits.0, &targets.0, rows, cols)))
+    }
+    fn cross_entropy_grad(
+        &self,
+        logits: &CpuStorage,
+        targets: &CpuStorage,
+        grad: &CpuStorage,
+        _rows: usize,
+        cols: usize,
+    ) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(cross_entropy::cross_entropy_grad(&logits.0, &targets.0, &grad.0, cols)))
     }
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))

@@ -149,6 +149,25 @@ impl Backend for WgpuBackend {
     fn softmax(&self, x: &WgpuStorage, rows: usize, cols: usize, log: bool) -> Result<WgpuStorage> {
         kernels::reduce::softmax(&self.ctx, x, rows, cols, log)
     }
+    fn cross_entropy(
+        &self,
+        logits: &WgpuStorage,
+        targets: &WgpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<WgpuStorage> {
+        kernels::reduce::cross_entropy(&self.ctx, logits, targets, None, rows, cols)
+    }
+    fn cross_entropy_grad(
+        &self,
+        logits: &WgpuStorage,
+        targets: &WgpuStorage,
+        grad: &WgpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<WgpuStorage> {
+        kernels::reduce::cross_entropy(&self.ctx, logits, targets, Some(grad), rows, cols)
+    }
     fn matmul(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
         kernels::matmul::matmul(&self.ctx, a, b, dims)
     }

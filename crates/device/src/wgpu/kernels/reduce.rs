@@ -131,3 +131,24 @@ pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usi
     ctx.dispatch(&Kernel::new(Shader::Softmax, entry), &params, &[(1, x), (2, &out)], groups)?;
     Ok(out)
 }
+
+/// `cross_entropy` per row of `[rows, cols]` logits, or with row gradients `grad` its gradient.
+pub(crate) fn cross_entropy(
+    ctx: &WgpuContext,
+    logits: &WgpuStorage,
+    targets: &WgpuStorage,
+    grad: Option<&WgpuStorage>,
+    rows: usize,
+    cols: usize,
+) -> Result<WgpuStorage> {
+    let (name, len) = if grad.is_some() { ("cross_entropy_grad", rows * cols) } else { ("cross_entropy", rows) };
+    let out = alloc(ctx, || name.into(), len)?;
+    if rows == 0 {
+        return Ok(out);
+    }
+    let params = SoftmaxParams { rows: rows as u32, cols: cols as u32, log: 0, _pad: 0 };
+    let mut bindings = vec![(1, logits), (2, &out), (4, targets)];
+    bindings.extend(grad.map(|g| (5, g)));
+    ctx.dispatch(&Kernel::new(Shader::Softmax, name), &params, &bindings, per_element(ctx, name, rows)?)?;
+    Ok(out)
+}
