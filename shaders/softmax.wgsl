@@ -6,6 +6,9 @@
 // for the maximum and the sum together (online: the sum is rescaled when the maximum grows), one
 // tree reduction of (max, sum) pairs, and one pass writing; 2 loads per element instead of 3.
 // On CPU-backed drivers `softmax_rows4` reads a texture copy of the input.
+// `cross_entropy` and `cross_entropy_grad`: the loss `logsumexp(row) - row[target]` of each row
+// and its gradient `(softmax(row) - onehot(target)) * grad[row]`, one thread per row (class
+// logits), NaN for a row whose target is not a class.
 
 struct Params {
     rows: u32,
@@ -186,5 +189,68 @@ fn softmax_rows4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     let totals = online_combine(li, WG_ROWS4);
     for (var j = li; j < cols4; j += WG_ROWS4) {
         y4[base + j] = normalized(load_x4(base + j), totals);
+    }
+}
+
+@group(0) @binding(4) var<storage, read> targets: array<f32>;
+@group(0) @binding(5) var<storage, read> row_grad: array<f32>;
+
+// The thread's row, or `p.rows` past the end.
+fn class_row(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
+    return min((wg.y * nwg.x + wg.x) * 256u + li, p.rows);
+}
+
+fn is_class(t: f32) -> bool {
+    return t >= 0.0 && t < f32(p.cols) && t == floor(t);
+}
+
+// `max + log(sum(exp(row - max)))` of the row starting at `base`.
+fn logsumexp(base: u32) -> f32 {
+    var mx = bitcast<f32>(0xff800000u);
+    for (var j = 0u; j < p.cols; j++) {
+        mx = max(mx, x[base + j]);
+    }
+    var sum = 0.0;
+    for (var j = 0u; j < p.cols; j++) {
+        sum += exp(x[base + j] - mx);
+    }
+    return mx + log(sum);
+}
+
+@compute @workgroup_size(256)
+fn cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let row = class_row(wg, nwg, li);
+    if row == p.rows {
+        return;
+    }
+    let t = targets[row];
+    if !is_class(t) {
+        y[row] = bitcast<f32>(0x7fc00000u);
+        return;
+    }
+    let base = row * p.cols;
+    y[row] = logsumexp(base) - x[base + u32(t)];
+}
+
+@compute @workgroup_size(256)
+fn cross_entropy_grad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let row = class_row(wg, nwg, li);
+    if row == p.rows {
+        return;
+    }
+    let t = targets[row];
+    let base = row * p.cols;
+    if !is_class(t) {
+        for (var j = 0u; j < p.cols; j++) {
+            y[base + j] = bitcast<f32>(0x7fc00000u);
+        }
+        return;
+    }
+    let lse = logsumexp(base);
+    let g = row_grad[row];
+    for (var j = 0u; j < p.cols; j++) {
+        y[base + j] = (exp(x[base + j] - lse) - select(0.0, 1.0, j == u32(t))) * g;
     }
 }
