@@ -108,6 +108,7 @@ fn binary_lt(x: f32, y: f32) -> f32 { return flag(x < y); }
 fn binary_le(x: f32, y: f32) -> f32 { return flag(x <= y); }
 fn binary_gt(x: f32, y: f32) -> f32 { return flag(x > y); }
 fn binary_ge(x: f32, y: f32) -> f32 { return flag(x >= y); }
+fn binary_relu_grad(g: f32, x: f32) -> f32 { return select(0.0, g, x > 0.0); }
 
 fn apply_binary(x: f32, y: f32) -> f32 {
     switch OP {
@@ -123,7 +124,8 @@ fn apply_binary(x: f32, y: f32) -> f32 {
         case 9u: { return binary_lt(x, y); }
         case 10u: { return binary_le(x, y); }
         case 11u: { return binary_gt(x, y); }
-        default: { return binary_ge(x, y); }
+        case 12u: { return binary_ge(x, y); }
+        default: { return binary_relu_grad(x, y); }
     }
 }
 

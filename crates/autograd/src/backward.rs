@@ -241,7 +241,7 @@ fn unary_vjp(op: UnaryOp, alpha: f32, x: &Tensor, g: &Tensor) -> Result<Tensor> 
             g * &(&s * &s.affine(-1.0, 1.0)?)?
         }
         UnaryOp::Tanh => g * &x.tanh()?.square()?.affine(-1.0, 1.0)?,
-        UnaryOp::Relu => g * &x.step()?,
+        UnaryOp::Relu => g.binary(BinaryOp::ReluGrad, x),
         UnaryOp::LeakyRelu => g * &x.step()?.affine(1.0 - alpha, alpha)?,
         UnaryOp::Elu => {
             // d/dx = 1 where x > 0, else alpha * exp(x) (= elu(x) + alpha).
@@ -279,6 +279,8 @@ fn binary_vjp(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tenso
         BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
             Ok((Tensor::zeros(g.shape().clone(), g.device())?, Tensor::zeros(g.shape().clone(), g.device())?))
         }
+        // relu_grad(a, b) = a * step(b): linear in a, flat in b.
+        BinaryOp::ReluGrad => Ok((g.binary(BinaryOp::ReluGrad, b)?, Tensor::zeros(g.shape().clone(), g.device())?)),
     }
 }
 
@@ -296,9 +298,17 @@ fn scalar_vjp(op: BinaryOp, x: &Tensor, s: f32, scalar_first: bool, g: &Tensor) 
             let share = (&wins + &x.scalar_op(BinaryOp::Eq, s, false)?.affine(0.5, 0.0)?)?;
             g * &share
         }
-        (BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge, _) => {
-            Tensor::zeros(g.shape().clone(), g.device())
-        }
+        (BinaryOp::ReluGrad, false) => g * if s > 0.0 { 1.0 } else { 0.0 },
+        (
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::ReluGrad,
+            _,
+        ) => Tensor::zeros(g.shape().clone(), g.device()),
     }
 }
 

@@ -124,6 +124,8 @@ binary_ops! {
     Le, "le", |a, b| flag(a <= b);
     Gt, "gt", |a, b| flag(a > b);
     Ge, "ge", |a, b| flag(a >= b);
+    // ReLU's backward in one pass: the gradient `a` where the input `b` was positive.
+    ReluGrad, "relu_grad", |a, b| if b > 0.0 { a } else { 0.0 };
 }
 
 /// Reductions along one axis. `ArgMax`/`ArgMin` give the first index of the extreme, as f32.

@@ -107,7 +107,7 @@ fn binary_inputs(op: BinaryOp, r: &mut StdRng, n: usize) -> (Vec<f32>, Vec<f32>)
             let ints = |r: &mut StdRng| (0..n).map(|_| r.random_range(-2i32..=2) as f32).collect();
             (ints(r), ints(r))
         }
-        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Max | BinaryOp::Min => {
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Max | BinaryOp::Min | BinaryOp::ReluGrad => {
             (uniform(r, n, -4.0, 4.0), uniform(r, n, -4.0, 4.0))
         }
     }

@@ -2,6 +2,7 @@
 //! value ranges, and the function of those inputs.
 
 use soma_autograd::{Device, Result, Rng, Tensor};
+use soma_device::BinaryOp;
 
 pub type OpFn = fn(&[Tensor]) -> Result<Tensor>;
 
@@ -54,6 +55,14 @@ pub fn cases() -> Vec<Case> {
         case("pow", vec![positive(&[5]), any(&[5])], |x| x[0].pow(&x[1])),
         case("maximum", vec![any(&[6]), any(&[6])], |x| x[0].maximum(&x[1])),
         case("minimum", vec![any(&[2, 3]), any(&[3])], |x| x[0].minimum(&x[1])),
+        case("relu_grad", vec![any(&[2, 3]), any(&[3])], |x| x[0].binary(BinaryOp::ReluGrad, &x[1])),
+        case("relu_grad_scalar", vec![any(&[5])], |x| {
+            (&x[0].scalar_op(BinaryOp::ReluGrad, 0.5, false)? + &x[0].scalar_op(BinaryOp::ReluGrad, -0.5, false)?)?
+                + x[0].scalar_op(BinaryOp::ReluGrad, 2.0, true)?
+        }),
+        case("cross_entropy_rows", vec![any(&[3, 4])], |x| {
+            x[0].cross_entropy_rows(&Tensor::from_vec(vec![1.0, 3.0, 0.0], [3], x[0].device())?)
+        }),
         case("scalar_ops", vec![positive(&[5])], |x| {
             let y = (&((2.0 - &x[0])? * 3.0)? / 0.5)?;
             (&y + &(1.5 / &x[0])?)? + x[0].powf(2.5)?

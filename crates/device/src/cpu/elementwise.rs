@@ -11,7 +11,7 @@ use crate::{BinaryOp, Result, Shape, UnaryOp};
 /// Binds `$f` to op `$op`'s formula as a closure with the op fixed at compile time, then runs `$body`.
 macro_rules! with_binary {
     ($op:expr, $f:ident => $body:expr) => {
-        with_binary!(@arms $op, $f, $body, [Add, Sub, Mul, Div, Pow, Max, Min, Eq, Ne, Lt, Le, Gt, Ge])
+        with_binary!(@arms $op, $f, $body, [Add, Sub, Mul, Div, Pow, Max, Min, Eq, Ne, Lt, Le, Gt, Ge, ReluGrad])
     };
     (@arms $op:expr, $f:ident, $body:expr, [$($v:ident),*]) => {
         match $op {
