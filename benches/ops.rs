@@ -8,6 +8,10 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use soma::autograd::{Rng, Tensor};
 use soma::device::{Device, Result};
 
+#[path = "shared/mlp_step.rs"]
+mod mlp_step;
+use mlp_step::MlpStep;
+
 fn devices() -> Vec<(&'static str, Device)> {
     let mut list = vec![("cpu", Device::cpu())];
     match Device::gpu() {
@@ -89,6 +93,16 @@ fn softmax(c: &mut Criterion) {
     group.finish();
 }
 
+fn mlp_train_step(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mlp_784_256_128_10_train_step_b128_adam");
+    group.sample_size(20);
+    for (name, dev) in devices() {
+        let mut mlp = MlpStep::new(&dev).unwrap();
+        group.bench_function(name, |bench| bench.iter_custom(|iters| time_on(&dev, iters, || mlp.step())));
+    }
+    group.finish();
+}
+
 fn one_element_readback(c: &mut Criterion) {
     let mut group = c.benchmark_group("one_element_op_and_readback");
     for (name, dev) in devices() {
@@ -98,5 +112,5 @@ fn one_element_readback(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul, relu_add, relu_mul_add, softmax, one_element_readback);
+criterion_group!(benches, matmul, relu_add, relu_mul_add, softmax, mlp_train_step, one_element_readback);
 criterion_main!(benches);

@@ -11,7 +11,10 @@ use std::time::Instant;
 
 use soma::autograd::{Rng, Tensor};
 use soma::device::{Device, Result};
-use soma::nn::{Adam, Linear, Module, Optimizer, ReLU, Sequential, loss};
+
+#[path = "../benches/shared/mlp_step.rs"]
+mod mlp_step;
+use mlp_step::MlpStep;
 
 /// Runs a workload on a device, returning its median seconds.
 type Runner = Box<dyn Fn(&Device) -> Result<f64>>;
@@ -77,34 +80,6 @@ fn relu_mul_add(fused: bool) -> Workload {
                 median_seconds(dev, 10, || ((&x[0] * &x[1])? + &x[2])?.relu())
             }
         }),
-    }
-}
-
-/// The MLP of the MNIST example and one Adam training step on a batch of 128.
-struct MlpStep {
-    model: Sequential,
-    optimizer: Adam,
-    x: Tensor,
-    y: Tensor,
-}
-
-impl MlpStep {
-    fn new(dev: &Device) -> Result<MlpStep> {
-        let mut rng = Rng::new(5);
-        let model = Sequential::new()
-            .add(Linear::new(784, 256, dev, &mut rng)?)
-            .add(ReLU::new())
-            .add(Linear::new(256, 128, dev, &mut rng)?)
-            .add(ReLU::new())
-            .add(Linear::new(128, 10, dev, &mut rng)?);
-        let x = Tensor::randn([128, 784], &mut rng, dev)?;
-        let y = Tensor::from_vec((0..128).map(|i| (i % 10) as f32).collect(), [128], dev)?;
-        Ok(MlpStep { model, optimizer: Adam::new(1e-3), x, y })
-    }
-    fn step(&mut self) -> Result<Tensor> {
-        let loss = loss::cross_entropy(&self.model.forward(&self.x)?, &self.y)?;
-        self.optimizer.step(&self.model, &loss.backward()?)?;
-        Ok(loss)
     }
 }
 

@@ -1,0 +1,35 @@
+//! The performance issue's MLP workload, shared by the criterion benches and `bench_report`: the
+//! MNIST example's 784-256-128-10 network and one Adam training step on a batch of 128.
+
+use soma::autograd::{Rng, Tensor};
+use soma::device::{Device, Result};
+use soma::nn::{Adam, Linear, Module, Optimizer, ReLU, Sequential, loss};
+
+pub struct MlpStep {
+    model: Sequential,
+    optimizer: Adam,
+    x: Tensor,
+    y: Tensor,
+}
+
+impl MlpStep {
+    pub fn new(dev: &Device) -> Result<MlpStep> {
+        let mut rng = Rng::new(5);
+        let model = Sequential::new()
+            .add(Linear::new(784, 256, dev, &mut rng)?)
+            .add(ReLU::new())
+            .add(Linear::new(256, 128, dev, &mut rng)?)
+            .add(ReLU::new())
+            .add(Linear::new(128, 10, dev, &mut rng)?);
+        let x = Tensor::randn([128, 784], &mut rng, dev)?;
+        let y = Tensor::from_vec((0..128).map(|i| (i % 10) as f32).collect(), [128], dev)?;
+        Ok(MlpStep { model, optimizer: Adam::new(1e-3), x, y })
+    }
+
+    /// One forward, backward and optimizer step; returns the loss (not read back).
+    pub fn step(&mut self) -> Result<Tensor> {
+        let loss = loss::cross_entropy(&self.model.forward(&self.x)?, &self.y)?;
+        self.optimizer.step(&self.model, &loss.backward()?)?;
+        Ok(loss)
+    }
+}
