@@ -1,11 +1,8 @@
 //! Adagrad: per-element steps scaled by the root of the summed squared gradients.
 
-use soma_autograd::Grads;
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check};
-use super::{Optimizer, StateDict};
-use crate::Module;
+use super::state::{ParamStates, check, rule_optimizer};
 
 /// Adagrad with PyTorch's semantics and defaults (`eps = 1e-10`, no decay).
 #[derive(Clone, Debug)]
@@ -18,7 +15,6 @@ pub struct Adagrad {
 }
 
 impl Adagrad {
-    const KIND: &'static str = "adagrad";
     const SLOTS: [&'static str; 1] = ["sum"];
 
     pub fn new(lr: f32) -> Adagrad {
@@ -37,31 +33,18 @@ impl Adagrad {
         self.weight_decay = weight_decay;
         self
     }
+
+    fn kind(&self) -> &'static str {
+        "adagrad"
+    }
+    fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
+        let kind = self.kind();
+        check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check(kind, self.lr_decay >= 0.0, "lr_decay must be >= 0", self.lr_decay)?;
+        check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
+        let Adagrad { lr, lr_decay, eps, weight_decay, .. } = *self;
+        Ok(move |step| UpdateRule::Adagrad { lr: lr / (1.0 + (step - 1) as f32 * lr_decay), eps, weight_decay })
+    }
 }
 
-impl Optimizer for Adagrad {
-    fn step(&mut self, model: &dyn Module, grads: &Grads) -> Result<()> {
-        check(Self::KIND, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
-        check(Self::KIND, self.lr_decay >= 0.0, "lr_decay must be >= 0", self.lr_decay)?;
-        check(Self::KIND, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
-        let Adagrad { lr, lr_decay, eps, weight_decay, .. } = *self;
-        self.states.step(model, grads, |step| UpdateRule::Adagrad {
-            lr: lr / (1.0 + (step - 1) as f32 * lr_decay),
-            eps,
-            weight_decay,
-        })
-    }
-    fn learning_rate(&self) -> f32 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-    fn state_dict(&self) -> StateDict {
-        self.states.to_state_dict(Self::KIND, self.lr, &Self::SLOTS)
-    }
-    fn load_state_dict(&mut self, state: StateDict) -> Result<()> {
-        self.lr = self.states.load_state_dict(state, Self::KIND, &Self::SLOTS)?;
-        Ok(())
-    }
-}
+rule_optimizer!(Adagrad);

@@ -3,7 +3,7 @@
 use soma_autograd::Grads;
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check};
+use super::state::{ParamStates, check, rule_optimizer};
 use super::{Optimizer, StateDict};
 use crate::Module;
 
@@ -51,32 +51,18 @@ impl Adam {
     fn kind(&self) -> &'static str {
         if self.decoupled { "adamw" } else { "adam" }
     }
-}
-
-impl Optimizer for Adam {
-    fn step(&mut self, model: &dyn Module, grads: &Grads) -> Result<()> {
+    fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
         let kind = self.kind();
         check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
         check(kind, (0.0..1.0).contains(&self.beta1), "beta1 must be in [0, 1)", self.beta1)?;
         check(kind, (0.0..1.0).contains(&self.beta2), "beta2 must be in [0, 1)", self.beta2)?;
         check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
         let Adam { lr, beta1, beta2, eps, weight_decay, decoupled, .. } = *self;
-        self.states.step(model, grads, |step| UpdateRule::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, step })
-    }
-    fn learning_rate(&self) -> f32 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-    fn state_dict(&self) -> StateDict {
-        self.states.to_state_dict(self.kind(), self.lr, &Self::SLOTS)
-    }
-    fn load_state_dict(&mut self, state: StateDict) -> Result<()> {
-        self.lr = self.states.load_state_dict(state, self.kind(), &Self::SLOTS)?;
-        Ok(())
+        Ok(move |step| UpdateRule::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, step })
     }
 }
+
+rule_optimizer!(Adam);
 
 /// Adam with decoupled weight decay (`p *= 1 - lr * weight_decay` before the Adam step), with
 /// PyTorch's defaults (`weight_decay = 0.01`).

@@ -1,11 +1,8 @@
 //! RMSProp: steps scaled by a running root mean square of the gradients, with optional momentum.
 
-use soma_autograd::Grads;
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check};
-use super::{Optimizer, StateDict};
-use crate::Module;
+use super::state::{ParamStates, check, rule_optimizer};
 
 /// RMSProp with PyTorch's semantics and defaults (`alpha = 0.99`, `eps = 1e-8`; not centered).
 #[derive(Clone, Debug)]
@@ -19,7 +16,6 @@ pub struct RmsProp {
 }
 
 impl RmsProp {
-    const KIND: &'static str = "rmsprop";
     const SLOTS: [&'static str; 2] = ["square_avg", "momentum_buffer"];
 
     pub fn new(lr: f32) -> RmsProp {
@@ -42,27 +38,18 @@ impl RmsProp {
         self.weight_decay = weight_decay;
         self
     }
+
+    fn kind(&self) -> &'static str {
+        "rmsprop"
+    }
+    fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
+        let kind = self.kind();
+        check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check(kind, (0.0..=1.0).contains(&self.alpha), "alpha must be in [0, 1]", self.alpha)?;
+        check(kind, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
+        let RmsProp { lr, alpha, eps, momentum, weight_decay, .. } = *self;
+        Ok(move |_| UpdateRule::RmsProp { lr, alpha, eps, momentum, weight_decay })
+    }
 }
 
-impl Optimizer for RmsProp {
-    fn step(&mut self, model: &dyn Module, grads: &Grads) -> Result<()> {
-        check(Self::KIND, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
-        check(Self::KIND, (0.0..=1.0).contains(&self.alpha), "alpha must be in [0, 1]", self.alpha)?;
-        check(Self::KIND, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
-        let RmsProp { lr, alpha, eps, momentum, weight_decay, .. } = *self;
-        self.states.step(model, grads, |_| UpdateRule::RmsProp { lr, alpha, eps, momentum, weight_decay })
-    }
-    fn learning_rate(&self) -> f32 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-    fn state_dict(&self) -> StateDict {
-        self.states.to_state_dict(Self::KIND, self.lr, &Self::SLOTS)
-    }
-    fn load_state_dict(&mut self, state: StateDict) -> Result<()> {
-        self.lr = self.states.load_state_dict(state, Self::KIND, &Self::SLOTS)?;
-        Ok(())
-    }
-}
+rule_optimizer!(RmsProp);

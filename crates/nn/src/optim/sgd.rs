@@ -1,11 +1,8 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
 
-use soma_autograd::Grads;
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check};
-use super::{Optimizer, StateDict};
-use crate::Module;
+use super::state::{ParamStates, check, rule_optimizer};
 
 /// SGD with PyTorch's semantics: `Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(1e-4)`.
 #[derive(Clone, Debug)]
@@ -19,7 +16,6 @@ pub struct Sgd {
 }
 
 impl Sgd {
-    const KIND: &'static str = "sgd";
     const SLOTS: [&'static str; 1] = ["momentum_buffer"];
 
     /// Plain SGD (`p -= lr * g`); add momentum etc. with the builder methods.
@@ -45,20 +41,18 @@ impl Sgd {
         self
     }
 
-    fn validate(&self) -> Result<()> {
-        check(Self::KIND, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
-        check(Self::KIND, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
-        check(Self::KIND, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
-        let nesterov_ok = !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0);
-        check(Self::KIND, nesterov_ok, "nesterov needs momentum > 0 and dampening 0; momentum", self.momentum)
+    fn kind(&self) -> &'static str {
+        "sgd"
     }
-}
-
-impl Optimizer for Sgd {
-    fn step(&mut self, model: &dyn Module, grads: &Grads) -> Result<()> {
-        self.validate()?;
+    fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
+        let kind = self.kind();
+        check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check(kind, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
+        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
+        let nesterov_ok = !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0);
+        check(kind, nesterov_ok, "nesterov needs momentum > 0 and dampening 0; momentum", self.momentum)?;
         let Sgd { lr, momentum, dampening, nesterov, weight_decay, .. } = *self;
-        self.states.step(model, grads, |step| UpdateRule::Sgd {
+        Ok(move |step| UpdateRule::Sgd {
             lr,
             momentum,
             // PyTorch starts the momentum buffer at the first gradient, undamped: with a zero
@@ -68,17 +62,6 @@ impl Optimizer for Sgd {
             weight_decay,
         })
     }
-    fn learning_rate(&self) -> f32 {
-        self.lr
-    }
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.lr = lr;
-    }
-    fn state_dict(&self) -> StateDict {
-        self.states.to_state_dict(Self::KIND, self.lr, &Self::SLOTS)
-    }
-    fn load_state_dict(&mut self, state: StateDict) -> Result<()> {
-        self.lr = self.states.load_state_dict(state, Self::KIND, &Self::SLOTS)?;
-        Ok(())
-    }
 }
+
+rule_optimizer!(Sgd);

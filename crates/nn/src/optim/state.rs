@@ -120,6 +120,34 @@ impl ParamStates {
     }
 }
 
+/// Implements `Optimizer` for a type with fields `lr` and `states: ParamStates`, a constant
+/// `SLOTS` (its state buffers' names), and methods `kind()` (its name) and `rule()` (the checked
+/// hyper-parameters as an `UpdateRule` for each parameter's step number).
+macro_rules! rule_optimizer {
+    ($t:ty) => {
+        impl $crate::optim::Optimizer for $t {
+            fn step(&mut self, model: &dyn $crate::Module, grads: &soma_autograd::Grads) -> soma_device::Result<()> {
+                let rule = self.rule()?;
+                self.states.step(model, grads, rule)
+            }
+            fn learning_rate(&self) -> f32 {
+                self.lr
+            }
+            fn set_learning_rate(&mut self, lr: f32) {
+                self.lr = lr;
+            }
+            fn state_dict(&self) -> $crate::optim::StateDict {
+                self.states.to_state_dict(self.kind(), self.lr, &Self::SLOTS)
+            }
+            fn load_state_dict(&mut self, state: $crate::optim::StateDict) -> soma_device::Result<()> {
+                self.lr = self.states.load_state_dict(state, self.kind(), &Self::SLOTS)?;
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use rule_optimizer;
+
 /// Errors unless `ok`: a hyper-parameter outside its range, e.g. `adam: beta1 must be in [0, 1), got 1`.
 pub(crate) fn check(kind: &'static str, ok: bool, what: &str, value: f32) -> Result<()> {
     if ok { Ok(()) } else { Err(Error::invalid(kind, format!("{what}, got {value}"))) }
