@@ -145,7 +145,8 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         }
         Op::MulAdd { a, b, c, relu } => {
             // Through the ReLU, the gradient passes where the pre-activation was positive.
-            let g = if *relu { &(g * &a.detach().mul_add(&b.detach(), &c.detach())?.step()?)? } else { g };
+            let pre = || a.detach().mul_add(&b.detach(), &c.detach());
+            let g = if *relu { &g.binary(BinaryOp::ReluGrad, &pre()?)? } else { g };
             vec![if_needed(a, || g * b)?, if_needed(b, || g * a)?, Some(g.clone())]
         }
         Op::Reduce { op, x, axis } => vec![Some(reduce_vjp(*op, x, *axis, g)?)],
