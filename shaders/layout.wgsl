@@ -1,6 +1,7 @@
-// Data movement, one thread per output element: strided copies (rank <= 6), concatenation (one
-// dispatch per part), gather, scatter_add (each output sums the matching sources in index order,
-// no atomics, so it is deterministic), select, and fill. Indices are f32 holding integers.
+// Data movement, one thread per output element: strided copies (rank <= 6), padding an axis with
+// zeros, concatenation (one dispatch per part), gather, scatter_add (each output sums the matching
+// sources in index order, no atomics, so it is deterministic), select, and fill. Indices are f32
+// holding integers.
 
 struct Params {
     n: u32,
@@ -46,6 +47,25 @@ fn copy_strided(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
         rem = rem / dim;
     }
     out[i] = src[at];
+}
+
+// Places `[outer, src_axis, inner]` at `axis_offset` of a zero `[outer, total_axis, inner]`, one
+// thread per output element (a narrow's backward).
+@compute @workgroup_size(256)
+fn pad_axis(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = linear_id(wg, nwg, li);
+    if i >= p.n {
+        return;
+    }
+    let n = i % p.inner;
+    let a = (i / p.inner) % p.total_axis;
+    let o = i / (p.inner * p.total_axis);
+    var v = 0.0;
+    if a >= p.axis_offset && a < p.axis_offset + p.src_axis {
+        v = src[(o * p.src_axis + a - p.axis_offset) * p.inner + n];
+    }
+    out[i] = v;
 }
 
 // Copies part `[outer, src_axis, inner]` into `[outer, total_axis, inner]` at `axis_offset`.

@@ -182,20 +182,9 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
         }
         Op::Expand { x } => vec![Some(sum_to(g.clone(), x.shape())?)],
         Op::Narrow { x, axis, start } => {
-            let (axis, start) = (*axis, *start);
-            let mut parts = Vec::new();
-            let mut dims = x.dims().to_vec();
-            if start > 0 {
-                dims[axis] = start;
-                parts.push(Tensor::zeros(dims.clone(), g.device())?);
-            }
-            parts.push(g.clone());
-            let after = x.dims()[axis] - start - g.dims()[axis];
-            if after > 0 {
-                dims[axis] = after;
-                parts.push(Tensor::zeros(dims, g.device())?);
-            }
-            vec![Some(Tensor::cat(&parts, axis)?)]
+            let (outer, total, inner) = x.shape().split_at_axis(*axis);
+            let storage = g.device().pad_axis(g.storage(), outer, g.dims()[*axis], inner, *start, total)?;
+            vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
         }
         Op::Cat { parts, axis } => {
             let mut start = 0;

@@ -72,6 +72,17 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn copy_strided(&self, x: &Self::Storage, view: &StridedView) -> Result<Self::Storage>;
     /// Concatenates `[outer, axis_i, inner]` parts along the middle axis.
     fn concat(&self, parts: &[(&Self::Storage, usize)], outer: usize, inner: usize) -> Result<Self::Storage>;
+    /// `[outer, axis, inner]` placed at `offset` along the middle axis of a zero
+    /// `[outer, total, inner]` (a narrow's backward, in one pass).
+    fn pad_axis(
+        &self,
+        x: &Self::Storage,
+        outer: usize,
+        axis: usize,
+        inner: usize,
+        offset: usize,
+        total: usize,
+    ) -> Result<Self::Storage>;
     /// `torch.gather`; indices are stored as f32 and must be in range (autograd checks them).
     fn gather(&self, src: &Self::Storage, index: &Self::Storage, dims: GatherDims) -> Result<Self::Storage>;
     /// The adjoint of `gather`: `out[o, index[o, i, n], n] += src[o, i, n]`, giving `[outer, src_axis, inner]`.

@@ -246,6 +246,26 @@ impl Device {
     pub fn copy_strided(&self, x: &Storage, view: &StridedView) -> Result<Storage> {
         on_backend!(self, "copy_strided", |b, x| b.copy_strided(x, view))
     }
+    pub fn pad_axis(
+        &self,
+        x: &Storage,
+        outer: usize,
+        axis: usize,
+        inner: usize,
+        offset: usize,
+        total: usize,
+    ) -> Result<Storage> {
+        if x.len() != outer * axis * inner || offset + axis > total {
+            return Err(Error::shape(
+                "pad_axis",
+                format!(
+                    "cannot place {} elements as [{outer}, {axis}, {inner}] at {offset} of an axis of {total}",
+                    x.len()
+                ),
+            ));
+        }
+        on_backend!(self, "pad_axis", |b, x| b.pad_axis(x, outer, axis, inner, offset, total))
+    }
     pub fn concat(&self, parts: &[(&Storage, usize)], outer: usize, inner: usize) -> Result<Storage> {
         let storages: Vec<&Storage> = parts.iter().map(|p| p.0).collect();
         match self {

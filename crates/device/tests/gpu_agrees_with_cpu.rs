@@ -265,6 +265,27 @@ fn mul_add_fuses_the_chain() {
 }
 
 #[test]
+fn pad_axis_places_a_block_among_zeros() {
+    // [2, 1, 2] at offset 1 of an axis of 3: each outer block becomes [0, 0, a, b, 0, 0].
+    let want = [0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 3.0, 4.0, 0.0, 0.0];
+    let (g, c) = on_both(&[&[1.0, 2.0, 3.0, 4.0]], |d, xs| d.pad_axis(&xs[0], 2, 1, 2, 1, 3));
+    assert_close(&g, &want, 0.0, 0.0);
+    assert_close(&c, &want, 0.0, 0.0);
+    for &(outer, axis, inner, offset, total) in
+        &[(3, 4, 5, 0, 9), (1, 300, 1, 700, 1000), (4, 2, 3, 5, 7), (2, 0, 3, 1, 2)]
+    {
+        let x = uniform(&mut rng((outer * total + offset) as u64), outer * axis * inner, -1.0, 1.0);
+        let (g, c) = on_both(&[&x], |d, xs| d.pad_axis(&xs[0], outer, axis, inner, offset, total));
+        assert_close(&g, &c, 0.0, 0.0);
+    }
+    for device in [Device::cpu(), gpu()] {
+        let x = device.from_slice(&[1.0; 6]).unwrap();
+        let err = device.pad_axis(&x, 2, 3, 1, 1, 3).unwrap_err();
+        assert_eq!(err.to_string(), "pad_axis: cannot place 6 elements as [2, 3, 1] at 1 of an axis of 3");
+    }
+}
+
+#[test]
 fn cross_entropy_rows_and_gradient() {
     // Python: row 0 = logsumexp([1, 2, 3]) - 3 = 0.40760596444437, row 1 = log(3); gradient rows
     // (softmax - onehot) * g: [0.0900306, 0.2447285, 0.6652410 - 1] * 1, [1/3, 1/3 - 1, 1/3] * 0.5.

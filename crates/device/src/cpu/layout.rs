@@ -46,6 +46,17 @@ pub fn concat(parts: &[(&[f32], usize)], outer: usize, inner: usize) -> Vec<f32>
     out
 }
 
+/// Each of `outer` blocks of `block` values placed at `offset` of a zero block of `total`.
+pub fn pad_axis(x: &[f32], outer: usize, block: usize, offset: usize, total: usize) -> Vec<f32> {
+    let mut out = vec![0.0; outer * total];
+    if block > 0 {
+        for (dst, src) in out.chunks_mut(total).zip(x.chunks(block)) {
+            dst[offset..offset + block].copy_from_slice(src);
+        }
+    }
+    out
+}
+
 pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Vec<f32> {
     let mut out = vec![0.0; d.outer * d.index_axis * d.inner];
     for o in 0..d.outer {

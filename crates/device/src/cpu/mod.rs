@@ -113,6 +113,17 @@ impl Backend for CpuBackend {
     fn copy_strided(&self, x: &CpuStorage, view: &StridedView) -> Result<CpuStorage> {
         Ok(CpuStorage::new(layout::copy_strided(&x.0, view)))
     }
+    fn pad_axis(
+        &self,
+        x: &CpuStorage,
+        outer: usize,
+        axis: usize,
+        inner: usize,
+        offset: usize,
+        total: usize,
+    ) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(layout::pad_axis(&x.0, outer, axis * inner, offset * inner, total * inner)))
+    }
     fn concat(&self, parts: &[(&CpuStorage, usize)], outer: usize, inner: usize) -> Result<CpuStorage> {
         let parts: Vec<(&[f32], usize)> = parts.iter().map(|(s, n)| (s.0.as_slice(), *n)).collect();
         Ok(CpuStorage::new(layout::concat(&parts, outer, inner)))

@@ -174,6 +174,17 @@ impl Backend for WgpuBackend {
     fn copy_strided(&self, x: &WgpuStorage, view: &StridedView) -> Result<WgpuStorage> {
         kernels::layout::copy_strided(&self.ctx, x, view)
     }
+    fn pad_axis(
+        &self,
+        x: &WgpuStorage,
+        outer: usize,
+        axis: usize,
+        inner: usize,
+        offset: usize,
+        total: usize,
+    ) -> Result<WgpuStorage> {
+        kernels::layout::pad_axis(&self.ctx, x, outer, axis, inner, offset, total)
+    }
     fn concat(&self, parts: &[(&WgpuStorage, usize)], outer: usize, inner: usize) -> Result<WgpuStorage> {
         kernels::layout::concat(&self.ctx, parts, outer, inner)
     }

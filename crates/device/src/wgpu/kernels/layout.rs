@@ -1,4 +1,4 @@
-//! Data movement: fill, strided copy, concat, gather, scatter_add and select (`shaders/layout.wgsl`).
+//! Data movement: fill, strided copy, concat, pad, gather, scatter_add and select (`shaders/layout.wgsl`).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -95,6 +95,29 @@ pub(crate) fn concat(
         ctx.dispatch(&kernel("concat_part"), &params, &[(1, part), (4, &out)], per_element(ctx, "cat", n)?)?;
         axis_offset += axis;
     }
+    Ok(out)
+}
+
+pub(crate) fn pad_axis(
+    ctx: &WgpuContext,
+    x: &WgpuStorage,
+    outer: usize,
+    axis: usize,
+    inner: usize,
+    offset: usize,
+    total: usize,
+) -> Result<WgpuStorage> {
+    let n = outer * total * inner;
+    let out = alloc(ctx, || "pad_axis".into(), n)?;
+    let params = LayoutParams {
+        outer: outer as u32,
+        src_axis: axis as u32,
+        inner: inner as u32,
+        axis_offset: offset as u32,
+        total_axis: total as u32,
+        ..LayoutParams::new(n)
+    };
+    ctx.dispatch(&kernel("pad_axis"), &params, &[(1, x), (4, &out)], per_element(ctx, "pad_axis", n)?)?;
     Ok(out)
 }
 
