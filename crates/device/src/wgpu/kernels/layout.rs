@@ -30,6 +30,18 @@ impl LayoutParams {
     fn new(n: usize) -> LayoutParams {
         LayoutParams { n: n as u32, ..Zeroable::zeroed() }
     }
+    /// A block `[outer, axis, inner]` at `offset` of the middle axis of `[outer, total, inner]`
+    /// (`concat_part`, `pad_axis`), over `n` threads.
+    fn axis_block(outer: usize, axis: usize, inner: usize, offset: usize, total: usize, n: usize) -> LayoutParams {
+        LayoutParams {
+            outer: outer as u32,
+            src_axis: axis as u32,
+            inner: inner as u32,
+            axis_offset: offset as u32,
+            total_axis: total as u32,
+            ..LayoutParams::new(n)
+        }
+    }
     fn gather(d: GatherDims, n: usize) -> LayoutParams {
         LayoutParams {
             outer: d.outer as u32,
@@ -84,14 +96,7 @@ pub(crate) fn concat(
     let mut axis_offset = 0;
     for &(part, axis) in parts {
         let n = outer * axis * inner;
-        let params = LayoutParams {
-            outer: outer as u32,
-            src_axis: axis as u32,
-            inner: inner as u32,
-            axis_offset: axis_offset as u32,
-            total_axis: total_axis as u32,
-            ..LayoutParams::new(n)
-        };
+        let params = LayoutParams::axis_block(outer, axis, inner, axis_offset, total_axis, n);
         ctx.dispatch(&kernel("concat_part"), &params, &[(1, part), (4, &out)], per_element(ctx, "cat", n)?)?;
         axis_offset += axis;
     }
@@ -109,14 +114,7 @@ pub(crate) fn pad_axis(
 ) -> Result<WgpuStorage> {
     let n = outer * total * inner;
     let out = alloc(ctx, || "pad_axis".into(), n)?;
-    let params = LayoutParams {
-        outer: outer as u32,
-        src_axis: axis as u32,
-        inner: inner as u32,
-        axis_offset: offset as u32,
-        total_axis: total as u32,
-        ..LayoutParams::new(n)
-    };
+    let params = LayoutParams::axis_block(outer, axis, inner, offset, total, n);
     ctx.dispatch(&kernel("pad_axis"), &params, &[(1, x), (4, &out)], per_element(ctx, "pad_axis", n)?)?;
     Ok(out)
 }
