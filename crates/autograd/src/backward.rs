@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use soma_device::{BinaryOp, Error, ReduceOp, Result, Shape, UnaryOp};
 
 use crate::op::Op;
+use crate::pending::{PendingGrad, padded};
 use crate::{Tensor, no_grad};
 
 /// Gradients of a backward pass, by tensor: the leaves that require grad (parameters, inputs).
@@ -60,25 +61,27 @@ impl Tensor {
             return Err(Error::invalid("backward", "the tensor does not depend on any tensor that requires grad"));
         }
         no_grad(|| {
-            let mut pending: HashMap<usize, Tensor> = HashMap::from([(self.id(), seed.detach())]);
+            let mut pending = HashMap::from([(self.id(), PendingGrad::whole(seed.detach()))]);
             let mut grads = Grads::default();
             for node in topological_order(self).iter().rev() {
                 let Some(g) = pending.remove(&node.id()) else { continue };
+                let g = g.total(node)?;
                 let Some(op) = node.op() else {
                     grads.by_id.insert(node.id(), g);
                     continue;
                 };
+                if let Op::Narrow { x, axis, start } = op
+                    && x.is_requires_grad()
+                {
+                    pending.entry(x.id()).or_default().add_slice(*axis, *start, g);
+                    continue;
+                }
                 let parents = op.parents();
                 for (parent, grad) in parents.iter().zip(vjp(op, &g)?) {
                     let Some(grad) = grad else { continue };
-                    if !parent.is_requires_grad() {
-                        continue;
+                    if parent.is_requires_grad() {
+                        pending.entry(parent.id()).or_default().add(grad)?;
                     }
-                    let total = match pending.remove(&parent.id()) {
-                        Some(previous) => (&previous + &grad)?,
-                        None => grad,
-                    };
-                    pending.insert(parent.id(), total);
                 }
             }
             Ok(grads)
@@ -181,11 +184,8 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![Some(g.permute(&inverse)?)]
         }
         Op::Expand { x } => vec![Some(sum_to(g.clone(), x.shape())?)],
-        Op::Narrow { x, axis, start } => {
-            let (outer, total, inner) = x.shape().split_at_axis(*axis);
-            let storage = g.device().pad_axis(g.storage(), outer, g.dims()[*axis], inner, *start, total)?;
-            vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
-        }
+        // The backward loop keeps slices apart (`PendingGrad`); this is the narrow's lone gradient.
+        Op::Narrow { x, axis, start } => vec![Some(padded(x, *axis, *start, g)?)],
         Op::Cat { parts, axis } => {
             let mut start = 0;
             let mut grads = Vec::with_capacity(parts.len());

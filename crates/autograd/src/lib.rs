@@ -8,6 +8,7 @@ mod grad_mode;
 mod gradcheck;
 mod op;
 mod ops;
+mod pending;
 mod rng;
 mod tensor;
 

@@ -2,6 +2,7 @@
 //! and long chains.
 
 use soma_autograd::{Device, Error, Tensor, no_grad};
+use soma_device::testing::gpu;
 
 fn cpu() -> Device {
     Device::cpu()
@@ -134,4 +135,22 @@ fn only_inputs_that_require_grad_get_one() {
     close(&g.get(&w).unwrap().to_vec().unwrap(), &[2.0, 4.0]);
     close(&g.get(&c).unwrap().to_vec().unwrap(), &[1.0]);
     assert!(g.get(&x).is_none() && g.get(&m).is_none());
+}
+
+#[test]
+fn gradients_of_narrowed_slices_are_assembled() {
+    // x: [2, 5]. loss = 2 Σ x[:, 0..2] + 3 Σ x[:, 3..4] + 5 Σ x[:, 1..3] (overlapping the first)
+    // + 7 Σ x[1..2, :] (another axis) + 11 Σ x: column 4 is a gap, and every part of the assembly
+    // (cat with zeros, an overlap padded alone, a slice along another axis, a whole gradient) shows.
+    for device in [cpu(), gpu()] {
+        let x = Tensor::from_vec((0..10).map(|i| i as f32).collect(), [2, 5], &device).unwrap().requires_grad();
+        let term = |axis, start, len, weight: f32| (x.narrow(axis, start, len).unwrap() * weight).unwrap().sum_all();
+        let loss = [term(1, 0, 2, 2.0), term(1, 3, 1, 3.0), term(1, 1, 2, 5.0), term(0, 1, 1, 7.0)]
+            .into_iter()
+            .try_fold((&x * 11.0).unwrap().sum_all().unwrap(), |acc, t| &acc + &t.unwrap())
+            .unwrap();
+        let row = [2.0 + 11.0, 2.0 + 5.0 + 11.0, 5.0 + 11.0, 3.0 + 11.0, 11.0];
+        let expected: Vec<f32> = row.iter().copied().chain(row.iter().map(|v| v + 7.0)).collect();
+        close(&loss.backward().unwrap().get(&x).unwrap().to_vec().unwrap(), &expected);
+    }
 }

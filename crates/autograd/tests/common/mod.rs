@@ -91,6 +91,12 @@ pub fn cases() -> Vec<Case> {
         case("transpose", vec![any(&[3, 4])], |x| x[0].t()?.matmul(&x[0])),
         case("broadcast_to", vec![any(&[3, 1])], |x| x[0].broadcast_to([2, 3, 4])?.square()),
         case("narrow", vec![any(&[4, 5])], |x| x[0].narrow(1, 1, 3)?.square()),
+        // Overlapping slices, a gap (column 4 of 6) and a slice along the other axis.
+        case("narrow_slices", vec![any(&[3, 6])], |x| {
+            let x = &x[0];
+            let rows = (&(&x.narrow(1, 0, 2)? + &x.narrow(1, 1, 2)?)? * &x.narrow(1, 3, 2)?)?;
+            &rows.square()? * &x.narrow(0, 2, 1)?.narrow(1, 5, 1)?
+        }),
         case("cat", vec![any(&[2, 3]), any(&[2, 2])], |x| Tensor::cat(&[x[0].clone(), x[1].clone()], 1)?.exp()),
         case("stack", vec![any(&[3]), any(&[3])], |x| Tensor::stack(&[x[0].clone(), x[1].square()?], 0)),
         case("gather", vec![any(&[3, 4])], |x| {

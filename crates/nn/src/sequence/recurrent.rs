@@ -85,20 +85,6 @@ pub(crate) fn gate(x: &Tensor, k: usize, hidden: usize) -> Result<Tensor> {
     x.narrow(1, k * hidden, hidden)
 }
 
-/// Splits `x` along `axis` into its length-1 slices by repeated halving. Backward pads each
-/// slice's gradient with zeros to its parent's size, so `n` direct narrows would cost O(n²) in
-/// backward; halving costs O(n log n).
-fn split_by_halves(x: &Tensor, axis: usize) -> Result<Vec<Tensor>> {
-    let n = x.dims()[axis];
-    if n <= 1 {
-        return Ok(vec![x.clone()]);
-    }
-    let half = n / 2;
-    let mut parts = split_by_halves(&x.narrow(axis, 0, half)?, axis)?;
-    parts.extend(split_by_halves(&x.narrow(axis, half, n - half)?, axis)?);
-    Ok(parts)
-}
-
 /// The weights of layer `l`: `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`, `bias_hh_l{l}`.
 struct LayerWeights {
     weight_ih: Param,
@@ -203,8 +189,9 @@ impl<C: Cell> Recurrent<C> {
             let mut h = initial(h0, l)?;
             let mut c = if C::HAS_CELL { Some(initial(c0, l)?) } else { None };
             let mut outputs = Vec::with_capacity(time);
-            for gi in split_by_halves(&gi_all, 1)? {
-                let gi = gi.reshape([batch, C::GATES * hidden])?;
+            for t in 0..time {
+                // Backward joins the steps' gradients in one `cat` (see `PendingGrad`).
+                let gi = gi_all.narrow(1, t, 1)?.reshape([batch, C::GATES * hidden])?;
                 let gh = (&h.matmul_t(&weight_hh, false, true)? + &bias_hh)?;
                 let (h_next, c_next) = C::step(&gi, &gh, &h, c.as_ref(), hidden)?;
                 h = h_next;
