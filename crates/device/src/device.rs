@@ -3,8 +3,8 @@
 //! Public types are not generic over the backend; one macro does the forwarding.
 
 use crate::{
-    AxisDims, Backend, BinaryOp, Conv2dGeometry, CpuBackend, CpuStorage, Error, GatherDims, MatmulDims, ReduceOp,
-    Result, Shape, StridedView, UnaryOp, UpdateRule, WgpuBackend, WgpuStorage,
+    AxisDims, Backend, BinaryOp, Conv2dGeometry, CpuBackend, CpuStorage, Error, GatherDims, LstmDims, LstmGrad,
+    MatmulDims, ReduceOp, Result, Shape, StridedView, UnaryOp, UpdateRule, WgpuBackend, WgpuStorage,
 };
 
 /// Where tensors live and ops run.
@@ -130,6 +130,37 @@ fn check_class_rows(
     Ok(())
 }
 
+/// The operands of an LSTM step: gates `[batch, 4 hidden]` twice, a state (and a gradient)
+/// `[batch, 2 hidden]`.
+fn check_lstm(
+    op: &'static str,
+    gi: &Storage,
+    gh: &Storage,
+    state: &Storage,
+    grad: Option<&Storage>,
+    d: LstmDims,
+) -> Result<()> {
+    let (gates, states) = (d.batch * 4 * d.hidden, d.batch * 2 * d.hidden);
+    if gi.len() != gates || gh.len() != gates || state.len() != states || grad.is_some_and(|g| g.len() != states) {
+        let grad = grad.map(|g| format!(", a {}-element gradient", g.len())).unwrap_or_default();
+        return Err(Error::shape(
+            op,
+            format!(
+                "needs gates [{b}, {g4}] twice and a state [{b}, {g2}] for batch {b}, hidden {h}; got {} and {} gate \
+                 elements, a {}-element state{grad}",
+                gi.len(),
+                gh.len(),
+                state.len(),
+                b = d.batch,
+                h = d.hidden,
+                g4 = 4 * d.hidden,
+                g2 = 2 * d.hidden,
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn mismatch(op: &'static str, device: &str, storage: &Storage) -> Error {
     Error::DeviceMismatch { op, a: device.into(), b: storage.device_kind().into() }
 }
@@ -239,6 +270,22 @@ impl Device {
         on_backend!(self, "cross_entropy_grad", |b, logits, targets, grad| {
             b.cross_entropy_grad(logits, targets, grad, rows, cols)
         })
+    }
+    pub fn lstm_cell(&self, gi: &Storage, gh: &Storage, state: &Storage, dims: LstmDims) -> Result<Storage> {
+        check_lstm("lstm_cell", gi, gh, state, None, dims)?;
+        on_backend!(self, "lstm_cell", |b, gi, gh, state| b.lstm_cell(gi, gh, state, dims))
+    }
+    pub fn lstm_cell_grad(
+        &self,
+        gi: &Storage,
+        gh: &Storage,
+        state: &Storage,
+        grad: &Storage,
+        dims: LstmDims,
+        wrt: LstmGrad,
+    ) -> Result<Storage> {
+        check_lstm("lstm_cell_grad", gi, gh, state, Some(grad), dims)?;
+        on_backend!(self, "lstm_cell_grad", |b, gi, gh, state, grad| b.lstm_cell_grad(gi, gh, state, grad, dims, wrt))
     }
     pub fn matmul(&self, x: &Storage, y: &Storage, dims: MatmulDims) -> Result<Storage> {
         on_backend!(self, "matmul", |b, x, y| b.matmul(x, y, dims))

@@ -175,6 +175,22 @@ impl AxisDims {
     }
 }
 
+/// The sizes of one LSTM time step: `batch` rows of `hidden` units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LstmDims {
+    pub batch: usize,
+    pub hidden: usize,
+}
+
+/// Which gradient of an LSTM step `lstm_cell_grad` computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LstmGrad {
+    /// Of the gate pre-activations `[batch, 4 hidden]` (the same for `gi` and for `gh`).
+    Gates,
+    /// Of the previous state `[batch, 2 hidden]`; its `h` half is zero (the step reads only `c`).
+    State,
+}
+
 /// `batch` products of `[m, k] x [k, n]`; a transposed operand is stored as `[k, m]` / `[n, k]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MatmulDims {

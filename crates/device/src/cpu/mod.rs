@@ -11,6 +11,7 @@ mod gemm;
 #[cfg(target_arch = "x86_64")]
 mod gemm_kernel;
 mod layout;
+mod lstm;
 mod matmul;
 mod reduce;
 mod reduce_lines;
@@ -21,8 +22,8 @@ mod update;
 use std::sync::Arc;
 
 use crate::{
-    AxisDims, Backend, BinaryOp, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, Result, Shape, StridedView, UnaryOp,
-    UpdateRule, random,
+    AxisDims, Backend, BinaryOp, Conv2dGeometry, GatherDims, LstmDims, LstmGrad, MatmulDims, ReduceOp, Result, Shape,
+    StridedView, UnaryOp, UpdateRule, random,
 };
 
 /// Below this many elements, work stays on one thread (spawning costs more than it saves).
@@ -106,6 +107,20 @@ impl Backend for CpuBackend {
         cols: usize,
     ) -> Result<CpuStorage> {
         Ok(CpuStorage::new(cross_entropy::cross_entropy_grad(&logits.0, &targets.0, &grad.0, cols)))
+    }
+    fn lstm_cell(&self, gi: &CpuStorage, gh: &CpuStorage, state: &CpuStorage, dims: LstmDims) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(lstm::lstm_cell(&gi.0, &gh.0, &state.0, dims)))
+    }
+    fn lstm_cell_grad(
+        &self,
+        gi: &CpuStorage,
+        gh: &CpuStorage,
+        state: &CpuStorage,
+        grad: &CpuStorage,
+        dims: LstmDims,
+        wrt: LstmGrad,
+    ) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(lstm::lstm_cell_grad(&gi.0, &gh.0, &state.0, &grad.0, dims, wrt)))
     }
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))

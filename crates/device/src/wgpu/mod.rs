@@ -18,8 +18,8 @@ use context::WgpuContext;
 use pool::PooledBuffer;
 
 use crate::{
-    AxisDims, Backend, BinaryOp, Conv2dGeometry, Error, GatherDims, MatmulDims, ReduceOp, Result, Shape, StridedView,
-    UnaryOp, UpdateRule,
+    AxisDims, Backend, BinaryOp, Conv2dGeometry, Error, GatherDims, LstmDims, LstmGrad, MatmulDims, ReduceOp, Result,
+    Shape, StridedView, UnaryOp, UpdateRule,
 };
 
 /// A handle to the process-wide GPU context (cheap to clone).
@@ -167,6 +167,26 @@ impl Backend for WgpuBackend {
         cols: usize,
     ) -> Result<WgpuStorage> {
         kernels::reduce::cross_entropy(&self.ctx, logits, targets, Some(grad), rows, cols)
+    }
+    fn lstm_cell(
+        &self,
+        gi: &WgpuStorage,
+        gh: &WgpuStorage,
+        state: &WgpuStorage,
+        dims: LstmDims,
+    ) -> Result<WgpuStorage> {
+        kernels::lstm::lstm_cell(&self.ctx, [gi, gh, state], None, dims)
+    }
+    fn lstm_cell_grad(
+        &self,
+        gi: &WgpuStorage,
+        gh: &WgpuStorage,
+        state: &WgpuStorage,
+        grad: &WgpuStorage,
+        dims: LstmDims,
+        wrt: LstmGrad,
+    ) -> Result<WgpuStorage> {
+        kernels::lstm::lstm_cell(&self.ctx, [gi, gh, state], Some((grad, wrt)), dims)
     }
     fn matmul(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
         kernels::matmul::matmul(&self.ctx, a, b, dims)

@@ -20,6 +20,7 @@ pub(crate) enum Shader {
     Conv,
     Random,
     Optim,
+    Lstm,
 }
 
 impl Shader {
@@ -36,6 +37,7 @@ impl Shader {
             Shader::Conv => include_str!("../../../../shaders/conv.wgsl"),
             Shader::Random => include_str!("../../../../shaders/random.wgsl"),
             Shader::Optim => include_str!("../../../../shaders/optim.wgsl"),
+            Shader::Lstm => include_str!("../../../../shaders/lstm.wgsl"),
         }
     }
     pub fn file(self) -> &'static str {
@@ -51,6 +53,7 @@ impl Shader {
             Shader::Conv => "conv.wgsl",
             Shader::Random => "random.wgsl",
             Shader::Optim => "optim.wgsl",
+            Shader::Lstm => "lstm.wgsl",
         }
     }
 }

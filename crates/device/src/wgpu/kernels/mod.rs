@@ -4,6 +4,7 @@
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod layout;
+pub(crate) mod lstm;
 pub(crate) mod matmul;
 pub(crate) mod matmul_texture;
 pub(crate) mod optim;
