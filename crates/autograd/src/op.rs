@@ -49,6 +49,12 @@ pub(crate) enum Op {
         x: Tensor,
         targets: Tensor,
     },
+    /// One LSTM time step (`Tensor::lstm_cell`).
+    LstmCell {
+        gi: Tensor,
+        gh: Tensor,
+        state: Tensor,
+    },
     /// A batched matmul of the tensors as stored (rank 3), with transpose flags.
     Matmul {
         a: Tensor,
@@ -104,6 +110,7 @@ impl Op {
             | Op::Im2col { x, .. } => vec![x],
             Op::Binary { a, b, .. } | Op::Where { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],
+            Op::LstmCell { gi, gh, state } => vec![gi, gh, state],
             Op::Cat { parts, .. } => parts.iter().collect(),
         }
     }
@@ -125,6 +132,7 @@ impl Op {
             Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::Where { cond, a, b } => vec![cond, a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],
+            Op::LstmCell { gi, gh, state } => vec![gi, gh, state],
             Op::Cat { parts, .. } => parts,
         }
     }

@@ -97,6 +97,11 @@ fn shape_errors_name_the_op_and_shapes() {
         Tensor::zeros([1, 3], &cpu()).unwrap().gather(1, &idx).unwrap_err().to_string(),
         "gather: index 5 is out of range for an axis of length 3"
     );
+    let (gates, state) = (Tensor::zeros([2, 8], &cpu()).unwrap(), Tensor::zeros([2, 3], &cpu()).unwrap());
+    assert_eq!(
+        Tensor::lstm_cell(&gates, &gates, &state).unwrap_err().to_string(),
+        "lstm_cell: needs gates gi and gh [batch, 4 hidden] and a state [batch, 2 hidden], got [2, 8], [2, 8] and [2, 3]"
+    );
 }
 
 #[test]

@@ -5,5 +5,8 @@ mod index;
 mod layout;
 mod matmul;
 mod operators;
+mod recurrent;
 mod reduce;
 mod window;
+
+pub(crate) use recurrent::lstm_dims;

@@ -3,7 +3,7 @@
 use soma_autograd::Tensor;
 use soma_device::{Error, Result};
 
-use crate::sequence::recurrent::{Cell, Recurrent, gate, recurrent_layer};
+use crate::sequence::recurrent::{Cell, Recurrent, recurrent_layer};
 
 struct LstmCell;
 
@@ -11,23 +11,10 @@ impl Cell for LstmCell {
     const NAME: &'static str = "Lstm";
     const GATES: usize = 4;
     const HAS_CELL: bool = true;
-    /// Gate blocks `i, f, g, o` (PyTorch's order): `c' = f c + i g`, `h' = o tanh(c')`.
-    fn step(
-        gi: &Tensor,
-        gh: &Tensor,
-        _h: &Tensor,
-        c: Option<&Tensor>,
-        hidden: usize,
-    ) -> Result<(Tensor, Option<Tensor>)> {
-        let c = c.ok_or_else(|| Error::invalid("Lstm", "the cell state is missing"))?;
-        let gates = (gi + gh)?;
-        let i = gate(&gates, 0, hidden)?.sigmoid()?;
-        let f = gate(&gates, 1, hidden)?.sigmoid()?;
-        let g = gate(&gates, 2, hidden)?.tanh()?;
-        let o = gate(&gates, 3, hidden)?.sigmoid()?;
-        let c_next = (&(&f * c)? + &(&i * &g)?)?;
-        let h_next = (&o * &c_next.tanh()?)?;
-        Ok((h_next, Some(c_next)))
+    const FOLDS_HH_BIAS: bool = true;
+    /// Gate blocks `i, f, g, o` (PyTorch's order): `c' = f c + i g`, `h' = o tanh(c')`, fused.
+    fn step(gi: &Tensor, gh: &Tensor, state: &Tensor, _hidden: usize) -> Result<Tensor> {
+        Tensor::lstm_cell(gi, gh, state)
     }
 }
 

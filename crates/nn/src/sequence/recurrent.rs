@@ -66,18 +66,17 @@ pub(crate) trait Cell {
     const NAME: &'static str;
     /// How many gate blocks of `hidden` rows the weights stack (1, 3 or 4).
     const GATES: usize;
-    /// Whether the state carries a cell `c` besides `h` (LSTM).
+    /// Whether the state carries a cell `c` besides `h` (LSTM): it is then `[batch, 2 hidden]`,
+    /// `(h, c)` per row, else `h [batch, hidden]`.
     const HAS_CELL: bool;
+    /// Whether `b_hh` may join `b_ih` in the input projection, added once for every time step
+    /// (not when the cell scales `gh`, as the GRU's reset gate does).
+    const FOLDS_HH_BIAS: bool;
 
-    /// The next `(h, c)` from `gi = x W_ihᵀ + b_ih` and `gh = h W_hhᵀ + b_hh` (both
-    /// `[batch, GATES * hidden]`, gate blocks in PyTorch's order) and the previous state.
-    fn step(
-        gi: &Tensor,
-        gh: &Tensor,
-        h: &Tensor,
-        c: Option<&Tensor>,
-        hidden: usize,
-    ) -> Result<(Tensor, Option<Tensor>)>;
+    /// The next state from `gi = x W_ihᵀ + b_ih` and `gh = h W_hhᵀ + b_hh` (both
+    /// `[batch, GATES * hidden]`, gate blocks in PyTorch's order; `b_hh` is in `gi` instead when
+    /// `FOLDS_HH_BIAS`) and the state.
+    fn step(gi: &Tensor, gh: &Tensor, state: &Tensor, hidden: usize) -> Result<Tensor>;
 }
 
 /// `x.narrow(1, k * hidden, hidden)`: gate block `k` of a `[batch, GATES * hidden]` tensor.
@@ -183,24 +182,29 @@ impl<C: Cell> Recurrent<C> {
         let mut input = x.clone();
         let (mut final_h, mut final_c) = (Vec::new(), Vec::new());
         for (l, w) in self.layers.iter().enumerate() {
-            // The input projection of every time step in one matmul: [batch, time, GATES * hidden].
-            let gi_all = (&input.matmul_t(&w.weight_ih.get(), false, true)? + &w.bias_ih.get())?;
             let (weight_hh, bias_hh) = (w.weight_hh.get(), w.bias_hh.get());
+            let bias = if C::FOLDS_HH_BIAS { (&w.bias_ih.get() + &bias_hh)? } else { w.bias_ih.get() };
+            // The input projection of every time step in one matmul: [batch, time, GATES * hidden].
+            let gi_all = (&input.matmul_t(&w.weight_ih.get(), false, true)? + &bias)?;
             let mut h = initial(h0, l)?;
-            let mut c = if C::HAS_CELL { Some(initial(c0, l)?) } else { None };
+            let mut state = if C::HAS_CELL { Tensor::cat(&[h.clone(), initial(c0, l)?], 1)? } else { h.clone() };
             let mut outputs = Vec::with_capacity(time);
             for t in 0..time {
                 // Backward joins the steps' gradients in one `cat` (see `PendingGrad`).
                 let gi = gi_all.narrow(1, t, 1)?.reshape([batch, C::GATES * hidden])?;
-                let gh = (&h.matmul_t(&weight_hh, false, true)? + &bias_hh)?;
-                let (h_next, c_next) = C::step(&gi, &gh, &h, c.as_ref(), hidden)?;
-                h = h_next;
-                c = c_next;
+                let mut gh = h.matmul_t(&weight_hh, false, true)?;
+                if !C::FOLDS_HH_BIAS {
+                    gh = (&gh + &bias_hh)?;
+                }
+                state = C::step(&gi, &gh, &state, hidden)?;
+                h = if C::HAS_CELL { state.narrow(1, 0, hidden)? } else { state.clone() };
                 outputs.push(h.clone());
             }
             input = Tensor::stack(&outputs, 1)?;
             final_h.push(h);
-            final_c.extend(c);
+            if C::HAS_CELL {
+                final_c.push(state.narrow(1, hidden, hidden)?);
+            }
         }
         let c = if C::HAS_CELL { Some(Tensor::stack(&final_c, 0)?) } else { None };
         Ok((input, FinalState { h: Tensor::stack(&final_h, 0)?, c }))

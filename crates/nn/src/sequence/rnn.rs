@@ -11,14 +11,9 @@ impl Cell for TanhCell {
     const NAME: &'static str = "Rnn";
     const GATES: usize = 1;
     const HAS_CELL: bool = false;
-    fn step(
-        gi: &Tensor,
-        gh: &Tensor,
-        _h: &Tensor,
-        _c: Option<&Tensor>,
-        _hidden: usize,
-    ) -> Result<(Tensor, Option<Tensor>)> {
-        Ok(((gi + gh)?.tanh()?, None))
+    const FOLDS_HH_BIAS: bool = true;
+    fn step(gi: &Tensor, gh: &Tensor, _h: &Tensor, _hidden: usize) -> Result<Tensor> {
+        (gi + gh)?.tanh()
     }
 }
 
