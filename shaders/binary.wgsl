@@ -148,10 +148,12 @@ fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 
 // The offsets in a and b of output element `i`: its index in each dimension times each input's
 // stride there (0 where the input is stretched).
+// The outermost index is what remains: no division there (integer division is lane by lane on
+// CPU-backed drivers, and a bias over rows has only two dimensions).
 fn broadcast_offsets(i: u32) -> vec2<u32> {
     var rem = i;
     var at = vec2(0u);
-    for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    for (var d = i32(p.rank) - 1; d >= 1; d--) {
         let q = u32(d) / 4u;
         let r = u32(d) % 4u;
         let dim = p.dims[q][r];
@@ -159,7 +161,7 @@ fn broadcast_offsets(i: u32) -> vec2<u32> {
         rem = rem / dim;
         at += c * vec2(p.a_strides[q][r], p.b_strides[q][r]);
     }
-    return at;
+    return at + rem * vec2(p.a_strides[0][0], p.b_strides[0][0]);
 }
 
 @compute @workgroup_size(256)
@@ -195,12 +197,12 @@ fn binary_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
 // The vec4 of a broadcast input holding element `at`: the vec4 itself where the input's innermost
 // stride is 1 (`at` is then a multiple of 4), else that element splatted (stride 0).
 fn load_a4(at: u32, whole: bool) -> vec4<f32> {
-    let v = a4[at / 4u];
+    let v = load_a(at / 4u);
     return select(vec4(v[at % 4u]), v, whole);
 }
 
 fn load_b4(at: u32, whole: bool) -> vec4<f32> {
-    let v = b4[at / 4u];
+    let v = load_b(at / 4u);
     return select(vec4(v[at % 4u]), v, whole);
 }
 

@@ -106,3 +106,31 @@ fn staged_reductions_agree() {
         }
     }
 }
+
+#[test]
+fn staged_broadcasts_agree() {
+    let mut r = StdRng::seed_from_u64(14);
+    // A bias over rows (the small input staged with the large one), a column splatted along rows,
+    // the broadcast input first; below the threshold, at a texture row, and a partial last row.
+    for (rows, cols) in [(4, 8), (128, 256), (300, 1004)] {
+        let x: Vec<f32> = (0..rows * cols).map(|_| r.random_range(-3.0..3.0)).collect();
+        let bias: Vec<f32> = (0..cols).map(|_| r.random_range(-3.0..3.0)).collect();
+        let column: Vec<f32> = (0..rows).map(|_| r.random_range(-3.0..3.0)).collect();
+        let full = [rows, cols].into();
+        let cases: [(&[f32], soma_device::Shape, bool); 3] =
+            [(&bias, [cols].into(), false), (&column, [rows, 1].into(), false), (&bias, [1, cols].into(), true)];
+        for (small, shape, small_first) in cases {
+            let [cpu, buffers, staged] = on_cpu_and_both_gpu_paths(&[&x, small], |d, x| {
+                let out = if small_first {
+                    d.binary(BinaryOp::Sub, &x[1], &shape, &x[0], &full)
+                } else {
+                    d.binary(BinaryOp::Sub, &x[0], &full, &x[1], &shape)
+                };
+                d.to_vec(&out.unwrap()).unwrap()
+            });
+            assert_eq!(cpu.len(), rows * cols);
+            assert_close(&buffers, &cpu, 1e-5, 1e-6);
+            assert_close(&staged, &cpu, 1e-5, 1e-6);
+        }
+    }
+}

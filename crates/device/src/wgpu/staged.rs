@@ -32,13 +32,11 @@ impl Drop for Staged<'_> {
     }
 }
 
-/// The texture rows a copy of `x` takes, or `None` where textures are not the faster path (a GPU
-/// proper, a small tensor) or `x` does not fit the device's texture size.
+/// The texture rows a copy of `x` takes, or `None` where `x` does not fit the device's texture size.
 fn staged_rows(ctx: &WgpuContext, x: &WgpuStorage) -> Option<u32> {
     let max = u64::from(ctx.limits.max_texture_dimension_2d);
     let rows = (x.len.div_ceil(4) as u64).div_ceil(u64::from(STAGE_WIDTH)).max(1).next_power_of_two();
-    let wanted = ctx.texture_reads.load(Ordering::Relaxed) && x.len >= STAGE_MIN;
-    (wanted && u64::from(STAGE_WIDTH) <= max && rows <= max).then_some(rows as u32)
+    (u64::from(STAGE_WIDTH) <= max && rows <= max).then_some(rows as u32)
 }
 
 /// Records a copy of `x` into a pooled texture of `rows` rows.
@@ -69,9 +67,13 @@ impl StagedInputs<'_> {
     }
 }
 
-/// Stages every input of `xs`, or none (then no copy is recorded).
+/// Stages every input of `xs`, or none (then no copy is recorded): none on a GPU proper, or when
+/// the largest input is small (it sets how many loads the kernel makes; a bias added to a batch of
+/// rows is staged with the batch), or when one does not fit a texture.
 pub(crate) fn stage_all<'a>(ctx: &'a WgpuContext, xs: &[&WgpuStorage]) -> StagedInputs<'a> {
-    let rows: Option<Vec<u32>> = xs.iter().map(|x| staged_rows(ctx, x)).collect();
+    let largest = xs.iter().map(|x| x.len).max().unwrap_or(0);
+    let wanted = ctx.texture_reads.load(Ordering::Relaxed) && largest >= STAGE_MIN;
+    let rows: Option<Vec<u32>> = xs.iter().map(|x| staged_rows(ctx, x).filter(|_| wanted)).collect();
     match rows {
         Some(rows) => StagedInputs::Staged(xs.iter().zip(rows).map(|(x, rows)| stage(ctx, x, rows)).collect()),
         None => StagedInputs::Placeholder(

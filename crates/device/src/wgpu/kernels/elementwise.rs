@@ -112,9 +112,12 @@ pub(crate) fn binary(
         b_strides: pack(&strides[1]),
         ..BinaryParams::zeroed_with(n)
     };
-    let (entry, groups) =
-        if vec4 { ("binary_broadcast4", per_vec4(ctx, &name(), n)?) } else { ("binary_broadcast", groups) };
-    ctx.dispatch(&binary_kernel(op, entry), &params, &[(1, a), (2, b), (3, &out)], groups)?;
+    if vec4 {
+        let kernel = binary_kernel(op, "binary_broadcast4");
+        dispatch_staged(ctx, kernel, &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], per_vec4(ctx, &name(), n)?)?;
+    } else {
+        ctx.dispatch(&binary_kernel(op, "binary_broadcast"), &params, &[(1, a), (2, b), (3, &out)], groups)?;
+    }
     Ok(out)
 }
 
