@@ -3,6 +3,7 @@
 // `lstm_cell`: the next state, c' = sigmoid(f) c + sigmoid(i) tanh(g) and h' = sigmoid(o) tanh(c').
 // `lstm_grad_gates` / `lstm_grad_state`: from `grad`, the next state's gradient, that of the gate
 // pre-activations, or of the previous state (zero for h: the step reads only c).
+// `stable_sigmoid` and `stable_tanh` are in common/activations.wgsl.
 
 struct Params {
     batch: u32,
@@ -17,21 +18,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> state: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read> grad: array<f32>;
-
-// The same forms as `stable_tanh` / `stable_sigmoid` in ops.rs: neither branch overflows.
-fn stable_tanh(v: f32) -> f32 {
-    let e = exp(-2.0 * abs(v));
-    let t = (1.0 - e) / (1.0 + e);
-    return select(t, -t, v < 0.0);
-}
-
-fn stable_sigmoid(v: f32) -> f32 {
-    if v >= 0.0 {
-        return 1.0 / (1.0 + exp(-v));
-    }
-    let e = exp(v);
-    return e / (1.0 + e);
-}
 
 // Unit j of row r: activated gates, the previous and the next cell value.
 struct Unit {
@@ -63,9 +49,14 @@ fn unit(id: u32) -> Unit {
     return u;
 }
 
-// The unit's index, or p.batch * p.hidden past the last one.
-fn unit_index(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
-    return min((wg.y * nwg.x + wg.x) * 256u + li, p.batch * p.hidden);
+// The unit this thread computes, into `u`; false for a thread past the last unit.
+fn unit_of(wg: vec3<u32>, nwg: vec3<u32>, li: u32, u: ptr<function, Unit>) -> bool {
+    let id = (wg.y * nwg.x + wg.x) * 256u + li;
+    if id >= p.batch * p.hidden {
+        return false;
+    }
+    *u = unit(id);
+    return true;
 }
 
 // The gradient reaching c' (directly and through h' = o tanh(c')), and tanh(c').
@@ -79,40 +70,34 @@ fn cell_grad(u: Unit) -> vec2<f32> {
 @compute @workgroup_size(256)
 fn lstm_cell(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let id = unit_index(wg, nwg, li);
-    if id == p.batch * p.hidden {
-        return;
+    var u: Unit;
+    if unit_of(wg, nwg, li, &u) {
+        out[u.r * 2u * p.hidden + u.j] = u.o * stable_tanh(u.c);
+        out[(u.r * 2u + 1u) * p.hidden + u.j] = u.c;
     }
-    let u = unit(id);
-    out[u.r * 2u * p.hidden + u.j] = u.o * stable_tanh(u.c);
-    out[(u.r * 2u + 1u) * p.hidden + u.j] = u.c;
 }
 
 @compute @workgroup_size(256)
 fn lstm_grad_gates(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let id = unit_index(wg, nwg, li);
-    if id == p.batch * p.hidden {
-        return;
+    var u: Unit;
+    if unit_of(wg, nwg, li, &u) {
+        let gc = cell_grad(u);
+        let grad_h = grad[u.r * 2u * p.hidden + u.j];
+        let base = u.r * 4u * p.hidden + u.j;
+        out[base] = gc.x * u.g * u.i * (1.0 - u.i);
+        out[base + p.hidden] = gc.x * u.c_prev * u.f * (1.0 - u.f);
+        out[base + 2u * p.hidden] = gc.x * u.i * (1.0 - u.g * u.g);
+        out[base + 3u * p.hidden] = grad_h * gc.y * u.o * (1.0 - u.o);
     }
-    let u = unit(id);
-    let gc = cell_grad(u);
-    let grad_h = grad[u.r * 2u * p.hidden + u.j];
-    let base = u.r * 4u * p.hidden + u.j;
-    out[base] = gc.x * u.g * u.i * (1.0 - u.i);
-    out[base + p.hidden] = gc.x * u.c_prev * u.f * (1.0 - u.f);
-    out[base + 2u * p.hidden] = gc.x * u.i * (1.0 - u.g * u.g);
-    out[base + 3u * p.hidden] = grad_h * gc.y * u.o * (1.0 - u.o);
 }
 
 @compute @workgroup_size(256)
 fn lstm_grad_state(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let id = unit_index(wg, nwg, li);
-    if id == p.batch * p.hidden {
-        return;
+    var u: Unit;
+    if unit_of(wg, nwg, li, &u) {
+        out[u.r * 2u * p.hidden + u.j] = 0.0;
+        out[(u.r * 2u + 1u) * p.hidden + u.j] = cell_grad(u).x * u.f;
     }
-    let u = unit(id);
-    out[u.r * 2u * p.hidden + u.j] = 0.0;
-    out[(u.r * 2u + 1u) * p.hidden + u.j] = cell_grad(u).x * u.f;
 }

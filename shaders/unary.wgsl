@@ -4,6 +4,7 @@
 // padding after the last element is scratch): each thread maps `VPT` vec4s, `256 * VPT` vec4s per
 // workgroup, so a 4M-element tensor is 1,024 workgroups (lavapipe pays per workgroup and per
 // load, and a vec4 load costs about as much as a scalar one). Over 65,535 workgroups, a 2-D grid.
+// `stable_sigmoid` and `stable_tanh` are in common/activations.wgsl.
 
 struct Params {
     n: u32,
@@ -41,21 +42,6 @@ fn first_vec4(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
 
 fn vec4_count() -> u32 {
     return (p.n + 3u) / 4u;
-}
-
-// The same forms as `stable_tanh` / `stable_sigmoid` in ops.rs: neither branch overflows.
-fn stable_tanh(v: f32) -> f32 {
-    let e = exp(-2.0 * abs(v));
-    let t = (1.0 - e) / (1.0 + e);
-    return select(t, -t, v < 0.0);
-}
-
-fn stable_sigmoid(v: f32) -> f32 {
-    if v >= 0.0 {
-        return 1.0 / (1.0 + exp(-v));
-    }
-    let e = exp(v);
-    return e / (1.0 + e);
 }
 
 fn gelu(v: f32) -> f32 {

@@ -16,8 +16,10 @@ fn every_shader_parses_and_validates() {
     for name in expected {
         assert!(files.iter().any(|f| f.file_stem().unwrap() == name), "shaders/{name}.wgsl is missing");
     }
+    // As the pipelines compile them: with the shared functions in front.
+    let common = std::fs::read_to_string(dir.join("common/activations.wgsl")).unwrap();
     for path in &files {
-        let source = std::fs::read_to_string(path).unwrap();
+        let source = common.clone() + &std::fs::read_to_string(path).unwrap();
         let module = naga::front::wgsl::parse_str(&source)
             .unwrap_or_else(|e| panic!("{}: {}", path.display(), e.emit_to_string(&source)));
         let mut validator = naga::valid::Validator::new(
@@ -33,8 +35,9 @@ fn every_shader_parses_and_validates() {
 
 #[test]
 fn every_unary_op_has_its_entry_point() {
-    let source =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders/unary.wgsl")).unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders");
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let source = read("common/activations.wgsl") + &read("unary.wgsl");
     let module = naga::front::wgsl::parse_str(&source).unwrap();
     for op in soma_device::UnaryOp::ALL {
         assert!(

@@ -23,21 +23,31 @@ pub(crate) enum Shader {
     Lstm,
 }
 
+/// A shader's source with `shaders/common/activations.wgsl` in front (WGSL has no includes).
+macro_rules! with_common {
+    ($file:literal) => {
+        concat!(
+            include_str!("../../../../shaders/common/activations.wgsl"),
+            include_str!(concat!("../../../../shaders/", $file))
+        )
+    };
+}
+
 impl Shader {
     pub fn source(self) -> &'static str {
         match self {
-            Shader::Unary => include_str!("../../../../shaders/unary.wgsl"),
-            Shader::Binary => include_str!("../../../../shaders/binary.wgsl"),
-            Shader::Reduce => include_str!("../../../../shaders/reduce.wgsl"),
-            Shader::Softmax => include_str!("../../../../shaders/softmax.wgsl"),
-            Shader::Matmul => include_str!("../../../../shaders/matmul.wgsl"),
-            Shader::MatmulSubgroup => include_str!("../../../../shaders/matmul_subgroup.wgsl"),
-            Shader::MatmulTexture => include_str!("../../../../shaders/matmul_texture.wgsl"),
-            Shader::Layout => include_str!("../../../../shaders/layout.wgsl"),
-            Shader::Conv => include_str!("../../../../shaders/conv.wgsl"),
-            Shader::Random => include_str!("../../../../shaders/random.wgsl"),
-            Shader::Optim => include_str!("../../../../shaders/optim.wgsl"),
-            Shader::Lstm => include_str!("../../../../shaders/lstm.wgsl"),
+            Shader::Unary => with_common!("unary.wgsl"),
+            Shader::Binary => with_common!("binary.wgsl"),
+            Shader::Reduce => with_common!("reduce.wgsl"),
+            Shader::Softmax => with_common!("softmax.wgsl"),
+            Shader::Matmul => with_common!("matmul.wgsl"),
+            Shader::MatmulSubgroup => with_common!("matmul_subgroup.wgsl"),
+            Shader::MatmulTexture => with_common!("matmul_texture.wgsl"),
+            Shader::Layout => with_common!("layout.wgsl"),
+            Shader::Conv => with_common!("conv.wgsl"),
+            Shader::Random => with_common!("random.wgsl"),
+            Shader::Optim => with_common!("optim.wgsl"),
+            Shader::Lstm => with_common!("lstm.wgsl"),
         }
     }
     pub fn file(self) -> &'static str {
