@@ -102,6 +102,52 @@ fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     out[i] = src[(o * p.src_axis + j) * p.inner + n];
 }
 
+// Texture copies of src and second for `scatter_add4` on CPU-backed drivers (see unary.wgsl);
+// elsewhere 1x1 placeholders, never read.
+override STAGED: bool = false;
+@group(0) @binding(5) var src_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(6) var second_staged: texture_storage_2d<rgba32float, read>;
+
+// Elements 4 i .. 4 i + 3 of src or of second.
+fn src4(i: u32) -> vec4<f32> {
+    if STAGED {
+        return textureLoad(src_staged, vec2(i & 4095u, i >> 12u));
+    }
+    return vec4(src[4u * i], src[4u * i + 1u], src[4u * i + 2u], src[4u * i + 3u]);
+}
+
+fn second4(i: u32) -> vec4<f32> {
+    if STAGED {
+        return textureLoad(second_staged, vec2(i & 4095u, i >> 12u));
+    }
+    return vec4(second[4u * i], second[4u * i + 1u], second[4u * i + 2u], second[4u * i + 3u]);
+}
+
+// `scatter_add` where `inner` is a multiple of 4: a thread sums 4 neighbouring outputs, reading
+// one vec4 of the sources and of the index per step (an embedding's gradient: the index repeats
+// along the embedding).
+@compute @workgroup_size(256)
+fn scatter_add4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    if t >= p.n / 4u {
+        return;
+    }
+    let inner4 = p.inner / 4u;
+    let n4 = t % inner4;
+    let j = vec4(f32((t / inner4) % p.src_axis));
+    let o = t / (p.src_axis * inner4);
+    var sum = vec4(0.0);
+    for (var i = 0u; i < p.index_axis; i++) {
+        let at = (o * p.index_axis + i) * inner4 + n4;
+        sum += select(vec4(0.0), src4(at), second4(at) == j);
+    }
+    out[4u * t] = sum.x;
+    out[4u * t + 1u] = sum.y;
+    out[4u * t + 2u] = sum.z;
+    out[4u * t + 3u] = sum.w;
+}
+
 // out[o, j, n] = sum over i of src[o, i, n] where index[o, i, n] == j
 @compute @workgroup_size(256)
 fn scatter_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

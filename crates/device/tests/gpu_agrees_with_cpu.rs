@@ -544,6 +544,9 @@ fn gather_and_scatter_add() {
         GatherDims { outer: 4, src_axis: 10, index_axis: 1, inner: 1 },
         GatherDims { outer: 2, src_axis: 255, index_axis: 257, inner: 3 },
         GatherDims { outer: 256, src_axis: 10, index_axis: 256, inner: 1 },
+        // Rows of whole vec4s (`scatter_add4`), as an embedding's gradient has.
+        GatherDims { outer: 1, src_axis: 60, index_axis: 1536, inner: 32 },
+        GatherDims { outer: 3, src_axis: 7, index_axis: 5, inner: 4 },
     ];
     for d in cases {
         let src = uniform(&mut r, d.outer * d.src_axis * d.inner, -1.0, 1.0);

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{AxisDims, BinaryOp, Device, ReduceOp, Storage, UnaryOp, UpdateRule};
+use soma_device::{AxisDims, BinaryOp, Device, GatherDims, ReduceOp, Storage, UnaryOp, UpdateRule};
 
 /// Runs `f` on the CPU and on the GPU with texture reads off, then on.
 fn on_cpu_and_both_gpu_paths(inputs: &[&[f32]], f: impl Fn(&Device, &[Storage]) -> Vec<f32>) -> [Vec<f32>; 3] {
@@ -132,5 +132,31 @@ fn staged_broadcasts_agree() {
             assert_close(&buffers, &cpu, 1e-5, 1e-6);
             assert_close(&staged, &cpu, 1e-5, 1e-6);
         }
+    }
+}
+
+#[test]
+fn staged_scatter_add_agrees() {
+    let mut r = StdRng::seed_from_u64(15);
+    // An embedding's gradient (the index repeats along rows of 32), then indices varying along
+    // the rows, below the staging threshold and over one texture row.
+    for (d, repeat) in [
+        (GatherDims { outer: 1, src_axis: 60, index_axis: 1536, inner: 32 }, true),
+        (GatherDims { outer: 2, src_axis: 9, index_axis: 30, inner: 8 }, false),
+        (GatherDims { outer: 1, src_axis: 5, index_axis: 4100, inner: 4 }, false),
+    ] {
+        let len = d.outer * d.index_axis * d.inner;
+        let src: Vec<f32> = (0..len).map(|_| r.random_range(-3.0..3.0)).collect();
+        let index: Vec<f32> = (0..len)
+            .map(
+                |i| if repeat { ((i / d.inner) * 7 % d.src_axis) as f32 } else { r.random_range(0..d.src_axis) as f32 },
+            )
+            .collect();
+        let [cpu, buffers, staged] = on_cpu_and_both_gpu_paths(&[&src, &index], |dev, x| {
+            dev.to_vec(&dev.scatter_add(&x[0], &x[1], d).unwrap()).unwrap()
+        });
+        assert_eq!(cpu.len(), d.outer * d.src_axis * d.inner);
+        assert_close(&buffers, &cpu, 1e-5, 1e-5);
+        assert_close(&staged, &cpu, 1e-5, 1e-5);
     }
 }

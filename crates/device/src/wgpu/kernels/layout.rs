@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, collapse, pack, per_element};
+use super::{alloc, collapse, dispatch_staged, pack, per_element};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -136,8 +136,13 @@ pub(crate) fn scatter_add(
     let n = d.outer * d.src_axis * d.inner;
     let out = alloc(ctx, || "scatter_add".into(), n)?;
     let params = LayoutParams::gather(d, n);
-    let groups = per_element(ctx, "scatter_add", n)?;
-    ctx.dispatch(&kernel("scatter_add"), &params, &[(1, src), (2, index), (4, &out)], groups)?;
+    if d.inner.is_multiple_of(4) {
+        let groups = per_element(ctx, "scatter_add", n / 4)?;
+        dispatch_staged(ctx, kernel("scatter_add4"), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
+    } else {
+        let groups = per_element(ctx, "scatter_add", n)?;
+        ctx.dispatch(&kernel("scatter_add"), &params, &[(1, src), (2, index), (4, &out)], groups)?;
+    }
     Ok(out)
 }
 
