@@ -1,10 +1,11 @@
 //! Edge cases the agreement tests do not reach: bad gather indices, reductions of many rows,
-//! empty tensors, and many flushes of the lazy batch before one readback.
+//! empty tensors and products over an empty inner dimension, and many flushes of the lazy batch
+//! before one readback.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{AxisDims, BinaryOp, Device, GatherDims, ReduceOp, UnaryOp};
+use soma_device::{AxisDims, BinaryOp, Device, GatherDims, MatmulDims, ReduceOp, UnaryOp};
 
 #[test]
 fn gather_with_a_bad_index_writes_nan() {
@@ -51,4 +52,13 @@ fn hundreds_of_queued_ops_read_back_right() {
     }
     assert!(g.to_vec(&x).unwrap().iter().all(|&v| v == 300.0));
     g.synchronize().unwrap();
+}
+
+#[test]
+fn a_product_over_an_empty_inner_dimension_is_zeros() {
+    for device in [Device::cpu(), gpu()] {
+        let empty = device.from_slice(&[]).unwrap();
+        let d = MatmulDims { batch: 2, m: 3, n: 5, k: 0, transpose_a: false, transpose_b: false };
+        assert_eq!(device.to_vec(&device.matmul(&empty, &empty, d).unwrap()).unwrap(), vec![0.0; 30]);
+    }
 }

@@ -7,11 +7,12 @@
 //! products (the MLP's 128×784×256) from paying for many synchronisations.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
-use super::gemm_kernel::{MR, NR, kernel};
+use super::gemm_kernel::{MR, NR, Tile, kernel};
 
 /// Depth of one packed slice of k (an A micro-panel of `KC × MR` and a B panel of `KC × NR` stay in L1).
 const KC: usize = 256;
@@ -47,14 +48,12 @@ impl OutPtr {
     }
 }
 
-/// `C += A · B` for `A: m × k`, `B: k × n` and a row-major `C: m × n`.
+/// `C = A · B` for `A: m × k`, `B: k × n` and a row-major `C: m × n`, which may start
+/// uninitialised (like NumPy's, the output is never zeroed first): every element is written.
 ///
-/// Callers must have checked `has_avx2_fma()`.
-pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32]) {
-    assert!(c.len() >= m * n, "gemm: output too small");
-    if m == 0 || n == 0 || k == 0 {
-        return;
-    }
+/// Callers must have checked `has_avx2_fma()`, and `m`, `n` and `k` are positive.
+pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [MaybeUninit<f32>]) {
+    assert!(c.len() >= m * n && m > 0 && n > 0 && k > 0, "gemm: output too small or an empty product");
     let parallel = m * n * k >= PARALLEL_FLOPS;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
     // Row blocks of (nearly) equal size, a multiple of MR rows each, and as many as a multiple of
@@ -66,7 +65,7 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32])
     let block_cols = ((B_BLOCK / k) / NR * NR).max(NR);
     // Slices of k of (nearly) equal depth, at most KC: no short last slice.
     let slice = k.div_ceil(k.div_ceil(KC));
-    let out = OutPtr(c.as_mut_ptr());
+    let out = OutPtr(c.as_mut_ptr().cast::<f32>());
     with_buffer(&PACKED_B, n.min(block_cols).next_multiple_of(NR) * k, |packed_b| {
         for jc in (0..n).step_by(block_cols) {
             let ncb = block_cols.min(n - jc);
@@ -97,14 +96,18 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32])
                             let b_panel = &pb[((j0 + jr) / NR * k + p0) * NR..][..NR * kc];
                             for ir in (0..mc).step_by(MR) {
                                 let a_panel = &pa[ir * kc..][..MR * kc];
-                                let (rows, cols) = (MR.min(mc - ir), NR.min(nc - jr));
+                                let tile = Tile {
+                                    ptr: out.at((i0 + ir) * n + jc + j0 + jr),
+                                    ldc: n,
+                                    rows: MR.min(mc - ir),
+                                    cols: NR.min(nc - jr),
+                                    accumulate: p0 > 0,
+                                };
                                 // SAFETY: the CPU has AVX2 and FMA (the caller checked); the panels hold
-                                // `MR * kc` and `NR * kc` values; the tile at (i0 + ir, jc + j0 + jr) of
-                                // `rows × cols` lies inside C (m × n, row stride n), and only this task writes it.
-                                unsafe {
-                                    let c = out.at((i0 + ir) * n + jc + j0 + jr);
-                                    kernel(kc, a_panel.as_ptr(), b_panel.as_ptr(), c, n, rows, cols);
-                                }
+                                // `MR * kc` and `NR * kc` values; the tile lies inside C (m × n, row
+                                // stride n), only this task writes it, and its first slice of k
+                                // (p0 = 0) initialised it before later ones add to it.
+                                unsafe { kernel(kc, a_panel.as_ptr(), b_panel.as_ptr(), tile) };
                             }
                         }
                     }
@@ -219,8 +222,10 @@ mod tests {
                 let b: Vec<f32> = (0..k * n).map(|i| ((i * 104_729) % 97) as f32 / 48.0 - 1.0).collect();
                 let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
                 let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
-                let mut c = vec![0.0f32; m * n];
+                let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
                 gemm(m, n, k, Operand { data: &a, rs: rsa, cs: csa }, Operand { data: &b, rs: rsb, cs: csb }, &mut c);
+                // SAFETY: initialised above (NaN, which a missed element would keep).
+                let c: Vec<f32> = c.into_iter().map(|v| unsafe { v.assume_init() }).collect();
                 for i in 0..m {
                     for j in 0..n {
                         let r: f64 =

@@ -5,24 +5,30 @@ use crate::MatmulDims;
 
 pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
     let (m, n, k) = (d.m, d.n, d.k);
-    let mut c = vec![0.0f32; d.batch * m * n];
-    if m == 0 || n == 0 {
-        return c;
-    }
     let (rsa, csa) = if d.transpose_a { (1, m) } else { (k, 1) };
     let (rsb, csb) = if d.transpose_b { (1, k) } else { (n, 1) };
-    let wide = super::simd::has_avx2_fma();
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx2_fma() && m > 0 && n > 0 && k > 0 {
+        use super::gemm::{Operand, gemm};
+        let len = d.batch * m * n;
+        let mut c = Vec::with_capacity(len);
+        for (batch, c) in c.spare_capacity_mut()[..len].chunks_exact_mut(m * n).enumerate() {
+            let a = Operand { data: &a[batch * m * k..(batch + 1) * m * k], rs: rsa, cs: csa };
+            let b = Operand { data: &b[batch * k * n..(batch + 1) * k * n], rs: rsb, cs: csb };
+            gemm(m, n, k, a, b, c);
+        }
+        // SAFETY: `gemm` wrote every element of each batch's m × n block, and the capacity is `len`.
+        unsafe { c.set_len(len) };
+        return c;
+    }
+    let mut c = vec![0.0f32; d.batch * m * n];
+    if m == 0 || n == 0 || k == 0 {
+        return c;
+    }
     for batch in 0..d.batch {
         let a = &a[batch * m * k..(batch + 1) * m * k];
         let b = &b[batch * k * n..(batch + 1) * k * n];
         let c = &mut c[batch * m * n..(batch + 1) * m * n];
-        #[cfg(target_arch = "x86_64")]
-        if wide {
-            use super::gemm::{Operand, gemm};
-            gemm(m, n, k, Operand { data: a, rs: rsa, cs: csa }, Operand { data: b, rs: rsb, cs: csb }, c);
-            continue;
-        }
-        let _ = wide;
         // SAFETY: the slices hold exactly the m*k, k*n and m*n elements the strides address.
         unsafe {
             matrixmultiply::sgemm(
