@@ -17,12 +17,11 @@ struct ConvParams {
     w: u32,
     kh: u32,
     kw: u32,
-    stride: u32,
     padding: u32,
     oh: u32,
     ow: u32,
     total: u32,
-    _pad: u32,
+    _pad: [u32; 2],
 }
 
 impl ConvParams {
@@ -34,21 +33,21 @@ impl ConvParams {
             w: g.w as u32,
             kh: g.kernel_h as u32,
             kw: g.kernel_w as u32,
-            stride: g.stride as u32,
             padding: g.padding as u32,
             oh: g.out_h() as u32,
             ow: g.out_w() as u32,
             total: total as u32,
-            _pad: 0,
+            _pad: [0; 2],
         }
     }
 }
 
 pub(crate) fn im2col(ctx: &WgpuContext, x: &WgpuStorage, g: Conv2dGeometry) -> Result<WgpuStorage> {
-    let total = g.cols_len();
-    let out = alloc(ctx, || "im2col".into(), total)?;
-    let groups = per_element(ctx, "im2col", total)?;
-    ctx.dispatch(&Kernel::new(Shader::Conv, "im2col"), &ConvParams::new(g, total), &[(1, x), (2, &out)], groups)?;
+    let out = alloc(ctx, || "im2col".into(), g.cols_len())?;
+    // One thread per row of output pixels of one (image, channel, ky, kx).
+    let rows = g.n * g.c * g.kernel_h * g.kernel_w * g.out_h();
+    let groups = per_element(ctx, "im2col", rows)?;
+    ctx.dispatch(&conv_kernel("im2col", g), &ConvParams::new(g, rows), &[(1, x), (2, &out)], groups)?;
     Ok(out)
 }
 
@@ -56,6 +55,11 @@ pub(crate) fn col2im(ctx: &WgpuContext, cols: &WgpuStorage, g: Conv2dGeometry) -
     let total = g.n * g.c * g.h * g.w;
     let out = alloc(ctx, || "col2im".into(), total)?;
     let groups = per_element(ctx, "col2im", total)?;
-    ctx.dispatch(&Kernel::new(Shader::Conv, "col2im"), &ConvParams::new(g, total), &[(1, cols), (2, &out)], groups)?;
+    ctx.dispatch(&conv_kernel("col2im", g), &ConvParams::new(g, total), &[(1, cols), (2, &out)], groups)?;
     Ok(out)
+}
+
+/// The entry point compiled for the geometry's stride.
+fn conv_kernel(entry: &'static str, g: Conv2dGeometry) -> Kernel {
+    Kernel::new(Shader::Conv, entry).with("STRIDE", g.stride as f64)
 }
