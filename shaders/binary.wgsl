@@ -23,7 +23,7 @@ override OP: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-// The same bindings seen as vec4s, by `binary_same` and `binary_scalar`.
+// The same bindings seen as vec4s, by `binary_same`, `binary_scalar` and `binary_broadcast4`.
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;

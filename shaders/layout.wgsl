@@ -1,7 +1,7 @@
-// Data movement, one thread per output element: strided copies (rank <= 6), padding an axis with
-// zeros, concatenation (one dispatch per part), gather, scatter_add (each output sums the matching
-// sources in index order, no atomics, so it is deterministic), select, and fill. Indices are f32
-// holding integers.
+// Data movement, one thread per output element (4 in `scatter_add4`): strided copies (rank <= 6),
+// padding an axis with zeros, concatenation (one dispatch per part), gather, scatter_add (each
+// output sums the matching sources in index order, no atomics, so it is deterministic), select,
+// and fill. Indices are f32 holding integers.
 
 struct Params {
     n: u32,

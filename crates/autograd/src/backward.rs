@@ -198,7 +198,8 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![Some(g.permute(&inverse)?)]
         }
         Op::Expand { x } => vec![Some(sum_to(g.clone(), x.shape())?)],
-        // The backward loop keeps slices apart (`PendingGrad`); this is the narrow's lone gradient.
+        // Not reached from `backward`, whose loop routes narrows through `PendingGrad`; kept so that
+        // every op has its vector-Jacobian product here.
         Op::Narrow { x, axis, start } => vec![Some(padded(x, *axis, *start, g)?)],
         Op::Cat { parts, axis } => {
             let mut start = 0;

@@ -46,7 +46,7 @@ fn literal_step_and_gradients() {
 #[test]
 fn gpu_step_equals_cpu_step() {
     // Odd sizes, more units than one workgroup, and pre-activations large enough to saturate.
-    for (batch, hidden) in [(1, 1), (3, 5), (32, 128), (7, 300)] {
+    for (batch, hidden) in [(2, 0), (1, 1), (3, 5), (32, 128), (7, 300)] {
         let mut r = StdRng::seed_from_u64((batch * hidden) as u64);
         let mut uniform = |n: usize, scale: f32| (0..n).map(|_| r.random_range(-scale..scale)).collect::<Vec<f32>>();
         let (gi, gh) = (uniform(batch * 4 * hidden, 40.0), uniform(batch * 4 * hidden, 3.0));

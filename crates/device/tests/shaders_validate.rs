@@ -11,8 +11,20 @@ fn every_shader_parses_and_validates() {
         .filter(|p| p.extension().is_some_and(|e| e == "wgsl"))
         .collect();
     files.sort();
-    let expected =
-        ["binary", "conv", "layout", "matmul", "matmul_subgroup", "optim", "random", "reduce", "softmax", "unary"];
+    let expected = [
+        "binary",
+        "conv",
+        "layout",
+        "lstm",
+        "matmul",
+        "matmul_subgroup",
+        "matmul_texture",
+        "optim",
+        "random",
+        "reduce",
+        "softmax",
+        "unary",
+    ];
     for name in expected {
         assert!(files.iter().any(|f| f.file_stem().unwrap() == name), "shaders/{name}.wgsl is missing");
     }

@@ -54,6 +54,7 @@ impl OutPtr {
 /// Callers must have checked `has_avx2_fma()`, and `m`, `n` and `k` are positive.
 pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [MaybeUninit<f32>]) {
     assert!(c.len() >= m * n && m > 0 && n > 0 && k > 0, "gemm: output too small or an empty product");
+    debug_assert!(super::simd::has_avx2_fma(), "gemm needs AVX2 and FMA");
     let parallel = m * n * k >= PARALLEL_FLOPS;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
     // Row blocks of (nearly) equal size, a multiple of MR rows each, and as many as a multiple of

@@ -52,6 +52,9 @@ impl<'a> Row<'a> {
 /// The next state `[batch, 2 hidden]`: `(h', c')` per row.
 pub fn lstm_cell(gi: &[f32], gh: &[f32], state: &[f32], d: LstmDims) -> Vec<f32> {
     let h = d.hidden;
+    if h == 0 {
+        return Vec::new();
+    }
     let mut out = vec![0.0; d.batch * 2 * h];
     for (r, next) in out.chunks_exact_mut(2 * h).enumerate() {
         let row = Row::new(gi, gh, state, d, r);
@@ -69,6 +72,9 @@ pub fn lstm_cell(gi: &[f32], gh: &[f32], state: &[f32], d: LstmDims) -> Vec<f32>
 /// from `grad`, that of the next state.
 pub fn lstm_cell_grad(gi: &[f32], gh: &[f32], state: &[f32], grad: &[f32], d: LstmDims, wrt: LstmGrad) -> Vec<f32> {
     let h = d.hidden;
+    if h == 0 {
+        return Vec::new();
+    }
     let width = match wrt {
         LstmGrad::Gates => 4 * h,
         LstmGrad::State => 2 * h,

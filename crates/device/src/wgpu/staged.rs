@@ -12,8 +12,9 @@ use super::{WgpuStorage, textures};
 /// Texels (vec4s) per texture row: element `4 i + c` of a staged tensor is channel `c` of texel
 /// `(i % STAGE_WIDTH, i / STAGE_WIDTH)`. A power of two, so kernels split `i` with a shift.
 pub(crate) const STAGE_WIDTH: u32 = 4096;
-/// Below this many elements a kernel reads its buffers: the copy's fixed cost outweighs the gain
-/// (lavapipe, relu(a + b): staging 1.4x slower at 4K elements, 1.5x faster at 16K, 2x at 64K).
+/// When a kernel's largest input has fewer elements, it reads its buffers: the copies' fixed cost
+/// outweighs the gain (lavapipe, relu(a + b): staging 1.4x slower at 4K elements, 1.5x faster at
+/// 16K, 2x at 64K). Smaller inputs of the same kernel are staged with the largest.
 const STAGE_MIN: usize = 1 << 14;
 
 /// A texture holding a copy of a tensor, returned to the pool when dropped (commands that read it
