@@ -3,10 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use soma_device::{BinaryOp, Error, LstmGrad, ReduceOp, Result, Shape, UnaryOp};
+use soma_device::{BinaryOp, CellGrad, CellKind, Error, ReduceOp, Result, Shape, UnaryOp};
 
 use crate::op::Op;
-use crate::ops::lstm_dims;
+use crate::ops::cell_dims;
 use crate::pending::{PendingGrad, padded};
 use crate::{Tensor, no_grad};
 
@@ -169,18 +169,20 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             let storage = g.device().cross_entropy_grad(x.storage(), targets.storage(), g.storage(), rows, cols)?;
             vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
         }
-        Op::LstmCell { gi, gh, state } => {
-            let dims = lstm_dims(gi, gh, state)?;
+        Op::Cell { kind, gi, gh, state } => {
+            let dims = cell_dims(*kind, gi, gh, state)?;
             let grad = |wrt, shape: &Shape| -> Result<Tensor> {
                 let storage =
-                    g.device().lstm_cell_grad(gi.storage(), gh.storage(), state.storage(), g.storage(), dims, wrt)?;
+                    g.device().cell_grad(gi.storage(), gh.storage(), state.storage(), g.storage(), dims, wrt)?;
                 Ok(Tensor::make(storage, shape.clone(), g.device().clone(), None))
             };
-            // The gates are gi + gh: both get the same gradient.
-            let needs_gates = gi.is_requires_grad() || gh.is_requires_grad();
-            let gates = if needs_gates { Some(grad(LstmGrad::Gates, gi.shape())?) } else { None };
-            let state_grad = if_needed(state, || grad(LstmGrad::State, state.shape()))?;
-            vec![gates.clone().filter(|_| gi.is_requires_grad()), gates.filter(|_| gh.is_requires_grad()), state_grad]
+            let gi_grad = if_needed(gi, || grad(CellGrad::Input, gi.shape()))?;
+            // An LSTM's gates are gi + gh: both get the same gradient.
+            let gh_grad = match (kind, &gi_grad) {
+                (CellKind::Lstm, Some(same)) if gh.is_requires_grad() => Some(same.clone()),
+                _ => if_needed(gh, || grad(CellGrad::Hidden, gh.shape()))?,
+            };
+            vec![gi_grad, gh_grad, if_needed(state, || grad(CellGrad::State, state.shape()))?]
         }
         Op::Matmul { a, b, transpose_a, transpose_b } => {
             let (ta, tb) = (*transpose_a, *transpose_b);

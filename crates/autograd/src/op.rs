@@ -1,6 +1,6 @@
 //! `Op`: how a tensor was made, holding its parents and what its backward needs.
 
-use soma_device::{BinaryOp, Conv2dGeometry, ReduceOp, UnaryOp};
+use soma_device::{BinaryOp, CellKind, Conv2dGeometry, ReduceOp, UnaryOp};
 
 use crate::Tensor;
 
@@ -49,8 +49,9 @@ pub(crate) enum Op {
         x: Tensor,
         targets: Tensor,
     },
-    /// One LSTM time step (`Tensor::lstm_cell`).
-    LstmCell {
+    /// One recurrent time step (`Tensor::lstm_cell`, `Tensor::gru_cell`).
+    Cell {
+        kind: CellKind,
         gi: Tensor,
         gh: Tensor,
         state: Tensor,
@@ -110,7 +111,7 @@ impl Op {
             | Op::Im2col { x, .. } => vec![x],
             Op::Binary { a, b, .. } | Op::Where { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],
-            Op::LstmCell { gi, gh, state } => vec![gi, gh, state],
+            Op::Cell { gi, gh, state, .. } => vec![gi, gh, state],
             Op::Cat { parts, .. } => parts.iter().collect(),
         }
     }
@@ -132,7 +133,7 @@ impl Op {
             Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::Where { cond, a, b } => vec![cond, a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],
-            Op::LstmCell { gi, gh, state } => vec![gi, gh, state],
+            Op::Cell { gi, gh, state, .. } => vec![gi, gh, state],
             Op::Cat { parts, .. } => parts,
         }
     }

@@ -102,6 +102,10 @@ fn shape_errors_name_the_op_and_shapes() {
         Tensor::lstm_cell(&gates, &gates, &state).unwrap_err().to_string(),
         "lstm_cell: needs gates gi and gh [batch, 4 hidden] and a state [batch, 2 hidden], got [2, 8], [2, 8] and [2, 3]"
     );
+    assert_eq!(
+        Tensor::gru_cell(&gates, &gates, &state).unwrap_err().to_string(),
+        "gru_cell: needs gates gi and gh [batch, 3 hidden] and a state [batch, hidden], got [2, 8], [2, 8] and [2, 3]"
+    );
 }
 
 #[test]

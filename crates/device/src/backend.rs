@@ -4,7 +4,7 @@
 //! only device failures and device limits.
 
 use crate::{
-    AxisDims, BinaryOp, Conv2dGeometry, GatherDims, LstmDims, LstmGrad, MatmulDims, ReduceOp, Result, Shape,
+    AxisDims, BinaryOp, CellDims, CellGrad, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, Result, Shape,
     StridedView, UnaryOp, UpdateRule,
 };
 
@@ -67,25 +67,24 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         cols: usize,
     ) -> Result<Self::Storage>;
     fn matmul(&self, a: &Self::Storage, b: &Self::Storage, dims: MatmulDims) -> Result<Self::Storage>;
-    /// One LSTM time step per row: the gates `gi + gh` (`[batch, 4 hidden]`, blocks i, f, g, o)
-    /// and the state `[batch, 2 hidden]` (h, c) give the next state (h', c'), with
-    /// `c' = σ(f) c + σ(i) tanh(g)` and `h' = σ(o) tanh(c')`.
-    fn lstm_cell(
+    /// One time step of the cell `dims.kind` per row, from its gate pre-activations `gi` and `gh`
+    /// (`[batch, gates * hidden]`) and the state `[batch, state_width * hidden]`: the next state.
+    fn cell_step(
         &self,
         gi: &Self::Storage,
         gh: &Self::Storage,
         state: &Self::Storage,
-        dims: LstmDims,
+        dims: CellDims,
     ) -> Result<Self::Storage>;
-    /// The gradient `wrt` of `lstm_cell`, given `grad [batch, 2 hidden]`, that of the next state.
-    fn lstm_cell_grad(
+    /// The gradient `wrt` of `cell_step`, given `grad`, that of the next state.
+    fn cell_grad(
         &self,
         gi: &Self::Storage,
         gh: &Self::Storage,
         state: &Self::Storage,
         grad: &Self::Storage,
-        dims: LstmDims,
-        wrt: LstmGrad,
+        dims: CellDims,
+        wrt: CellGrad,
     ) -> Result<Self::Storage>;
 
     /// Copies a strided view (transpose, permute, narrow, broadcast-expand) into a contiguous buffer.

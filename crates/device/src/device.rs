@@ -3,7 +3,7 @@
 //! Public types are not generic over the backend; one macro does the forwarding.
 
 use crate::{
-    AxisDims, Backend, BinaryOp, Conv2dGeometry, CpuBackend, CpuStorage, Error, GatherDims, LstmDims, LstmGrad,
+    AxisDims, Backend, BinaryOp, CellDims, CellGrad, Conv2dGeometry, CpuBackend, CpuStorage, Error, GatherDims,
     MatmulDims, ReduceOp, Result, Shape, StridedView, UnaryOp, UpdateRule, WgpuBackend, WgpuStorage,
 };
 
@@ -130,31 +130,23 @@ fn check_class_rows(
     Ok(())
 }
 
-/// The operands of an LSTM step: gates `[batch, 4 hidden]` twice, a state (and a gradient)
-/// `[batch, 2 hidden]`.
-fn check_lstm(
-    op: &'static str,
-    gi: &Storage,
-    gh: &Storage,
-    state: &Storage,
-    grad: Option<&Storage>,
-    d: LstmDims,
-) -> Result<()> {
-    let (gates, states) = (d.batch * 4 * d.hidden, d.batch * 2 * d.hidden);
+/// The operands of a cell step: gates `gi` and `gh` `[batch, gates * hidden]`, a state (and a
+/// gradient) `[batch, state_width * hidden]`.
+fn check_cell(gi: &Storage, gh: &Storage, state: &Storage, grad: Option<&Storage>, d: CellDims) -> Result<()> {
+    let (gates, states) = (d.gates_len(), d.state_len());
     if gi.len() != gates || gh.len() != gates || state.len() != states || grad.is_some_and(|g| g.len() != states) {
         let grad = grad.map(|g| format!(", a {}-element gradient", g.len())).unwrap_or_default();
+        let (b, h) = (d.batch, d.hidden);
         return Err(Error::shape(
-            op,
+            d.kind.name(),
             format!(
-                "needs gates [{b}, {g4}] twice and a state [{b}, {g2}] for batch {b}, hidden {h}; got {} and {} gate \
+                "needs gates [{b}, {}] twice and a state [{b}, {}] for batch {b}, hidden {h}; got {} and {} gate \
                  elements, a {}-element state{grad}",
+                d.kind.gates() * h,
+                d.kind.state_width() * h,
                 gi.len(),
                 gh.len(),
                 state.len(),
-                b = d.batch,
-                h = d.hidden,
-                g4 = 4 * d.hidden,
-                g2 = 2 * d.hidden,
             ),
         ));
     }
@@ -271,21 +263,21 @@ impl Device {
             b.cross_entropy_grad(logits, targets, grad, rows, cols)
         })
     }
-    pub fn lstm_cell(&self, gi: &Storage, gh: &Storage, state: &Storage, dims: LstmDims) -> Result<Storage> {
-        check_lstm("lstm_cell", gi, gh, state, None, dims)?;
-        on_backend!(self, "lstm_cell", |b, gi, gh, state| b.lstm_cell(gi, gh, state, dims))
+    pub fn cell_step(&self, gi: &Storage, gh: &Storage, state: &Storage, dims: CellDims) -> Result<Storage> {
+        check_cell(gi, gh, state, None, dims)?;
+        on_backend!(self, dims.kind.name(), |b, gi, gh, state| b.cell_step(gi, gh, state, dims))
     }
-    pub fn lstm_cell_grad(
+    pub fn cell_grad(
         &self,
         gi: &Storage,
         gh: &Storage,
         state: &Storage,
         grad: &Storage,
-        dims: LstmDims,
-        wrt: LstmGrad,
+        dims: CellDims,
+        wrt: CellGrad,
     ) -> Result<Storage> {
-        check_lstm("lstm_cell_grad", gi, gh, state, Some(grad), dims)?;
-        on_backend!(self, "lstm_cell_grad", |b, gi, gh, state, grad| b.lstm_cell_grad(gi, gh, state, grad, dims, wrt))
+        check_cell(gi, gh, state, Some(grad), dims)?;
+        on_backend!(self, dims.kind.name(), |b, gi, gh, state, grad| b.cell_grad(gi, gh, state, grad, dims, wrt))
     }
     pub fn matmul(&self, x: &Storage, y: &Storage, dims: MatmulDims) -> Result<Storage> {
         on_backend!(self, "matmul", |b, x, y| b.matmul(x, y, dims))

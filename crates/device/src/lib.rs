@@ -16,8 +16,8 @@ pub use cpu::{CpuBackend, CpuStorage};
 pub use device::{Device, Storage};
 pub use error::{Error, Result};
 pub use ops::{
-    AxisDims, BinaryOp, Conv2dGeometry, GatherDims, LstmDims, LstmGrad, MatmulDims, ReduceOp, StridedView, UnaryOp,
-    stable_sigmoid, stable_tanh,
+    AxisDims, BinaryOp, CellDims, CellGrad, CellKind, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, StridedView,
+    UnaryOp, stable_sigmoid, stable_tanh,
 };
 pub use optim::UpdateRule;
 pub use shape::{MAX_RANK, Shape};

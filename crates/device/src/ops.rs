@@ -175,19 +175,68 @@ impl AxisDims {
     }
 }
 
-/// The sizes of one LSTM time step: `batch` rows of `hidden` units.
+/// A fused recurrent cell: one time step of a layer kind from its gate pre-activations `gi`
+/// (input projection) and `gh` (hidden projection), blocks in PyTorch's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LstmDims {
+pub enum CellKind {
+    /// Gates i, f, g, o; the state is `(h, c)` per row: `c' = σ(f) c + σ(i) tanh(g)`,
+    /// `h' = σ(o) tanh(c')`, with each gate `gi + gh`.
+    Lstm,
+    /// Gates r, z, n; the state is `h`: `r = σ(gi_r + gh_r)`, `z = σ(gi_z + gh_z)`,
+    /// `n = tanh(gi_n + r gh_n)`, `h' = (1 - z) n + z h`.
+    Gru,
+}
+
+impl CellKind {
+    /// Gate blocks per unit in `gi` and `gh`.
+    pub fn gates(self) -> usize {
+        match self {
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        }
+    }
+    /// State values per unit: `(h, c)` or `h`.
+    pub fn state_width(self) -> usize {
+        match self {
+            CellKind::Lstm => 2,
+            CellKind::Gru => 1,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Lstm => "lstm_cell",
+            CellKind::Gru => "gru_cell",
+        }
+    }
+}
+
+/// One time step of a recurrent cell: `batch` rows of `hidden` units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellDims {
+    pub kind: CellKind,
     pub batch: usize,
     pub hidden: usize,
 }
 
-/// Which gradient of an LSTM step `lstm_cell_grad` computes.
+impl CellDims {
+    /// Elements of `gi` or `gh`.
+    pub fn gates_len(&self) -> usize {
+        self.batch * self.kind.gates() * self.hidden
+    }
+    /// Elements of the state.
+    pub fn state_len(&self) -> usize {
+        self.batch * self.kind.state_width() * self.hidden
+    }
+}
+
+/// Which gradient of a cell step `cell_grad` computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LstmGrad {
-    /// Of the gate pre-activations `[batch, 4 hidden]` (the same for `gi` and for `gh`).
-    Gates,
-    /// Of the previous state `[batch, 2 hidden]`; its `h` half is zero (the step reads only `c`).
+pub enum CellGrad {
+    /// Of `gi`, `[batch, gates * hidden]`.
+    Input,
+    /// Of `gh`: the same as of `gi` for an LSTM; for a GRU its n block is scaled by `r`.
+    Hidden,
+    /// Of the previous state; an LSTM's `h` half is zero (the step reads `h` only through `gh`).
     State,
 }
 

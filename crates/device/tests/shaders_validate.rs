@@ -13,9 +13,9 @@ fn every_shader_parses_and_validates() {
     files.sort();
     let expected = [
         "binary",
+        "cells",
         "conv",
         "layout",
-        "lstm",
         "matmul",
         "matmul_subgroup",
         "matmul_texture",

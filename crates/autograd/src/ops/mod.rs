@@ -9,4 +9,4 @@ mod recurrent;
 mod reduce;
 mod window;
 
-pub(crate) use recurrent::lstm_dims;
+pub(crate) use recurrent::cell_dims;

@@ -92,6 +92,7 @@ pub fn cases() -> Vec<Case> {
         case("broadcast_to", vec![any(&[3, 1])], |x| x[0].broadcast_to([2, 3, 4])?.square()),
         case("narrow", vec![any(&[4, 5])], |x| x[0].narrow(1, 1, 3)?.square()),
         case("lstm_cell", vec![any(&[3, 8]), any(&[3, 8]), any(&[3, 4])], |x| Tensor::lstm_cell(&x[0], &x[1], &x[2])),
+        case("gru_cell", vec![any(&[3, 9]), any(&[3, 9]), any(&[3, 3])], |x| Tensor::gru_cell(&x[0], &x[1], &x[2])),
         // Overlapping slices, a gap (column 4 of 6) and a slice along the other axis.
         case("narrow_slices", vec![any(&[3, 6])], |x| {
             let x = &x[0];

@@ -1,6 +1,7 @@
 //! The CPU backend: contiguous `Vec<f32>` storage, rayon for large elementwise work and a blocked
 //! GEMM for matmul.
 
+mod cells;
 mod conv;
 mod cross_entropy;
 mod elementwise;
@@ -11,7 +12,6 @@ mod gemm;
 #[cfg(target_arch = "x86_64")]
 mod gemm_kernel;
 mod layout;
-mod lstm;
 mod matmul;
 mod reduce;
 mod reduce_lines;
@@ -22,7 +22,7 @@ mod update;
 use std::sync::Arc;
 
 use crate::{
-    AxisDims, Backend, BinaryOp, Conv2dGeometry, GatherDims, LstmDims, LstmGrad, MatmulDims, ReduceOp, Result, Shape,
+    AxisDims, Backend, BinaryOp, CellDims, CellGrad, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, Result, Shape,
     StridedView, UnaryOp, UpdateRule, random,
 };
 
@@ -108,19 +108,19 @@ impl Backend for CpuBackend {
     ) -> Result<CpuStorage> {
         Ok(CpuStorage::new(cross_entropy::cross_entropy_grad(&logits.0, &targets.0, &grad.0, cols)))
     }
-    fn lstm_cell(&self, gi: &CpuStorage, gh: &CpuStorage, state: &CpuStorage, dims: LstmDims) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(lstm::lstm_cell(&gi.0, &gh.0, &state.0, dims)))
+    fn cell_step(&self, gi: &CpuStorage, gh: &CpuStorage, state: &CpuStorage, dims: CellDims) -> Result<CpuStorage> {
+        Ok(CpuStorage::new(cells::step(&gi.0, &gh.0, &state.0, dims)))
     }
-    fn lstm_cell_grad(
+    fn cell_grad(
         &self,
         gi: &CpuStorage,
         gh: &CpuStorage,
         state: &CpuStorage,
         grad: &CpuStorage,
-        dims: LstmDims,
-        wrt: LstmGrad,
+        dims: CellDims,
+        wrt: CellGrad,
     ) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(lstm::lstm_cell_grad(&gi.0, &gh.0, &state.0, &grad.0, dims, wrt)))
+        Ok(CpuStorage::new(cells::grad(&gi.0, &gh.0, &state.0, &grad.0, dims, wrt)))
     }
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))

@@ -18,7 +18,7 @@ use context::WgpuContext;
 use pool::PooledBuffer;
 
 use crate::{
-    AxisDims, Backend, BinaryOp, Conv2dGeometry, Error, GatherDims, LstmDims, LstmGrad, MatmulDims, ReduceOp, Result,
+    AxisDims, Backend, BinaryOp, CellDims, CellGrad, Conv2dGeometry, Error, GatherDims, MatmulDims, ReduceOp, Result,
     Shape, StridedView, UnaryOp, UpdateRule,
 };
 
@@ -168,25 +168,25 @@ impl Backend for WgpuBackend {
     ) -> Result<WgpuStorage> {
         kernels::reduce::cross_entropy(&self.ctx, logits, targets, Some(grad), rows, cols)
     }
-    fn lstm_cell(
+    fn cell_step(
         &self,
         gi: &WgpuStorage,
         gh: &WgpuStorage,
         state: &WgpuStorage,
-        dims: LstmDims,
+        dims: CellDims,
     ) -> Result<WgpuStorage> {
-        kernels::lstm::lstm_cell(&self.ctx, [gi, gh, state], None, dims)
+        kernels::cells::cell(&self.ctx, [gi, gh, state], None, dims)
     }
-    fn lstm_cell_grad(
+    fn cell_grad(
         &self,
         gi: &WgpuStorage,
         gh: &WgpuStorage,
         state: &WgpuStorage,
         grad: &WgpuStorage,
-        dims: LstmDims,
-        wrt: LstmGrad,
+        dims: CellDims,
+        wrt: CellGrad,
     ) -> Result<WgpuStorage> {
-        kernels::lstm::lstm_cell(&self.ctx, [gi, gh, state], Some((grad, wrt)), dims)
+        kernels::cells::cell(&self.ctx, [gi, gh, state], Some((grad, wrt)), dims)
     }
     fn matmul(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
         kernels::matmul::matmul(&self.ctx, a, b, dims)

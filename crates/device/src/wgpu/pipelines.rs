@@ -20,7 +20,7 @@ pub(crate) enum Shader {
     Conv,
     Random,
     Optim,
-    Lstm,
+    Cells,
 }
 
 /// A shader's source with `shaders/common/activations.wgsl` in front (WGSL has no includes).
@@ -47,7 +47,7 @@ impl Shader {
             Shader::Conv => with_common!("conv.wgsl"),
             Shader::Random => with_common!("random.wgsl"),
             Shader::Optim => with_common!("optim.wgsl"),
-            Shader::Lstm => with_common!("lstm.wgsl"),
+            Shader::Cells => with_common!("cells.wgsl"),
         }
     }
     pub fn file(self) -> &'static str {
@@ -63,7 +63,7 @@ impl Shader {
             Shader::Conv => "conv.wgsl",
             Shader::Random => "random.wgsl",
             Shader::Optim => "optim.wgsl",
-            Shader::Lstm => "lstm.wgsl",
+            Shader::Cells => "cells.wgsl",
         }
     }
 }

@@ -3,7 +3,7 @@
 use soma_autograd::Tensor;
 use soma_device::Result;
 
-use crate::sequence::recurrent::{Cell, Recurrent, gate, recurrent_layer};
+use crate::sequence::recurrent::{Cell, Recurrent, recurrent_layer};
 
 struct GruCell;
 
@@ -12,14 +12,10 @@ impl Cell for GruCell {
     const GATES: usize = 3;
     const HAS_CELL: bool = false;
     const FOLDS_HH_BIAS: bool = false;
-    /// Gate blocks `r, z, n` (PyTorch's order): `n = tanh(gi_n + r gh_n)`, `h' = n + z (h - n)`.
-    fn step(gi: &Tensor, gh: &Tensor, h: &Tensor, hidden: usize) -> Result<Tensor> {
-        let r = (&gate(gi, 0, hidden)? + &gate(gh, 0, hidden)?)?.sigmoid()?;
-        let z = (&gate(gi, 1, hidden)? + &gate(gh, 1, hidden)?)?.sigmoid()?;
-        let n = (&gate(gi, 2, hidden)? + &(&r * &gate(gh, 2, hidden)?)?)?.tanh()?;
-        // (1 - z) n + z h, with one multiply fewer.
-        let h_next = (&n + &(&z * &(h - &n)?)?)?;
-        Ok(h_next)
+    /// Gate blocks `r, z, n` (PyTorch's order): `n = tanh(gi_n + r gh_n)`, `h' = n + z (h - n)`,
+    /// fused.
+    fn step(gi: &Tensor, gh: &Tensor, h: &Tensor) -> Result<Tensor> {
+        Tensor::gru_cell(gi, gh, h)
     }
 }
 

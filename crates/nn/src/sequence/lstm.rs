@@ -13,7 +13,7 @@ impl Cell for LstmCell {
     const HAS_CELL: bool = true;
     const FOLDS_HH_BIAS: bool = true;
     /// Gate blocks `i, f, g, o` (PyTorch's order): `c' = f c + i g`, `h' = o tanh(c')`, fused.
-    fn step(gi: &Tensor, gh: &Tensor, state: &Tensor, _hidden: usize) -> Result<Tensor> {
+    fn step(gi: &Tensor, gh: &Tensor, state: &Tensor) -> Result<Tensor> {
         Tensor::lstm_cell(gi, gh, state)
     }
 }

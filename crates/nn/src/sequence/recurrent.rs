@@ -76,12 +76,7 @@ pub(crate) trait Cell {
     /// The next state from `gi = x W_ihᵀ + b_ih` and `gh = h W_hhᵀ + b_hh` (both
     /// `[batch, GATES * hidden]`, gate blocks in PyTorch's order; `b_hh` is in `gi` instead when
     /// `FOLDS_HH_BIAS`) and the state.
-    fn step(gi: &Tensor, gh: &Tensor, state: &Tensor, hidden: usize) -> Result<Tensor>;
-}
-
-/// `x.narrow(1, k * hidden, hidden)`: gate block `k` of a `[batch, GATES * hidden]` tensor.
-pub(crate) fn gate(x: &Tensor, k: usize, hidden: usize) -> Result<Tensor> {
-    x.narrow(1, k * hidden, hidden)
+    fn step(gi: &Tensor, gh: &Tensor, state: &Tensor) -> Result<Tensor>;
 }
 
 /// The weights of layer `l`: `weight_ih_l{l}`, `weight_hh_l{l}`, `bias_ih_l{l}`, `bias_hh_l{l}`.
@@ -196,7 +191,7 @@ impl<C: Cell> Recurrent<C> {
                 if !C::FOLDS_HH_BIAS {
                     gh = (&gh + &bias_hh)?;
                 }
-                state = C::step(&gi, &gh, &state, hidden)?;
+                state = C::step(&gi, &gh, &state)?;
                 h = if C::HAS_CELL { state.narrow(1, 0, hidden)? } else { state.clone() };
                 outputs.push(h.clone());
             }

@@ -12,7 +12,7 @@ impl Cell for TanhCell {
     const GATES: usize = 1;
     const HAS_CELL: bool = false;
     const FOLDS_HH_BIAS: bool = true;
-    fn step(gi: &Tensor, gh: &Tensor, _h: &Tensor, _hidden: usize) -> Result<Tensor> {
+    fn step(gi: &Tensor, gh: &Tensor, _h: &Tensor) -> Result<Tensor> {
         (gi + gh)?.tanh()
     }
 }

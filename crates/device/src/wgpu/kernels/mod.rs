@@ -1,10 +1,10 @@
 //! Host side of the kernels: one module per family builds the `Params` (mirroring the WGSL
 //! struct), checks sizes against the device limits, and records the dispatches.
 
+pub(crate) mod cells;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod layout;
-pub(crate) mod lstm;
 pub(crate) mod matmul;
 pub(crate) mod matmul_texture;
 pub(crate) mod optim;
