@@ -163,3 +163,22 @@ fn gradients_of_narrowed_slices_are_assembled() {
         close(&loss.backward().unwrap().get(&x).unwrap().to_vec().unwrap(), &expected);
     }
 }
+
+#[test]
+fn an_lstm_steps_gates_get_one_gradient_whichever_input_requires_it() {
+    // The gates are gi + gh: gh's gradient is gi's, also when gi requires none.
+    let values = |n: usize, seed: f32| (0..n).map(|i| ((i as f32 + seed) * 0.37).sin()).collect::<Vec<f32>>();
+    let tensor = |n: usize, seed: f32, dims: [usize; 2]| Tensor::from_vec(values(n, seed), dims, &cpu()).unwrap();
+    let weights = tensor(8, 3.0, [2, 4]);
+    let loss = |gi: &Tensor, gh: &Tensor, state: &Tensor| {
+        (&Tensor::lstm_cell(gi, gh, state).unwrap() * &weights).unwrap().sum_all().unwrap()
+    };
+    let (gi, gh, state) =
+        (tensor(16, 0.0, [2, 8]).requires_grad(), tensor(16, 1.0, [2, 8]).requires_grad(), tensor(8, 2.0, [2, 4]));
+    let both = loss(&gi, &gh, &state).backward().unwrap();
+    let only_gh = loss(&gi.detach(), &gh, &state).backward().unwrap();
+    let gi_grad = both.get(&gi).unwrap().to_vec().unwrap();
+    assert!(gi_grad.iter().any(|v| v.abs() > 1e-3));
+    close(&both.get(&gh).unwrap().to_vec().unwrap(), &gi_grad);
+    close(&only_gh.get(&gh).unwrap().to_vec().unwrap(), &gi_grad);
+}

@@ -24,7 +24,7 @@ fn tanh(x: f32) -> f32 {
     ((1.0 - e) / (1.0 + e)).copysign(x)
 }
 
-/// Row `r` of `x` (`per_row` blocks of `h` values) as its blocks.
+/// Row `r` of `x` (`N` blocks of `h` values) as its blocks.
 #[inline(always)]
 fn blocks<const N: usize>(x: &[f32], r: usize, h: usize) -> [&[f32]; N] {
     let row = &x[r * N * h..][..N * h];
