@@ -51,10 +51,11 @@ impl PendingGrad {
     pub(crate) fn total(mut self, x: &Tensor) -> Result<Tensor> {
         let mut slices = std::mem::take(&mut self.slices);
         if let [slice] = slices.as_slice() {
-            let grad = padded(x, slice.axis, slice.start, &slice.grad)?;
-            self.add(grad)?;
+            // One pad kernel, rather than zeros and a cat.
+            self.add(padded(x, slice.axis, slice.start, &slice.grad)?)?;
+            slices.clear();
         }
-        let Some(axis) = slices.first().filter(|_| slices.len() > 1).map(|s| s.axis) else {
+        let Some(axis) = slices.first().map(|s| s.axis) else {
             return Ok(self.whole.expect("a pending gradient has a whole part or a slice"));
         };
         slices.sort_by_key(|s| (s.axis != axis, s.start));
