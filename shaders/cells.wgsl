@@ -25,9 +25,9 @@ override HIDDEN: bool = false;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read> grad: array<f32>;
 
-// The unit a thread computes, or p.batch * p.hidden past the last one.
+// The unit a thread computes; threads past the last unit (p.batch * p.hidden) do nothing.
 fn unit_index(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
-    return min((wg.y * nwg.x + wg.x) * 256u + li, p.batch * p.hidden);
+    return (wg.y * nwg.x + wg.x) * 256u + li;
 }
 
 // LSTM unit j of row r: activated gates, the previous and the next cell value.
