@@ -1,7 +1,8 @@
 // Data movement, one thread per output element (4 in `scatter_add4`): strided copies (rank <= 6),
 // padding an axis with zeros, concatenation (one dispatch per part), gather, scatter_add (each
 // output sums the matching sources in index order, no atomics, so it is deterministic), select,
-// and fill. Indices are f32 holding integers.
+// and fill. Indices are f32 holding integers. On CPU-backed drivers every kernel but `fill` reads
+// its inputs from texture copies (`STAGED`, below).
 
 struct Params {
     n: u32,
@@ -26,9 +27,47 @@ struct Params {
 @group(0) @binding(3) var<storage, read> third: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
+
 fn linear_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 256u + li;
 }
+
+// Texture copies of src, second and third on CPU-backed drivers (see unary.wgsl): there every
+// kernel but `fill` reads through them when `STAGED`; elsewhere they are 1x1 placeholders, never read.
+override STAGED: bool = false;
+@group(0) @binding(5) var src_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(6) var second_staged: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(7) var third_staged: texture_storage_2d<rgba32float, read>;
+
+// Element i of a staged copy: texel i / 4, 4096 texels per texture row.
+fn staged_element(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
+    return textureLoad(t, vec2((i >> 2u) & 4095u, i >> 14u))[i & 3u];
+}
+
+fn src_at(i: u32) -> f32 {
+    if STAGED {
+        return staged_element(src_staged, i);
+    }
+    return src[i];
+}
+
+fn second_at(i: u32) -> f32 {
+    if STAGED {
+        return staged_element(second_staged, i);
+    }
+    return second[i];
+}
+
+fn third_at(i: u32) -> f32 {
+    if STAGED {
+        return staged_element(third_staged, i);
+    }
+    return third[i];
+}
+
+// The view's rank (= p.rank) as a constant, so the loop unrolls and reads the shape and strides at
+// constant offsets: bounded by the parameter it ran 1.6x slower on lavapipe.
+override RANK: u32 = 1u;
 
 @compute @workgroup_size(256)
 fn copy_strided(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -39,14 +78,14 @@ fn copy_strided(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     }
     var rem = i;
     var at = p.offset;
-    for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    for (var d = i32(RANK) - 1; d >= 0; d--) {
         let q = u32(d) / 4u;
         let r = u32(d) % 4u;
         let dim = p.shape[q][r];
         at += (rem % dim) * p.strides[q][r];
         rem = rem / dim;
     }
-    out[i] = src[at];
+    out[i] = src_at(at);
 }
 
 // Places `[outer, src_axis, inner]` at `axis_offset` of a zero `[outer, total_axis, inner]`, one
@@ -63,7 +102,7 @@ fn pad_axis(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     let o = i / (p.inner * p.total_axis);
     var v = 0.0;
     if a >= p.axis_offset && a < p.axis_offset + p.src_axis {
-        v = src[(o * p.src_axis + a - p.axis_offset) * p.inner + n];
+        v = src_at((o * p.src_axis + a - p.axis_offset) * p.inner + n);
     }
     out[i] = v;
 }
@@ -79,7 +118,7 @@ fn concat_part(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let block = p.src_axis * p.inner;
     let o = i / block;
     let rest = i % block;
-    out[o * p.total_axis * p.inner + p.axis_offset * p.inner + rest] = src[i];
+    out[o * p.total_axis * p.inner + p.axis_offset * p.inner + rest] = src_at(i);
 }
 
 // out[o, i, n] = src[o, index[o, i, n], n]. Autograd validates indices only on the CPU, so an
@@ -93,20 +132,14 @@ fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     }
     let n = i % p.inner;
     let o = i / (p.index_axis * p.inner);
-    let f = second[i];
+    let f = second_at(i);
     if !(f >= 0.0 && f < f32(p.src_axis) && f == floor(f)) {
         out[i] = bitcast<f32>(0x7fc00000u);
         return;
     }
     let j = u32(f);
-    out[i] = src[(o * p.src_axis + j) * p.inner + n];
+    out[i] = src_at((o * p.src_axis + j) * p.inner + n);
 }
-
-// Texture copies of src and second for `scatter_add4` on CPU-backed drivers (see unary.wgsl);
-// elsewhere 1x1 placeholders, never read.
-override STAGED: bool = false;
-@group(0) @binding(5) var src_staged: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(6) var second_staged: texture_storage_2d<rgba32float, read>;
 
 // Elements 4 i .. 4 i + 3 of src or of second.
 fn src4(i: u32) -> vec4<f32> {
@@ -162,8 +195,8 @@ fn scatter_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     var sum = 0.0;
     for (var i = 0u; i < p.index_axis; i++) {
         let at = (o * p.index_axis + i) * p.inner + n;
-        if second[at] == j {
-            sum += src[at];
+        if second_at(at) == j {
+            sum += src_at(at);
         }
     }
     out[t] = sum;
@@ -175,7 +208,7 @@ fn where_cond(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
         @builtin(local_invocation_index) li: u32) {
     let i = linear_id(wg, nwg, li);
     if i < p.n {
-        out[i] = select(third[i], second[i], src[i] != 0.0);
+        out[i] = select(third_at(i), second_at(i), src_at(i) != 0.0);
     }
 }
 

@@ -6,21 +6,29 @@ use std::sync::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{AxisDims, BinaryOp, Device, GatherDims, ReduceOp, Storage, UnaryOp, UpdateRule};
+use soma_device::{AxisDims, BinaryOp, Device, GatherDims, ReduceOp, Storage, StridedView, UnaryOp, UpdateRule};
 
-/// Runs `f` on the CPU and on the GPU with texture reads off, then on.
-fn on_cpu_and_both_gpu_paths(inputs: &[&[f32]], f: impl Fn(&Device, &[Storage]) -> Vec<f32>) -> [Vec<f32>; 3] {
+/// Runs `f` on the GPU with texture reads off, then on.
+fn on_both_gpu_paths(inputs: &[&[f32]], f: impl Fn(&Device, &[Storage]) -> Vec<f32>) -> [Vec<f32>; 2] {
     let gpu = gpu();
     let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
     static SWITCH: Mutex<()> = Mutex::new(());
     let _switch = SWITCH.lock().unwrap_or_else(|p| p.into_inner());
-    let run = |dev: &Device| f(dev, &inputs.iter().map(|x| dev.from_slice(x).unwrap()).collect::<Vec<_>>());
+    let inputs: Vec<Storage> = inputs.iter().map(|x| gpu.from_slice(x).unwrap()).collect();
     let before = backend.set_texture_reads(false);
-    let buffers = run(&gpu);
+    let buffers = f(&gpu, &inputs);
     backend.set_texture_reads(true);
-    let staged = run(&gpu);
+    let staged = f(&gpu, &inputs);
     backend.set_texture_reads(before);
-    [run(&Device::cpu()), buffers, staged]
+    [buffers, staged]
+}
+
+/// Runs `f` on the CPU and on the GPU with texture reads off, then on.
+fn on_cpu_and_both_gpu_paths(inputs: &[&[f32]], f: impl Fn(&Device, &[Storage]) -> Vec<f32>) -> [Vec<f32>; 3] {
+    let cpu = Device::cpu();
+    let on_cpu = f(&cpu, &inputs.iter().map(|x| cpu.from_slice(x).unwrap()).collect::<Vec<_>>());
+    let [buffers, staged] = on_both_gpu_paths(inputs, f);
+    [on_cpu, buffers, staged]
 }
 
 #[test]
@@ -158,5 +166,62 @@ fn staged_scatter_add_agrees() {
         assert_eq!(cpu.len(), d.outer * d.src_axis * d.inner);
         assert_close(&buffers, &cpu, 1e-5, 1e-5);
         assert_close(&staged, &cpu, 1e-5, 1e-5);
+    }
+}
+
+#[test]
+fn staged_layout_kernels_agree() {
+    let mut r = StdRng::seed_from_u64(16);
+    // Below the staging threshold, and over one texture row with a partial last texel.
+    for (rows, cols) in [(6, 10), (130, 1003)] {
+        let n = rows * cols;
+        let x: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
+        let y: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
+        let cond: Vec<f32> = (0..n).map(|i| f32::from(u8::from(i % 3 == 0))).collect();
+        // Two rows of x, seen as [rows, cols], picked element by element.
+        let picks: Vec<f32> = (0..2 * cols).map(|i| ((i / cols + i % 7) * 5 % rows) as f32).collect();
+        let picked = GatherDims { outer: 1, src_axis: rows, index_axis: 2, inner: cols };
+        let read = |d: &Device, s: Storage| d.to_vec(&s).unwrap();
+        // A bias of odd width over the rows, and a column over a rank-3 view of them.
+        let bias = |d: &Device| d.from_slice(&y[..cols]).unwrap();
+        let column = |d: &Device| d.from_slice(&y[..rows / 2]).unwrap();
+        let runs: [(&str, &Run); 8] = [
+            ("transpose", &|d, x| {
+                let view = StridedView { shape: vec![cols, rows], strides: vec![1, cols], offset: 0 };
+                read(d, d.copy_strided(&x[0], &view).unwrap())
+            }),
+            ("rank-3 view with an offset", &|d, x| {
+                let view = StridedView { shape: vec![2, rows / 2, 3], strides: vec![1, 2 * cols, 3], offset: 5 };
+                read(d, d.copy_strided(&x[0], &view).unwrap())
+            }),
+            ("cat", &|d, x| read(d, d.concat(&[(&x[0], cols), (&x[1], cols)], rows, 1).unwrap())),
+            ("pad", &|d, x| read(d, d.pad_axis(&x[0], rows, cols, 1, 3, cols + 5).unwrap())),
+            ("gather", &|d, x| read(d, d.gather(&x[0], &x[3], picked).unwrap())),
+            ("where", &|d, x| read(d, d.where_cond(&x[2], &x[0], &x[1]).unwrap())),
+            ("bias of odd width", &|d, x| {
+                read(d, d.binary(BinaryOp::Sub, &x[0], &[rows, cols].into(), &bias(d), &[cols].into()).unwrap())
+            }),
+            ("column over rank 3", &|d, x| {
+                let full = [2, rows / 2, cols].into();
+                read(d, d.binary(BinaryOp::Mul, &column(d), &[rows / 2, 1].into(), &x[0], &full).unwrap())
+            }),
+        ];
+        for (name, run) in runs {
+            let [cpu, buffers, staged] = on_cpu_and_both_gpu_paths(&[&x, &y, &cond, &picks], run);
+            assert!(!cpu.is_empty(), "{name}");
+            assert_close(&buffers, &cpu, 1e-6, 1e-6);
+            assert_close(&staged, &cpu, 1e-6, 1e-6);
+        }
+        // An index out of range gives NaN where it is read, on both GPU paths (the CPU errs).
+        let mut bad_picks = picks.clone();
+        bad_picks[cols + 1] = rows as f32;
+        let [good, ..] =
+            on_cpu_and_both_gpu_paths(&[&x, &picks], |d, x| read(d, d.gather(&x[0], &x[1], picked).unwrap()));
+        for out in on_both_gpu_paths(&[&x, &bad_picks], |d, x| read(d, d.gather(&x[0], &x[1], picked).unwrap())) {
+            assert!(out[cols + 1].is_nan());
+            let rest: Vec<usize> = (0..out.len()).filter(|&i| i != cols + 1).collect();
+            let pick = |v: &[f32]| rest.iter().map(|&i| v[i]).collect::<Vec<_>>();
+            assert_close(&pick(&out), &pick(&good), 0.0, 0.0);
+        }
     }
 }

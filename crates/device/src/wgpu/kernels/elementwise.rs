@@ -112,12 +112,10 @@ pub(crate) fn binary(
         b_strides: pack(&strides[1]),
         ..BinaryParams::zeroed_with(n)
     };
-    if vec4 {
-        let kernel = binary_kernel(op, "binary_broadcast4");
-        dispatch_staged(ctx, kernel, &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], per_vec4(ctx, &name(), n)?)?;
-    } else {
-        ctx.dispatch(&binary_kernel(op, "binary_broadcast"), &params, &[(1, a), (2, b), (3, &out)], groups)?;
-    }
+    let (entry, groups) =
+        if vec4 { ("binary_broadcast4", per_vec4(ctx, &name(), n)?) } else { ("binary_broadcast", groups) };
+    let kernel = binary_kernel(op, entry).with("RANK", dims.len() as f64);
+    dispatch_staged(ctx, kernel, &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], groups)?;
     Ok(out)
 }
 

@@ -81,7 +81,15 @@ pub(crate) fn copy_strided(ctx: &WgpuContext, x: &WgpuStorage, view: &StridedVie
         strides: pack(&strides[0]),
         ..LayoutParams::new(n)
     };
-    ctx.dispatch(&kernel("copy_strided"), &params, &[(1, x), (4, &out)], per_element(ctx, "copy_strided", n)?)?;
+    let groups = per_element(ctx, "copy_strided", n)?;
+    dispatch_staged(
+        ctx,
+        kernel("copy_strided").with("RANK", dims.len() as f64),
+        &params,
+        &[(1, 5, x)],
+        &[(4, &out)],
+        groups,
+    )?;
     Ok(out)
 }
 
@@ -97,7 +105,8 @@ pub(crate) fn concat(
     for &(part, axis) in parts {
         let n = outer * axis * inner;
         let params = LayoutParams::axis_block(outer, axis, inner, axis_offset, total_axis, n);
-        ctx.dispatch(&kernel("concat_part"), &params, &[(1, part), (4, &out)], per_element(ctx, "cat", n)?)?;
+        let groups = per_element(ctx, "cat", n)?;
+        dispatch_staged(ctx, kernel("concat_part"), &params, &[(1, 5, part)], &[(4, &out)], groups)?;
         axis_offset += axis;
     }
     Ok(out)
@@ -115,7 +124,8 @@ pub(crate) fn pad_axis(
     let n = outer * total * inner;
     let out = alloc(ctx, || "pad_axis".into(), n)?;
     let params = LayoutParams::axis_block(outer, axis, inner, offset, total, n);
-    ctx.dispatch(&kernel("pad_axis"), &params, &[(1, x), (4, &out)], per_element(ctx, "pad_axis", n)?)?;
+    let groups = per_element(ctx, "pad_axis", n)?;
+    dispatch_staged(ctx, kernel("pad_axis"), &params, &[(1, 5, x)], &[(4, &out)], groups)?;
     Ok(out)
 }
 
@@ -123,7 +133,8 @@ pub(crate) fn gather(ctx: &WgpuContext, src: &WgpuStorage, index: &WgpuStorage, 
     let n = d.outer * d.index_axis * d.inner;
     let out = alloc(ctx, || "gather".into(), n)?;
     let params = LayoutParams::gather(d, n);
-    ctx.dispatch(&kernel("gather"), &params, &[(1, src), (2, index), (4, &out)], per_element(ctx, "gather", n)?)?;
+    let groups = per_element(ctx, "gather", n)?;
+    dispatch_staged(ctx, kernel("gather"), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
     Ok(out)
 }
 
@@ -136,13 +147,9 @@ pub(crate) fn scatter_add(
     let n = d.outer * d.src_axis * d.inner;
     let out = alloc(ctx, || "scatter_add".into(), n)?;
     let params = LayoutParams::gather(d, n);
-    if d.inner.is_multiple_of(4) {
-        let groups = per_element(ctx, "scatter_add", n / 4)?;
-        dispatch_staged(ctx, kernel("scatter_add4"), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
-    } else {
-        let groups = per_element(ctx, "scatter_add", n)?;
-        ctx.dispatch(&kernel("scatter_add"), &params, &[(1, src), (2, index), (4, &out)], groups)?;
-    }
+    let (entry, threads) = if d.inner.is_multiple_of(4) { ("scatter_add4", n / 4) } else { ("scatter_add", n) };
+    let groups = per_element(ctx, "scatter_add", threads)?;
+    dispatch_staged(ctx, kernel(entry), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
     Ok(out)
 }
 
@@ -156,6 +163,6 @@ pub(crate) fn where_cond(
     let out = alloc(ctx, || "where".into(), n)?;
     let params = LayoutParams::new(n);
     let groups = per_element(ctx, "where", n)?;
-    ctx.dispatch(&kernel("where_cond"), &params, &[(1, cond), (2, a), (3, b), (4, &out)], groups)?;
+    dispatch_staged(ctx, kernel("where_cond"), &params, &[(1, 5, cond), (2, 6, a), (3, 7, b)], &[(4, &out)], groups)?;
     Ok(out)
 }
