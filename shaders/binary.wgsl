@@ -36,27 +36,23 @@ override STAGED: bool = false;
 @group(0) @binding(6) var b_staged: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(7) var c_staged: texture_storage_2d<rgba32float, read>;
 
-fn texel(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2(i & 4095u, i >> 12u));
-}
-
 fn load_a(i: u32) -> vec4<f32> {
     if STAGED {
-        return texel(a_staged, i);
+        return staged_texel(a_staged, i);
     }
     return a4[i];
 }
 
 fn load_b(i: u32) -> vec4<f32> {
     if STAGED {
-        return texel(b_staged, i);
+        return staged_texel(b_staged, i);
     }
     return b4[i];
 }
 
 fn load_c(i: u32) -> vec4<f32> {
     if STAGED {
-        return texel(c_staged, i);
+        return staged_texel(c_staged, i);
     }
     return c4[i];
 }
@@ -177,7 +173,7 @@ fn binary_broadcast(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
     }
     let at = broadcast_offsets(i);
     if STAGED {
-        out[i] = apply_binary(texel(a_staged, at.x / 4u)[at.x % 4u], texel(b_staged, at.y / 4u)[at.y % 4u]);
+        out[i] = apply_binary(staged_element(a_staged, at.x), staged_element(b_staged, at.y));
     } else {
         out[i] = apply_binary(a[at.x], b[at.y]);
     }

@@ -3,7 +3,8 @@
 // `[n, c * kh * kw, oh * ow]`, walking its `ow` columns (the index arithmetic, integer division lane
 // by lane on CPU-backed drivers, is paid per row rather than per element). `col2im` is written as
 // a gather: one thread per input pixel sums the columns that read it (deterministic, no atomics).
-// The stride is the override constant `STRIDE`, so its divisions compile to multiplies.
+// The stride is the override constant `STRIDE`, so its divisions compile to multiplies. On
+// CPU-backed drivers both read their input from a texture copy (`STAGED`, see unary.wgsl).
 
 struct Params {
     n: u32,
@@ -25,6 +26,15 @@ override STRIDE: u32 = 1u;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
+override STAGED: bool = false;
+@group(0) @binding(3) var src_staged: texture_storage_2d<rgba32float, read>;
+
+fn src_at(i: u32) -> f32 {
+    if STAGED {
+        return staged_element(src_staged, i);
+    }
+    return src[i];
+}
 
 fn linear_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
     return (wg.y * nwg.x + wg.x) * 256u + li;
@@ -53,7 +63,7 @@ fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     for (var ox = 0u; ox < p.ow; ox++) {
         var v = 0.0;
         if inside_y && x >= 0 && x < i32(p.w) {
-            v = src[row_in + u32(x)];
+            v = src_at(row_in + u32(x));
         }
         out[row_out + ox] = v;
         x += i32(STRIDE);
@@ -88,7 +98,7 @@ fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
             }
             let ox = u32(tx) / STRIDE;
             let r = (c * p.kh + ky) * p.kw + kx;
-            sum += src[(b * rows + r) * l + oy * p.ow + ox];
+            sum += src_at((b * rows + r) * l + oy * p.ow + ox);
         }
     }
     out[t] = sum;

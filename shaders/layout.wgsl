@@ -39,11 +39,6 @@ override STAGED: bool = false;
 @group(0) @binding(6) var second_staged: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(7) var third_staged: texture_storage_2d<rgba32float, read>;
 
-// Element i of a staged copy: texel i / 4, 4096 texels per texture row.
-fn staged_element(t: texture_storage_2d<rgba32float, read>, i: u32) -> f32 {
-    return textureLoad(t, vec2((i >> 2u) & 4095u, i >> 14u))[i & 3u];
-}
-
 fn src_at(i: u32) -> f32 {
     if STAGED {
         return staged_element(src_staged, i);
@@ -144,14 +139,14 @@ fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 // Elements 4 i .. 4 i + 3 of src or of second.
 fn src4(i: u32) -> vec4<f32> {
     if STAGED {
-        return textureLoad(src_staged, vec2(i & 4095u, i >> 12u));
+        return staged_texel(src_staged, i);
     }
     return vec4(src[4u * i], src[4u * i + 1u], src[4u * i + 2u], src[4u * i + 3u]);
 }
 
 fn second4(i: u32) -> vec4<f32> {
     if STAGED {
-        return textureLoad(second_staged, vec2(i & 4095u, i >> 12u));
+        return staged_texel(second_staged, i);
     }
     return vec4(second[4u * i], second[4u * i + 1u], second[4u * i + 2u], second[4u * i + 3u]);
 }

@@ -45,34 +45,30 @@ override STAGED: bool = false;
 // `w * 256 * VPT + li + 256 k`. Bindings are rounded up to whole vec4s; the padding is scratch.
 const VPT: u32 = 4u;
 
-fn texel(t: texture_storage_2d<rgba32float, read>, i: u32) -> vec4<f32> {
-    return textureLoad(t, vec2(i & 4095u, i >> 12u));
-}
-
 fn load_param(i: u32) -> vec4<f32> {
     if STAGED {
-        return texel(param_staged, i);
+        return staged_texel(param_staged, i);
     }
     return param[i];
 }
 
 fn load_grad(i: u32) -> vec4<f32> {
     if STAGED {
-        return texel(grad_staged, i);
+        return staged_texel(grad_staged, i);
     }
     return grad[i];
 }
 
 fn load_s0(i: u32) -> vec4<f32> {
     if STAGED {
-        return texel(s0_staged, i);
+        return staged_texel(s0_staged, i);
     }
     return s0[i];
 }
 
 fn load_s1(i: u32) -> vec4<f32> {
     if STAGED {
-        return texel(s1_staged, i);
+        return staged_texel(s1_staged, i);
     }
     return s1[i];
 }

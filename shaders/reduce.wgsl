@@ -44,8 +44,7 @@ override STAGED: bool = false;
 
 fn load_x(at: u32) -> f32 {
     if STAGED {
-        let t = at >> 2u;
-        return textureLoad(x_staged, vec2(t & 4095u, t >> 12u))[at & 3u];
+        return staged_element(x_staged, at);
     }
     return x[at];
 }

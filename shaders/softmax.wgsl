@@ -171,7 +171,7 @@ override WG_ROWS4: u32 = select(WG4, 8u, STAGED);
 
 fn load_x4(i: u32) -> vec4<f32> {
     if STAGED {
-        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u));
+        return staged_texel(x_staged, i);
     }
     return x4[i];
 }

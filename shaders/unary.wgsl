@@ -24,7 +24,7 @@ override STAGED: bool = false;
 
 fn load_x(i: u32) -> vec4<f32> {
     if STAGED {
-        return textureLoad(x_staged, vec2(i & 4095u, i >> 12u));
+        return staged_texel(x_staged, i);
     }
     return x[i];
 }

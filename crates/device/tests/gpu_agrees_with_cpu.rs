@@ -568,6 +568,9 @@ fn im2col_and_col2im() {
         Conv2dGeometry { n: 3, c: 2, h: 8, w: 9, kernel_h: 2, kernel_w: 3, stride: 2, padding: 0 },
         Conv2dGeometry { n: 2, c: 4, h: 28, w: 28, kernel_h: 5, kernel_w: 5, stride: 3, padding: 2 },
         Conv2dGeometry { n: 1, c: 2, h: 6, w: 6, kernel_h: 2, kernel_w: 2, stride: 2, padding: 0 },
+        // Inputs past the size where CPU-backed drivers read them from texture copies.
+        Conv2dGeometry { n: 4, c: 6, h: 28, w: 28, kernel_h: 5, kernel_w: 5, stride: 1, padding: 2 },
+        Conv2dGeometry { n: 8, c: 3, h: 32, w: 30, kernel_h: 3, kernel_w: 3, stride: 2, padding: 1 },
     ];
     let mut r = rng(13);
     for geom in geoms {

@@ -29,7 +29,7 @@ fn every_shader_parses_and_validates() {
         assert!(files.iter().any(|f| f.file_stem().unwrap() == name), "shaders/{name}.wgsl is missing");
     }
     // As the pipelines compile them: with the shared functions in front.
-    let common = std::fs::read_to_string(dir.join("common/activations.wgsl")).unwrap();
+    let common = common_source(&dir);
     for path in &files {
         let source = common.clone() + &std::fs::read_to_string(path).unwrap();
         let module = naga::front::wgsl::parse_str(&source)
@@ -49,7 +49,7 @@ fn every_shader_parses_and_validates() {
 fn every_unary_op_has_its_entry_point() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shaders");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    let source = read("common/activations.wgsl") + &read("unary.wgsl");
+    let source = common_source(&dir) + &read("unary.wgsl");
     let module = naga::front::wgsl::parse_str(&source).unwrap();
     for op in soma_device::UnaryOp::ALL {
         assert!(
@@ -58,4 +58,12 @@ fn every_unary_op_has_its_entry_point() {
             op.entry_point()
         );
     }
+}
+
+/// The files of `shaders/common/` in the order pipelines.rs puts them in front of every shader.
+fn common_source(dir: &Path) -> String {
+    ["activations.wgsl", "staged.wgsl"]
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join("common").join(f)).unwrap())
+        .collect()
 }

@@ -23,11 +23,12 @@ pub(crate) enum Shader {
     Cells,
 }
 
-/// A shader's source with `shaders/common/activations.wgsl` in front (WGSL has no includes).
+/// A shader's source with the files of `shaders/common/` in front (WGSL has no includes).
 macro_rules! with_common {
     ($file:literal) => {
         concat!(
             include_str!("../../../../shaders/common/activations.wgsl"),
+            include_str!("../../../../shaders/common/staged.wgsl"),
             include_str!(concat!("../../../../shaders/", $file))
         )
     };

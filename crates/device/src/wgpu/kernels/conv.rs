@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, per_element};
+use super::{alloc, dispatch_staged, per_element};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -47,7 +47,7 @@ pub(crate) fn im2col(ctx: &WgpuContext, x: &WgpuStorage, g: Conv2dGeometry) -> R
     // One thread per row of output pixels of one (image, channel, ky, kx).
     let rows = g.n * g.c * g.kernel_h * g.kernel_w * g.out_h();
     let groups = per_element(ctx, "im2col", rows)?;
-    ctx.dispatch(&conv_kernel("im2col", g), &ConvParams::new(g, rows), &[(1, x), (2, &out)], groups)?;
+    dispatch_staged(ctx, conv_kernel("im2col", g), &ConvParams::new(g, rows), &[(1, 3, x)], &[(2, &out)], groups)?;
     Ok(out)
 }
 
@@ -55,7 +55,7 @@ pub(crate) fn col2im(ctx: &WgpuContext, cols: &WgpuStorage, g: Conv2dGeometry) -
     let total = g.n * g.c * g.h * g.w;
     let out = alloc(ctx, || "col2im".into(), total)?;
     let groups = per_element(ctx, "col2im", total)?;
-    ctx.dispatch(&conv_kernel("col2im", g), &ConvParams::new(g, total), &[(1, cols), (2, &out)], groups)?;
+    dispatch_staged(ctx, conv_kernel("col2im", g), &ConvParams::new(g, total), &[(1, 3, cols)], &[(2, &out)], groups)?;
     Ok(out)
 }
 
