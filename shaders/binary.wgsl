@@ -3,7 +3,7 @@
 // Entry points: `binary_same` (equal shapes), `binary_broadcast` (NumPy broadcasting, rank <= 6,
 // strides in params, 0 where a dimension is stretched) and `binary_scalar`. `binary_same` and
 // `binary_scalar` bind their tensors as vec4 arrays (bindings are rounded up to 16 bytes) and map
-// `VPT` vec4s per thread, as in unary.wgsl; `binary_broadcast` maps one element per thread, and
+// `VPT` vec4s per thread, as in unary.wgsl; `binary_broadcast` maps 4 elements per thread, and
 // `binary_broadcast4` (innermost dimension a multiple of 4, e.g. a bias added to rows) maps vec4s.
 // `mul_add` and `mul_add_relu` fuse `a * b + c` (and a ReLU) over three equal shapes.
 
@@ -164,18 +164,22 @@ fn broadcast_offsets(i: u32) -> vec2<u32> {
     return at + rem * vec2(p.a_strides[0][0], p.b_strides[0][0]);
 }
 
+fn broadcast_element(i: u32) -> f32 {
+    let at = broadcast_offsets(i);
+    if STAGED {
+        return apply_binary(staged_element(a_staged, at.x), staged_element(b_staged, at.y));
+    }
+    return apply_binary(a[at.x], b[at.y]);
+}
+
+// Grid: one thread per 4 output elements, stored as a vec4 (`four_indices`).
 @compute @workgroup_size(256)
 fn binary_broadcast(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i >= p.n {
-        return;
-    }
-    let at = broadcast_offsets(i);
-    if STAGED {
-        out[i] = apply_binary(staged_element(a_staged, at.x), staged_element(b_staged, at.y));
-    } else {
-        out[i] = apply_binary(a[at.x], b[at.y]);
+    let t = linear_id(wg, nwg, li);
+    if 4u * t < p.n {
+        let i = four_indices(t, p.n);
+        out4[t] = vec4(broadcast_element(i.x), broadcast_element(i.y), broadcast_element(i.z), broadcast_element(i.w));
     }
 }
 

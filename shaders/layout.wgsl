@@ -1,4 +1,4 @@
-// Data movement, one thread per output element (4 in `scatter_add4`): strided copies (rank <= 6),
+// Data movement, one thread per 4 output elements (one in `concat_part`): strided copies (rank <= 6),
 // padding an axis with zeros, concatenation (one dispatch per part), gather, scatter_add (each
 // output sums the matching sources in index order, no atomics, so it is deterministic), select,
 // and fill. Indices are f32 holding integers. On CPU-backed drivers every kernel but `fill` reads
@@ -26,6 +26,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> second: array<f32>;
 @group(0) @binding(3) var<storage, read> third: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// The same binding seen as vec4s, by the kernels that store 4 elements per thread.
+@group(0) @binding(4) var<storage, read_write> out4: array<vec4<f32>>;
 
 
 fn linear_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
@@ -64,13 +66,8 @@ fn third_at(i: u32) -> f32 {
 // constant offsets: bounded by the parameter it ran 1.6x slower on lavapipe.
 override RANK: u32 = 1u;
 
-@compute @workgroup_size(256)
-fn copy_strided(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i >= p.n {
-        return;
-    }
+// Element i of the view.
+fn strided_element(i: u32) -> f32 {
     var rem = i;
     var at = p.offset;
     for (var d = i32(RANK) - 1; d >= 0; d--) {
@@ -80,26 +77,41 @@ fn copy_strided(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
         at += (rem % dim) * p.strides[q][r];
         rem = rem / dim;
     }
-    out[i] = src_at(at);
+    return src_at(at);
 }
 
-// Places `[outer, src_axis, inner]` at `axis_offset` of a zero `[outer, total_axis, inner]`, one
-// thread per output element (a narrow's backward).
+// Grid: one thread per 4 output elements.
 @compute @workgroup_size(256)
-fn pad_axis(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+fn copy_strided(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i >= p.n {
-        return;
+    let t = linear_id(wg, nwg, li);
+    if 4u * t < p.n {
+        let i = four_indices(t, p.n);
+        out4[t] = vec4(strided_element(i.x), strided_element(i.y), strided_element(i.z), strided_element(i.w));
     }
+}
+
+// Places `[outer, src_axis, inner]` at `axis_offset` of a zero `[outer, total_axis, inner]` (a
+// narrow's backward).
+fn pad_element(i: u32) -> f32 {
     let n = i % p.inner;
     let a = (i / p.inner) % p.total_axis;
     let o = i / (p.inner * p.total_axis);
-    var v = 0.0;
     if a >= p.axis_offset && a < p.axis_offset + p.src_axis {
-        v = src_at((o * p.src_axis + a - p.axis_offset) * p.inner + n);
+        return src_at((o * p.src_axis + a - p.axis_offset) * p.inner + n);
     }
-    out[i] = v;
+    return 0.0;
+}
+
+// Grid: one thread per 4 output elements.
+@compute @workgroup_size(256)
+fn pad_axis(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    if 4u * t < p.n {
+        let i = four_indices(t, p.n);
+        out4[t] = vec4(pad_element(i.x), pad_element(i.y), pad_element(i.z), pad_element(i.w));
+    }
 }
 
 // Copies part `[outer, src_axis, inner]` into `[outer, total_axis, inner]` at `axis_offset`.
@@ -118,22 +130,25 @@ fn concat_part(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 
 // out[o, i, n] = src[o, index[o, i, n], n]. Autograd validates indices only on the CPU, so an
 // out-of-range or non-integer index writes NaN here: the bad input shows instead of a wrong answer.
-@compute @workgroup_size(256)
-fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i >= p.n {
-        return;
-    }
+fn gather_element(i: u32) -> f32 {
     let n = i % p.inner;
     let o = i / (p.index_axis * p.inner);
     let f = second_at(i);
     if !(f >= 0.0 && f < f32(p.src_axis) && f == floor(f)) {
-        out[i] = bitcast<f32>(0x7fc00000u);
-        return;
+        return bitcast<f32>(0x7fc00000u);
     }
-    let j = u32(f);
-    out[i] = src_at((o * p.src_axis + j) * p.inner + n);
+    return src_at((o * p.src_axis + u32(f)) * p.inner + n);
+}
+
+// Grid: one thread per 4 output elements.
+@compute @workgroup_size(256)
+fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    if 4u * t < p.n {
+        let i = four_indices(t, p.n);
+        out4[t] = vec4(gather_element(i.x), gather_element(i.y), gather_element(i.z), gather_element(i.w));
+    }
 }
 
 // Elements 4 i .. 4 i + 3 of src or of second.
@@ -170,20 +185,11 @@ fn scatter_add4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
         let at = (o * p.index_axis + i) * inner4 + n4;
         sum += select(vec4(0.0), src4(at), second4(at) == j);
     }
-    out[4u * t] = sum.x;
-    out[4u * t + 1u] = sum.y;
-    out[4u * t + 2u] = sum.z;
-    out[4u * t + 3u] = sum.w;
+    out4[t] = sum;
 }
 
 // out[o, j, n] = sum over i of src[o, i, n] where index[o, i, n] == j
-@compute @workgroup_size(256)
-fn scatter_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let t = linear_id(wg, nwg, li);
-    if t >= p.n {
-        return;
-    }
+fn scatter_element(t: u32) -> f32 {
     let n = t % p.inner;
     let j = f32((t / p.inner) % p.src_axis);
     let o = t / (p.src_axis * p.inner);
@@ -194,24 +200,39 @@ fn scatter_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
             sum += src_at(at);
         }
     }
-    out[t] = sum;
+    return sum;
+}
+
+// Grid: one thread per 4 output elements.
+@compute @workgroup_size(256)
+fn scatter_add(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    if 4u * t < p.n {
+        let i = four_indices(t, p.n);
+        out4[t] = vec4(scatter_element(i.x), scatter_element(i.y), scatter_element(i.z), scatter_element(i.w));
+    }
 }
 
 // cond != 0 ? a : b, with cond = src, a = second, b = third.
 @compute @workgroup_size(256)
 fn where_cond(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i < p.n {
-        out[i] = select(third_at(i), second_at(i), src_at(i) != 0.0);
+    let t = linear_id(wg, nwg, li);
+    if 4u * t < p.n {
+        let i = four_indices(t, p.n);
+        let c = vec4(src_at(i.x), src_at(i.y), src_at(i.z), src_at(i.w));
+        let a = vec4(second_at(i.x), second_at(i.y), second_at(i.z), second_at(i.w));
+        let b = vec4(third_at(i.x), third_at(i.y), third_at(i.z), third_at(i.w));
+        out4[t] = select(b, a, c != vec4(0.0));
     }
 }
 
 @compute @workgroup_size(256)
 fn fill(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
-    if i < p.n {
-        out[i] = p.value;
+    let t = linear_id(wg, nwg, li);
+    if 4u * t < p.n {
+        out4[t] = vec4(p.value);
     }
 }

@@ -62,7 +62,7 @@ fn every_unary_op_has_its_entry_point() {
 
 /// The files of `shaders/common/` in the order pipelines.rs puts them in front of every shader.
 fn common_source(dir: &Path) -> String {
-    ["activations.wgsl", "staged.wgsl"]
+    ["activations.wgsl", "access.wgsl"]
         .iter()
         .map(|f| std::fs::read_to_string(dir.join("common").join(f)).unwrap())
         .collect()

@@ -152,6 +152,7 @@ fn staged_scatter_add_agrees() {
         (GatherDims { outer: 1, src_axis: 60, index_axis: 1536, inner: 32 }, true),
         (GatherDims { outer: 2, src_axis: 9, index_axis: 30, inner: 8 }, false),
         (GatherDims { outer: 1, src_axis: 5, index_axis: 4100, inner: 4 }, false),
+        (GatherDims { outer: 3, src_axis: 7, index_axis: 2000, inner: 3 }, false),
     ] {
         let len = d.outer * d.index_axis * d.inner;
         let src: Vec<f32> = (0..len).map(|_| r.random_range(-3.0..3.0)).collect();
@@ -173,7 +174,7 @@ fn staged_scatter_add_agrees() {
 fn staged_layout_kernels_agree() {
     let mut r = StdRng::seed_from_u64(16);
     // Below the staging threshold, and over one texture row with a partial last texel.
-    for (rows, cols) in [(6, 10), (130, 1003)] {
+    for (rows, cols) in [(6, 11), (130, 1003)] {
         let n = rows * cols;
         let x: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
         let y: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();

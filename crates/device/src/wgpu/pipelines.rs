@@ -28,7 +28,7 @@ macro_rules! with_common {
     ($file:literal) => {
         concat!(
             include_str!("../../../../shaders/common/activations.wgsl"),
-            include_str!("../../../../shaders/common/staged.wgsl"),
+            include_str!("../../../../shaders/common/access.wgsl"),
             include_str!(concat!("../../../../shaders/", $file))
         )
     };

@@ -11,7 +11,7 @@ use super::{WgpuStorage, textures};
 
 /// Texels (vec4s) per texture row: element `4 i + c` of a staged tensor is channel `c` of texel
 /// `(i % STAGE_WIDTH, i / STAGE_WIDTH)`. A power of two, so kernels split `i` with a shift
-/// (`shaders/common/staged.wgsl`).
+/// (`shaders/common/access.wgsl`).
 pub(crate) const STAGE_WIDTH: u32 = 4096;
 /// When a kernel's largest input has fewer elements, it reads its buffers: the copies' fixed cost
 /// outweighs the gain (lavapipe, relu(a + b): staging 1.4x slower at 4K elements, 1.5x faster at

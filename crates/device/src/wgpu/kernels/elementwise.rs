@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, collapse, dispatch_staged, pack, per_element, per_vec4};
+use super::{alloc, collapse, dispatch_staged, pack, per_element, per_four, per_vec4};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -91,7 +91,6 @@ pub(crate) fn binary(
         dispatch_staged(ctx, binary_kernel(op, "binary_same"), &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], groups)?;
         return Ok(out);
     }
-    let groups = per_element(ctx, &name(), n)?;
     let sa = a_shape.broadcast_strides(&out_shape);
     let sb = b_shape.broadcast_strides(&out_shape);
     let (dims, strides) = collapse(out_shape.dims(), &[&sa, &sb]);
@@ -112,8 +111,11 @@ pub(crate) fn binary(
         b_strides: pack(&strides[1]),
         ..BinaryParams::zeroed_with(n)
     };
-    let (entry, groups) =
-        if vec4 { ("binary_broadcast4", per_vec4(ctx, &name(), n)?) } else { ("binary_broadcast", groups) };
+    let (entry, groups) = if vec4 {
+        ("binary_broadcast4", per_vec4(ctx, &name(), n)?)
+    } else {
+        ("binary_broadcast", per_four(ctx, &name(), n)?)
+    };
     let kernel = binary_kernel(op, entry).with("RANK", dims.len() as f64);
     dispatch_staged(ctx, kernel, &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], groups)?;
     Ok(out)

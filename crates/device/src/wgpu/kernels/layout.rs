@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, collapse, dispatch_staged, pack, per_element};
+use super::{alloc, collapse, dispatch_staged, pack, per_element, per_four};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -60,7 +60,7 @@ fn kernel(entry: &'static str) -> Kernel {
 pub(crate) fn fill(ctx: &WgpuContext, op: &'static str, len: usize, value: f32) -> Result<WgpuStorage> {
     let out = alloc(ctx, || op.into(), len)?;
     let params = LayoutParams { value, ..LayoutParams::new(len) };
-    ctx.dispatch(&kernel("fill"), &params, &[(4, &out)], per_element(ctx, op, len)?)?;
+    ctx.dispatch(&kernel("fill"), &params, &[(4, &out)], per_four(ctx, op, len)?)?;
     Ok(out)
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn copy_strided(ctx: &WgpuContext, x: &WgpuStorage, view: &StridedVie
         strides: pack(&strides[0]),
         ..LayoutParams::new(n)
     };
-    let groups = per_element(ctx, "copy_strided", n)?;
+    let groups = per_four(ctx, "copy_strided", n)?;
     dispatch_staged(
         ctx,
         kernel("copy_strided").with("RANK", dims.len() as f64),
@@ -124,7 +124,7 @@ pub(crate) fn pad_axis(
     let n = outer * total * inner;
     let out = alloc(ctx, || "pad_axis".into(), n)?;
     let params = LayoutParams::axis_block(outer, axis, inner, offset, total, n);
-    let groups = per_element(ctx, "pad_axis", n)?;
+    let groups = per_four(ctx, "pad_axis", n)?;
     dispatch_staged(ctx, kernel("pad_axis"), &params, &[(1, 5, x)], &[(4, &out)], groups)?;
     Ok(out)
 }
@@ -133,7 +133,7 @@ pub(crate) fn gather(ctx: &WgpuContext, src: &WgpuStorage, index: &WgpuStorage, 
     let n = d.outer * d.index_axis * d.inner;
     let out = alloc(ctx, || "gather".into(), n)?;
     let params = LayoutParams::gather(d, n);
-    let groups = per_element(ctx, "gather", n)?;
+    let groups = per_four(ctx, "gather", n)?;
     dispatch_staged(ctx, kernel("gather"), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
     Ok(out)
 }
@@ -147,8 +147,8 @@ pub(crate) fn scatter_add(
     let n = d.outer * d.src_axis * d.inner;
     let out = alloc(ctx, || "scatter_add".into(), n)?;
     let params = LayoutParams::gather(d, n);
-    let (entry, threads) = if d.inner.is_multiple_of(4) { ("scatter_add4", n / 4) } else { ("scatter_add", n) };
-    let groups = per_element(ctx, "scatter_add", threads)?;
+    let entry = if d.inner.is_multiple_of(4) { "scatter_add4" } else { "scatter_add" };
+    let groups = per_four(ctx, "scatter_add", n)?;
     dispatch_staged(ctx, kernel(entry), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
     Ok(out)
 }
@@ -162,7 +162,7 @@ pub(crate) fn where_cond(
     let n = cond.len;
     let out = alloc(ctx, || "where".into(), n)?;
     let params = LayoutParams::new(n);
-    let groups = per_element(ctx, "where", n)?;
+    let groups = per_four(ctx, "where", n)?;
     dispatch_staged(ctx, kernel("where_cond"), &params, &[(1, 5, cond), (2, 6, a), (3, 7, b)], &[(4, &out)], groups)?;
     Ok(out)
 }

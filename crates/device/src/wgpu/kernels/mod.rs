@@ -39,6 +39,12 @@ pub(crate) fn per_element(ctx: &WgpuContext, op: &str, n: usize) -> Result<[u32;
     ctx.grid(op, (n as u64).div_ceil(WORKGROUP))
 }
 
+/// The grid for one thread per 4 elements (kernels that compute elements one by one but store
+/// them as a vec4).
+pub(crate) fn per_four(ctx: &WgpuContext, op: &str, n: usize) -> Result<[u32; 3]> {
+    per_element(ctx, op, n.div_ceil(4))
+}
+
 /// Packs up to `MAX_RANK` values into the `array<vec4<u32>, 2>` of a WGSL params struct.
 pub(crate) fn pack(values: &[usize]) -> [u32; 8] {
     debug_assert!(values.len() <= MAX_RANK);
