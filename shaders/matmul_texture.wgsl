@@ -19,8 +19,9 @@
 // row: 8 fetches per 512 multiply-adds. The tile is spelled out through helpers called with
 // literal indices, so the accumulators live in registers (a loop over them would index memory).
 // Rows are done one at a time (all 16 multiply-adds of a row together), which keeps the values
-// in flight few; C is stored by a loop that shifts the rows down, since 128 store statements took
-// LLVM seconds to compile.
+// in flight few; C is stored 8 rows per iteration of a loop that then shifts the rows up by 8 (a
+// loop over single rows spent a sixth of a k = 128 product shifting; the whole tile in straight-line
+// stores took LLVM seconds to compile).
 
 struct PackParams {
     rows: u32,
@@ -160,19 +161,32 @@ fn rows8(j: u32, a: vec4<f32>) {
     row(8u * j + 7u, subgroupShuffle(a, 7u));
 }
 
-// Moves every row of the tile up by one (row 0 has been stored).
-fn shift_rows() {
-    acc[0] = acc[1]; acc[1] = acc[2]; acc[2] = acc[3]; acc[3] = acc[4]; acc[4] = acc[5]; acc[5] = acc[6];
-    acc[6] = acc[7]; acc[7] = acc[8]; acc[8] = acc[9]; acc[9] = acc[10]; acc[10] = acc[11]; acc[11] = acc[12];
-    acc[12] = acc[13]; acc[13] = acc[14]; acc[14] = acc[15]; acc[15] = acc[16]; acc[16] = acc[17];
-    acc[17] = acc[18]; acc[18] = acc[19]; acc[19] = acc[20]; acc[20] = acc[21]; acc[21] = acc[22];
-    acc[22] = acc[23]; acc[23] = acc[24]; acc[24] = acc[25]; acc[25] = acc[26]; acc[26] = acc[27];
-    acc[27] = acc[28]; acc[28] = acc[29]; acc[29] = acc[30]; acc[30] = acc[31];
+// Moves rows 8 .. 31 of the tile up by 8 (rows 0 .. 7 have been stored).
+fn shift8() {
+    acc[0] = acc[8]; acc[1] = acc[9]; acc[2] = acc[10]; acc[3] = acc[11]; acc[4] = acc[12]; acc[5] = acc[13];
+    acc[6] = acc[14]; acc[7] = acc[15]; acc[8] = acc[16]; acc[9] = acc[17]; acc[10] = acc[18]; acc[11] = acc[19];
+    acc[12] = acc[20]; acc[13] = acc[21]; acc[14] = acc[22]; acc[15] = acc[23]; acc[16] = acc[24];
+    acc[17] = acc[25]; acc[18] = acc[26]; acc[19] = acc[27]; acc[20] = acc[28]; acc[21] = acc[29];
+    acc[22] = acc[30]; acc[23] = acc[31];
 }
 
-fn store(at: u32, col: u32, v: f32) {
+// Row `r` (batch `z`) of the tile from `v`, the lane's 4 columns.
+fn store_row(z: u32, r: u32, col: u32, v: vec4<f32>) {
+    if r >= p.m {
+        return;
+    }
+    let at = (z * p.m + r) * p.n + col;
     if col < p.n {
-        c[at] = v;
+        c[at] = v.x;
+    }
+    if col + 8u < p.n {
+        c[at + 8u] = v.y;
+    }
+    if col + 16u < p.n {
+        c[at + 16u] = v.z;
+    }
+    if col + 24u < p.n {
+        c[at + 24u] = v.w;
     }
 }
 
@@ -200,12 +214,15 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id)
         rows8(3u, fetch_a(ia + 3u * a8));
     }
     let col = wg.x * 32u + lane;
-    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r++) {
-        let at = (wg.z * p.m + r) * p.n + col;
-        store(at, col, acc[0].x);
-        store(at + 8u, col + 8u, acc[0].y);
-        store(at + 16u, col + 16u, acc[0].z);
-        store(at + 24u, col + 24u, acc[0].w);
-        shift_rows();
+    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r += 8u) {
+        store_row(wg.z, r, col, acc[0]);
+        store_row(wg.z, r + 1u, col, acc[1]);
+        store_row(wg.z, r + 2u, col, acc[2]);
+        store_row(wg.z, r + 3u, col, acc[3]);
+        store_row(wg.z, r + 4u, col, acc[4]);
+        store_row(wg.z, r + 5u, col, acc[5]);
+        store_row(wg.z, r + 6u, col, acc[6]);
+        store_row(wg.z, r + 7u, col, acc[7]);
+        shift8();
     }
 }
