@@ -9,13 +9,14 @@
 // contiguous, so the matmul streams through memory instead of striding by whole rows (a
 // power-of-two stride put every row in the same cache set and halved the speed). A texture is a
 // sequence of texels, `1 << log2_width` per texture row; `pack` reads the operand from such a
-// texture too (a copy of its buffer, which the driver makes with a memcpy). An operand stored
-// rows x k with k a multiple of 4 below 2048 is read from that copy in place: the matmul takes
-// each operand's texel strides (per batch, panel, texel of k and row), so both layouts work.
+// texture too (a copy of its buffer, which the driver makes with a memcpy). Most operands skip
+// `pack` and are read from that copy in place (matmul_texture.rs `read_in_place`): the matmul takes
+// each operand's texel strides, and `A_KMAJOR` / `B_KMAJOR` say whether a texel holds 4 steps of k
+// of one row (packed, or stored rows x k) or 4 rows at one step of k (stored k x rows).
 //
 // `matmul`: a workgroup is one subgroup of 8 lanes computing a 32 x 32 tile of C; lane `l` owns
-// columns 8 t + l (t < 4) of the 32 rows. Per 4 steps of k it fetches 4 texels of A (rows
-// 8 j + l) and 4 of B (its columns), and `subgroupShuffle` hands every lane the A values of each
+// columns 4 l .. 4 l + 3 of the 32 rows (so a row of them is one vec4 of C). Per 4 steps of k it
+// fetches 4 texels of A and 4 of B, and `subgroupShuffle` hands every lane the A values of each
 // row: 8 fetches per 512 multiply-adds. The tile is spelled out through helpers called with
 // literal indices, so the accumulators live in registers (a loop over them would index memory).
 // Rows are done one at a time (all 16 multiply-adds of a row together), which keeps the values
@@ -129,11 +130,16 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var ta: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
 
-// acc[r][t]: row `row0 + r`, column `col0 + 8 t + lane`.
+// How A and B are laid out in their textures: false, a texel holds 4 steps of k of one row (packed,
+// or read in place); true, 4 rows at one step of k (the operand as stored, k-major, read in place).
+override A_KMAJOR: bool = false;
+override B_KMAJOR: bool = false;
+
+// acc[r][t]: row `row0 + r`, column `col0 + 4 lane + t`.
 var<private> acc: array<vec4<f32>, 32>;
-// bq[q][t]: B at k = 4 kq + q, column `col0 + 8 t + lane`.
+// bq[q][t]: B at k = 4 kq + q, column `col0 + 4 lane + t`.
 var<private> bq: array<vec4<f32>, 4>;
 
 fn fetch_a(i: u32) -> vec4<f32> {
@@ -149,7 +155,7 @@ fn row(r: u32, s: vec4<f32>) {
     acc[r] = fma(vec4(s.w), bq[3], fma(vec4(s.z), bq[2], fma(vec4(s.y), bq[1], fma(vec4(s.x), bq[0], acc[r]))));
 }
 
-// a: this lane's texel of A, row 8 j + lane.
+// a: this lane's texel of A, 4 steps of k of row 8 j + lane.
 fn rows8(j: u32, a: vec4<f32>) {
     row(8u * j, subgroupShuffle(a, 0u));
     row(8u * j + 1u, subgroupShuffle(a, 1u));
@@ -161,6 +167,19 @@ fn rows8(j: u32, a: vec4<f32>) {
     row(8u * j + 7u, subgroupShuffle(a, 7u));
 }
 
+// t0 .. t3: this lane's texels of a k-major A, rows 4 lane .. 4 lane + 3 at k = 4 kq + q; rows
+// 4 l .. 4 l + 3 come from lane l.
+fn rows4(l: u32, t0: vec4<f32>, t1: vec4<f32>, t2: vec4<f32>, t3: vec4<f32>) {
+    let a0 = subgroupShuffle(t0, l);
+    let a1 = subgroupShuffle(t1, l);
+    let a2 = subgroupShuffle(t2, l);
+    let a3 = subgroupShuffle(t3, l);
+    row(4u * l, vec4(a0.x, a1.x, a2.x, a3.x));
+    row(4u * l + 1u, vec4(a0.y, a1.y, a2.y, a3.y));
+    row(4u * l + 2u, vec4(a0.z, a1.z, a2.z, a3.z));
+    row(4u * l + 3u, vec4(a0.w, a1.w, a2.w, a3.w));
+}
+
 // Moves rows 8 .. 31 of the tile up by 8 (rows 0 .. 7 have been stored).
 fn shift8() {
     acc[0] = acc[8]; acc[1] = acc[9]; acc[2] = acc[10]; acc[3] = acc[11]; acc[4] = acc[12]; acc[5] = acc[13];
@@ -170,50 +189,90 @@ fn shift8() {
     acc[22] = acc[30]; acc[23] = acc[31];
 }
 
-// Row `r` (batch `z`) of the tile from `v`, the lane's 4 columns.
+// Sums the tile of workgroup `wg` into `acc`. Per 4 steps of k a lane fetches 4 texels of B and 4
+// of A: a texel's index is base + kq * stride.z + j * step (j < 4), plus the lane's offset.
+fn accumulate(wg: vec3<u32>, lane: u32) {
+    // k-contiguous: A rows 8 j + lane, B columns 4 lane + j; k-major: k = 4 kq + j.
+    let a_base = wg.z * p.a.x + wg.y * p.a.y + select(lane * p.a.w, lane, A_KMAJOR);
+    let a_step = select(8u * p.a.w, p.a.w, A_KMAJOR);
+    let b_base = wg.z * p.b.x + wg.x * p.b.y + select(4u * lane * p.b.w, lane, B_KMAJOR);
+    let b_step = p.b.w;
+    for (var kq = 0u; kq < p.k4; kq++) {
+        let ia = a_base + kq * p.a.z;
+        let ib = b_base + kq * p.b.z;
+        let b0 = fetch_b(ib);
+        let b1 = fetch_b(ib + b_step);
+        let b2 = fetch_b(ib + 2u * b_step);
+        let b3 = fetch_b(ib + 3u * b_step);
+        if B_KMAJOR {
+            bq[0] = b0;
+            bq[1] = b1;
+            bq[2] = b2;
+            bq[3] = b3;
+        } else {
+            bq[0] = vec4(b0.x, b1.x, b2.x, b3.x);
+            bq[1] = vec4(b0.y, b1.y, b2.y, b3.y);
+            bq[2] = vec4(b0.z, b1.z, b2.z, b3.z);
+            bq[3] = vec4(b0.w, b1.w, b2.w, b3.w);
+        }
+        let a0 = fetch_a(ia);
+        let a1 = fetch_a(ia + a_step);
+        let a2 = fetch_a(ia + 2u * a_step);
+        let a3 = fetch_a(ia + 3u * a_step);
+        if A_KMAJOR {
+            rows4(0u, a0, a1, a2, a3);
+            rows4(1u, a0, a1, a2, a3);
+            rows4(2u, a0, a1, a2, a3);
+            rows4(3u, a0, a1, a2, a3);
+            rows4(4u, a0, a1, a2, a3);
+            rows4(5u, a0, a1, a2, a3);
+            rows4(6u, a0, a1, a2, a3);
+            rows4(7u, a0, a1, a2, a3);
+        } else {
+            rows8(0u, a0);
+            rows8(1u, a1);
+            rows8(2u, a2);
+            rows8(3u, a3);
+        }
+    }
+}
+
+// Whether n is a multiple of 4: then a lane's 4 columns of a row are one aligned vec4 of C, stored
+// at once (less than half the cost of 4 scalar stores on lavapipe).
+override STORE4: bool = false;
+
+// Element i of C.
+fn store_element(i: u32, v: f32) {
+    c[i / 4u][i % 4u] = v;
+}
+
+// Row `r` (batch `z`) of the tile from `v`, the lane's 4 columns from `col`.
 fn store_row(z: u32, r: u32, col: u32, v: vec4<f32>) {
-    if r >= p.m {
+    if r >= p.m || col >= p.n {
         return;
     }
     let at = (z * p.m + r) * p.n + col;
-    if col < p.n {
-        c[at] = v.x;
+    if STORE4 {
+        c[at / 4u] = v;
+        return;
     }
-    if col + 8u < p.n {
-        c[at + 8u] = v.y;
+    store_element(at, v.x);
+    if col + 1u < p.n {
+        store_element(at + 1u, v.y);
     }
-    if col + 16u < p.n {
-        c[at + 16u] = v.z;
+    if col + 2u < p.n {
+        store_element(at + 2u, v.z);
     }
-    if col + 24u < p.n {
-        c[at + 24u] = v.w;
+    if col + 3u < p.n {
+        store_element(at + 3u, v.w);
     }
 }
 
 // Grid: (panels_n, panels_m, batch) workgroups of one subgroup.
 @compute @workgroup_size(8)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-    let a_base = wg.z * p.a.x + wg.y * p.a.y + lane * p.a.w;
-    let b_base = wg.z * p.b.x + wg.x * p.b.y + lane * p.b.w;
-    let a8 = 8u * p.a.w;
-    let b8 = 8u * p.b.w;
-    for (var kq = 0u; kq < p.k4; kq++) {
-        let ia = a_base + kq * p.a.z;
-        let ib = b_base + kq * p.b.z;
-        let b0 = fetch_b(ib);
-        let b1 = fetch_b(ib + b8);
-        let b2 = fetch_b(ib + 2u * b8);
-        let b3 = fetch_b(ib + 3u * b8);
-        bq[0] = vec4(b0.x, b1.x, b2.x, b3.x);
-        bq[1] = vec4(b0.y, b1.y, b2.y, b3.y);
-        bq[2] = vec4(b0.z, b1.z, b2.z, b3.z);
-        bq[3] = vec4(b0.w, b1.w, b2.w, b3.w);
-        rows8(0u, fetch_a(ia));
-        rows8(1u, fetch_a(ia + a8));
-        rows8(2u, fetch_a(ia + 2u * a8));
-        rows8(3u, fetch_a(ia + 3u * a8));
-    }
-    let col = wg.x * 32u + lane;
+    accumulate(wg, lane);
+    let col = wg.x * 32u + 4u * lane;
     for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r += 8u) {
         store_row(wg.z, r, col, acc[0]);
         store_row(wg.z, r + 1u, col, acc[1]);

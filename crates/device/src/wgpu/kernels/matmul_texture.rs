@@ -1,7 +1,7 @@
 //! Matmul through textures for lavapipe-like drivers (`shaders/matmul_texture.wgsl`): both operands
-//! are copied into Rgba32Float textures and, unless they can be read in place, packed into panels
-//! (transposes are done by the packing, so one matmul pipeline serves all four combinations); a
-//! subgroup kernel then computes 32 x 32 tiles from texel loads.
+//! are copied into Rgba32Float textures and, unless they can be read in place (k-contiguous or
+//! k-major), packed into k-contiguous panels; a subgroup kernel then computes 32 x 32 tiles from
+//! texel loads.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -105,20 +105,32 @@ pub(crate) fn matmul_texture(
     let mut views = Vec::with_capacity(2);
     let mut strides = Vec::with_capacity(2);
     let mut textures = Vec::with_capacity(4);
+    let mut k_major_reads = [false; 2];
     // A is m x k as stored unless transposed; B is read as its transpose, n x k.
-    for (src, raw_height, packed_height, rows, panels, k_major) in [
+    for (operand, (src, raw_height, packed_height, rows, panels, k_major)) in [
         (a, plan.raw_a, plan.height_a, d.m, plan.panels_m, d.transpose_a),
         (b, plan.raw_b, plan.height_b, d.n, plan.panels_n, !d.transpose_b),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let texels = (d.batch * rows * d.k).div_ceil(4);
         let raw = take(ctx, width, raw_height);
         ctx.copy_to_texture(src, &raw, texels as u64);
         let raw_view = raw.create_view(&Default::default());
         let k4 = plan.k4 as u32;
-        if in_place(d.k, k_major) {
+        let in_place = match read_in_place(rows, d.k, k_major) {
+            // Texels of 4 steps of k: per batch, panel of 32 rows, texel of k, row.
+            Some(false) => Some([rows as u32 * k4, PANEL as u32 * k4, 1, k4]),
+            // Texels of 4 rows: per batch, panel, 4 steps of k, step of k.
+            Some(true) => Some([rows as u32 * k4, PANEL as u32 / 4, rows as u32, rows as u32 / 4]),
+            None => None,
+        };
+        if let Some(operand_strides) = in_place {
             views.push(raw_view);
-            strides.push([rows as u32 * k4, PANEL as u32 * k4, 1, k4]);
+            strides.push(operand_strides);
             textures.push(raw);
+            k_major_reads[operand] = k_major;
             continue;
         }
         let packed = take(ctx, width, packed_height);
@@ -155,7 +167,10 @@ pub(crate) fn matmul_texture(
         b: strides[1],
     };
     let groups = [plan.panels_n as u32, plan.panels_m as u32, d.batch as u32];
-    let kernel = Kernel::new(Shader::MatmulTexture, "matmul");
+    let kernel = Kernel::new(Shader::MatmulTexture, "matmul")
+        .with("A_KMAJOR", f64::from(u8::from(k_major_reads[0])))
+        .with("B_KMAJOR", f64::from(u8::from(k_major_reads[1])))
+        .with("STORE4", f64::from(u8::from(d.n.is_multiple_of(4))));
     ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &views[0]), (2, &views[1])], groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
     for texture in textures {
@@ -164,14 +179,26 @@ pub(crate) fn matmul_texture(
     Ok(out)
 }
 
-/// Whether the kernel reads an operand (`rows` x `k`, k-major or not) straight from the copy of
-/// its buffer, without packing: rows of whole texels, and k below 2048. On lavapipe that was as
-/// fast or faster for k = 1024 (1024^3 best 50 vs 72 ms) and much faster for the MLP's small
-/// products (128 x 256 x 784: 2.0 vs 5.7 ms), but slower for k = 2048 (2048^3 best 407 vs 360 ms):
-/// a step reads 32 rows a whole row apart.
-fn in_place(k: usize, k_major: bool) -> bool {
-    !k_major && k.is_multiple_of(4) && k < 2048
+/// How the kernel reads an operand (`rows` x `k`, k-major or not) straight from the copy of its
+/// buffer, without packing: `Some(k_major)`, or `None` to pack it.
+/// - k-contiguous: rows of whole texels, and k below 2048. On lavapipe that was as fast or faster
+///   for k = 1024 (1024^3 best 50 vs 72 ms) and much faster for the MLP's small products
+///   (128 x 256 x 784: 2.0 vs 5.7 ms), but slower for k = 2048 (2048^3 best 407 vs 360 ms): a
+///   step reads 32 rows a whole row apart.
+/// - k-major: texels of 4 rows, whole steps of k, and at most `K_MAJOR_IN_PLACE` elements, so the
+///   steps of k a tile walks through, rows apart, stay in cache.
+fn read_in_place(rows: usize, k: usize, k_major: bool) -> Option<bool> {
+    if !k.is_multiple_of(4) {
+        return None;
+    }
+    if !k_major {
+        return (k < 2048).then_some(false);
+    }
+    (rows.is_multiple_of(4) && rows * k <= K_MAJOR_IN_PLACE).then_some(true)
 }
+
+/// The largest k-major operand read in place (elements): the MLP's 128 x 784 input is.
+const K_MAJOR_IN_PLACE: usize = 1 << 18;
 
 #[cfg(test)]
 mod tests {
