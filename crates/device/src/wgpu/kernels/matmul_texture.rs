@@ -180,25 +180,19 @@ pub(crate) fn matmul_texture(
 }
 
 /// How the kernel reads an operand (`rows` x `k`, k-major or not) straight from the copy of its
-/// buffer, without packing: `Some(k_major)`, or `None` to pack it.
-/// - k-contiguous: rows of whole texels, and k below 2048. On lavapipe that was as fast or faster
-///   for k = 1024 (1024^3 best 50 vs 72 ms) and much faster for the MLP's small products
-///   (128 x 256 x 784: 2.0 vs 5.7 ms), but slower for k = 2048 (2048^3 best 407 vs 360 ms): a
-///   step reads 32 rows a whole row apart.
-/// - k-major: texels of 4 rows, whole steps of k, and at most `K_MAJOR_IN_PLACE` elements, so the
-///   steps of k a tile walks through, rows apart, stay in cache.
+/// buffer, without packing: `Some(k_major)`, or `None` to pack it. Either way k must be whole
+/// texels.
+/// - k-contiguous: k below 2048. On lavapipe that was as fast or faster for k = 1024 (1024^3 best
+///   50 vs 72 ms) and much faster for the MLP's small products (128 x 256 x 784: 2.0 vs 5.7 ms),
+///   but slower for k = 2048 (2048^3: 46 vs 53 GFLOP/s): a step reads 32 rows a whole row apart.
+/// - k-major: rows of whole texels. Faster than packing at every size measured (B of a·b: 512^3
+///   31 vs 24 GFLOP/s, 1024^3 43 vs 42, 2048^3 53 vs 51).
 fn read_in_place(rows: usize, k: usize, k_major: bool) -> Option<bool> {
     if !k.is_multiple_of(4) {
         return None;
     }
-    if !k_major {
-        return (k < 2048).then_some(false);
-    }
-    (rows.is_multiple_of(4) && rows * k <= K_MAJOR_IN_PLACE).then_some(true)
+    if k_major { rows.is_multiple_of(4).then_some(true) } else { (k < 2048).then_some(false) }
 }
-
-/// The largest k-major operand read in place (elements): the MLP's 128 x 784 input is.
-const K_MAJOR_IN_PLACE: usize = 1 << 18;
 
 #[cfg(test)]
 mod tests {
