@@ -17,6 +17,10 @@ pub(crate) const STAGE_WIDTH: u32 = 4096;
 /// outweighs the gain (lavapipe, relu(a + b): staging 1.4x slower at 4K elements, 1.5x faster at
 /// 16K, 2x at 64K). Smaller inputs of the same kernel are staged with the largest.
 const STAGE_MIN: usize = 1 << 14;
+/// Copies larger than this many times the elements a kernel reads cost more than reading the
+/// buffers: a copy takes ~0.35 ns an element on lavapipe, a buffer load ~1.7 ns more than a
+/// texel's. (48 narrows [32, 48, 512] -> [32, 512]: 11.3 ms staged, 5.3-6.6 ms from the buffer.)
+const STAGE_RATIO: usize = 4;
 
 /// A texture holding a copy of a tensor, returned to the pool when dropped (commands that read it
 /// hold their own view, so it stays alive until they have run).
@@ -69,12 +73,13 @@ impl StagedInputs<'_> {
     }
 }
 
-/// Stages every input of `xs`, or none (then no copy is recorded): none on a GPU proper, or when
-/// the largest input is small (it sets how many loads the kernel makes; a bias added to a batch of
-/// rows is staged with the batch), or when one does not fit a texture.
-pub(crate) fn stage_all<'a>(ctx: &'a WgpuContext, xs: &[&WgpuStorage]) -> StagedInputs<'a> {
-    let largest = xs.iter().map(|x| x.len).max().unwrap_or(0);
-    let wanted = ctx.texture_reads.load(Ordering::Relaxed) && largest >= STAGE_MIN;
+/// Stages every input of `xs`, or none (then no copy is recorded), for a kernel that loads `reads`
+/// elements of them: none on a GPU proper, when it reads few (a bias added to a batch of rows
+/// is staged with the batch), when the copies would be much larger than what it reads (a time
+/// step cut from a sequence), or when one does not fit a texture.
+pub(crate) fn stage_all<'a>(ctx: &'a WgpuContext, xs: &[&WgpuStorage], reads: usize) -> StagedInputs<'a> {
+    let copied: usize = xs.iter().map(|x| x.len).sum();
+    let wanted = ctx.texture_reads.load(Ordering::Relaxed) && reads >= STAGE_MIN && copied <= STAGE_RATIO * reads;
     let rows: Option<Vec<u32>> = xs.iter().map(|x| staged_rows(ctx, x).filter(|_| wanted)).collect();
     match rows {
         Some(rows) => StagedInputs::Staged(xs.iter().zip(rows).map(|(x, rows)| stage(ctx, x, rows)).collect()),

@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, collapse, dispatch_staged, pack, per_element, per_four};
+use super::{alloc, collapse, dispatch_staged, dispatch_staged_reading, pack, per_element, per_four};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -82,14 +82,8 @@ pub(crate) fn copy_strided(ctx: &WgpuContext, x: &WgpuStorage, view: &StridedVie
         ..LayoutParams::new(n)
     };
     let groups = per_four(ctx, "copy_strided", n)?;
-    dispatch_staged(
-        ctx,
-        kernel("copy_strided").with("RANK", dims.len() as f64),
-        &params,
-        &[(1, 5, x)],
-        &[(4, &out)],
-        groups,
-    )?;
+    let kernel = kernel("copy_strided").with("RANK", dims.len() as f64);
+    dispatch_staged_reading(ctx, kernel, &params, &[(1, 5, x)], &[(4, &out)], groups, n)?;
     Ok(out)
 }
 
@@ -134,7 +128,9 @@ pub(crate) fn gather(ctx: &WgpuContext, src: &WgpuStorage, index: &WgpuStorage, 
     let out = alloc(ctx, || "gather".into(), n)?;
     let params = LayoutParams::gather(d, n);
     let groups = per_four(ctx, "gather", n)?;
-    dispatch_staged(ctx, kernel("gather"), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
+    // An index and a source element per output: a large table is not staged for a few rows.
+    let inputs = [(1, 5, src), (2, 6, index)];
+    dispatch_staged_reading(ctx, kernel("gather"), &params, &inputs, &[(4, &out)], groups, 2 * n)?;
     Ok(out)
 }
 

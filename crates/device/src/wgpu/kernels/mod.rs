@@ -85,6 +85,7 @@ pub(crate) fn collapse(dims: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec
 /// is bound as a buffer and, at its texture slot, as a staged copy where `staged::stage_all`
 /// makes them (then `STAGED` is true), or as the placeholder; `others` (outputs, and inputs read
 /// only as buffers) are bound as they are.
+/// The kernel is taken to read as many elements as its largest input holds.
 pub(crate) fn dispatch_staged<P: bytemuck::Pod>(
     ctx: &WgpuContext,
     kernel: Kernel,
@@ -93,8 +94,23 @@ pub(crate) fn dispatch_staged<P: bytemuck::Pod>(
     others: &[(u32, &WgpuStorage)],
     groups: [u32; 3],
 ) -> Result<()> {
+    let reads = inputs.iter().map(|&(_, _, x)| x.len).max().unwrap_or(0);
+    dispatch_staged_reading(ctx, kernel, params, inputs, others, groups, reads)
+}
+
+/// `dispatch_staged` for a kernel that loads `reads` elements of its inputs (a view of a large
+/// tensor reads only its part).
+pub(crate) fn dispatch_staged_reading<P: bytemuck::Pod>(
+    ctx: &WgpuContext,
+    kernel: Kernel,
+    params: &P,
+    inputs: &[(u32, u32, &WgpuStorage)],
+    others: &[(u32, &WgpuStorage)],
+    groups: [u32; 3],
+    reads: usize,
+) -> Result<()> {
     let xs: Vec<&WgpuStorage> = inputs.iter().map(|&(_, _, x)| x).collect();
-    let staged = stage_all(ctx, &xs);
+    let staged = stage_all(ctx, &xs, reads);
     let buffers: Vec<(u32, &WgpuStorage)> =
         inputs.iter().map(|&(slot, _, x)| (slot, x)).chain(others.iter().copied()).collect();
     let textures: Vec<(u32, &wgpu::TextureView)> =
