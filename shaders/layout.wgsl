@@ -114,7 +114,9 @@ fn pad_axis(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
     }
 }
 
-// Copies part `[outer, src_axis, inner]` into `[outer, total_axis, inner]` at `axis_offset`.
+// Copies part `[outer, src_axis, inner]` into `[outer, total_axis, inner]` at `axis_offset`, one
+// thread per element (`concat_part4`: per 4 elements, where the part's blocks start at and span
+// whole vec4s of the output).
 @compute @workgroup_size(256)
 fn concat_part(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -126,6 +128,19 @@ fn concat_part(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     let o = i / block;
     let rest = i % block;
     out[o * p.total_axis * p.inner + p.axis_offset * p.inner + rest] = src_at(i);
+}
+
+@compute @workgroup_size(256)
+fn concat_part4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let t = linear_id(wg, nwg, li);
+    let i = 4u * t;
+    if i >= p.n {
+        return;
+    }
+    let block = p.src_axis * p.inner;
+    let at = (i / block) * p.total_axis * p.inner + p.axis_offset * p.inner + i % block;
+    out4[at / 4u] = src4(t);
 }
 
 // out[o, i, n] = src[o, index[o, i, n], n]. Autograd validates indices only on the CPU, so an

@@ -186,7 +186,7 @@ fn staged_layout_kernels_agree() {
         // A bias of odd width over the rows, and a column over a rank-3 view of them.
         let bias = |d: &Device| d.from_slice(&y[..cols]).unwrap();
         let column = |d: &Device| d.from_slice(&y[..rows / 2]).unwrap();
-        let runs: [(&str, &Run); 8] = [
+        let runs: [(&str, &Run); 9] = [
             ("transpose", &|d, x| {
                 let view = StridedView { shape: vec![cols, rows], strides: vec![1, cols], offset: 0 };
                 read(d, d.copy_strided(&x[0], &view).unwrap())
@@ -196,6 +196,11 @@ fn staged_layout_kernels_agree() {
                 read(d, d.copy_strided(&x[0], &view).unwrap())
             }),
             ("cat", &|d, x| read(d, d.concat(&[(&x[0], cols), (&x[1], cols)], rows, 1).unwrap())),
+            ("cat of whole vec4s", &|d, _| {
+                let (a, b) = (n / 16, n / 40);
+                let parts = [d.from_slice(&x[..8 * a]).unwrap(), d.from_slice(&y[..8 * b]).unwrap()];
+                read(d, d.concat(&[(&parts[0], a), (&parts[1], b)], 2, 4).unwrap())
+            }),
             ("pad", &|d, x| read(d, d.pad_axis(&x[0], rows, cols, 1, 3, cols + 5).unwrap())),
             ("gather", &|d, x| read(d, d.gather(&x[0], &x[3], picked).unwrap())),
             ("where", &|d, x| read(d, d.where_cond(&x[2], &x[0], &x[1]).unwrap())),

@@ -99,8 +99,13 @@ pub(crate) fn concat(
     for &(part, axis) in parts {
         let n = outer * axis * inner;
         let params = LayoutParams::axis_block(outer, axis, inner, axis_offset, total_axis, n);
-        let groups = per_element(ctx, "cat", n)?;
-        dispatch_staged(ctx, kernel("concat_part"), &params, &[(1, 5, part)], &[(4, &out)], groups)?;
+        let whole_vec4s = [axis, axis_offset, total_axis].iter().all(|a| (a * inner).is_multiple_of(4));
+        let (entry, groups) = if whole_vec4s {
+            ("concat_part4", per_four(ctx, "cat", n)?)
+        } else {
+            ("concat_part", per_element(ctx, "cat", n)?)
+        };
+        dispatch_staged(ctx, kernel(entry), &params, &[(1, 5, part)], &[(4, &out)], groups)?;
         axis_offset += axis;
     }
     Ok(out)
