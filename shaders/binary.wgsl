@@ -9,9 +9,9 @@
 
 struct Params {
     n: u32,
-    rank: u32,
     scalar: f32,
     scalar_first: u32,
+    _pad0: u32,
     dims: array<vec4<u32>, 2>,
     a_strides: array<vec4<u32>, 2>,
     b_strides: array<vec4<u32>, 2>,
@@ -23,13 +23,14 @@ override OP: u32 = 0u;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-// The same bindings seen as vec4s, by `binary_same`, `binary_scalar` and `binary_broadcast4`.
+// The same bindings seen as vec4s, by `binary_same`, `binary_scalar` and `binary_broadcast4`
+// (and `out4` by `binary_broadcast`).
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out4: array<vec4<f32>>;
 // The third input of `mul_add`.
 @group(0) @binding(4) var<storage, read> c4: array<vec4<f32>>;
-// Texture copies of a, b and c on CPU-backed drivers, read by the vec4 entry points when `STAGED`
+// Texture copies of a, b and c on CPU-backed drivers, read by every entry point when `STAGED`
 // (see unary.wgsl); elsewhere 1x1 placeholders, never read.
 override STAGED: bool = false;
 @group(0) @binding(5) var a_staged: texture_storage_2d<rgba32float, read>;
@@ -146,7 +147,7 @@ fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 // stride there (0 where the input is stretched).
 // The outermost index is what remains: no division there (integer division is lane by lane on
 // CPU-backed drivers, and a bias over rows has only two dimensions). The rank is the override
-// `RANK` (= p.rank), so the loop unrolls and reads the parameters at constant offsets: a loop
+// `RANK`, so the loop unrolls and reads the parameters at constant offsets: a loop
 // bounded by the parameter, a bias added to rows ran 1.3x slower on lavapipe.
 override RANK: u32 = 1u;
 

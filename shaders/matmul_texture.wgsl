@@ -4,7 +4,7 @@
 // loads measured 20-30% cheaper than sampled-texture fetches on lavapipe.
 //
 // `pack` copies an operand, seen as `rows` x `k` (A: m x k; B: n x k, so B is read transposed
-// unless TRANS_B), into panels of 32 rows: texel `((batch * panels + panel) * k4 + kq) * 32 + r`
+// as n x k), into panels of 32 rows: texel `((batch * panels + panel) * k4 + kq) * 32 + r`
 // holds elements k = 4 kq .. 4 kq + 3 of row `32 panel + r` (zeros past the edges). A panel is then
 // contiguous, so the matmul streams through memory instead of striding by whole rows (a
 // power-of-two stride put every row in the same cache set and halved the speed). A texture is a
@@ -43,7 +43,8 @@ struct Params {
     n: u32,
     k4: u32,
     log2_width: u32,
-    // Texel strides of A and of B: per batch, per panel of 32 rows, per texel of k, per row.
+    // Texel strides of A and of B: per batch, per panel of 32 rows, per 4 steps of k, and per row
+    // (k-contiguous) or per step of k (k-major).
     a: vec4<u32>,
     b: vec4<u32>,
 }
@@ -130,7 +131,9 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var ta: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var tb: texture_storage_2d<rgba32float, read>;
-@group(0) @binding(3) var<storage, read_write> c: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+// The same binding seen as vec4s, by `matmul_store4`.
+@group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
 
 // How A and B are laid out in their textures: false, a texel holds 4 steps of k of one row (packed,
 // or read in place); true, 4 rows at one step of k (the operand as stored, k-major, read in place).
@@ -190,7 +193,7 @@ fn shift8() {
 }
 
 // Sums the tile of workgroup `wg` into `acc`. Per 4 steps of k a lane fetches 4 texels of B and 4
-// of A: a texel's index is base + kq * stride.z + j * step (j < 4), plus the lane's offset.
+// of A: texel base + kq * stride.z + j * step (j < 4), where base includes the lane's offset.
 fn accumulate(wg: vec3<u32>, lane: u32) {
     // k-contiguous: A rows 8 j + lane, B columns 4 lane + j; k-major: k = 4 kq + j.
     let a_base = wg.z * p.a.x + wg.y * p.a.y + select(lane * p.a.w, lane, A_KMAJOR);
@@ -237,38 +240,34 @@ fn accumulate(wg: vec3<u32>, lane: u32) {
     }
 }
 
-// Whether n is a multiple of 4: then a lane's 4 columns of a row are one aligned vec4 of C, stored
-// at once (less than half the cost of 4 scalar stores on lavapipe).
-override STORE4: bool = false;
-
-// Element i of C.
-fn store_element(i: u32, v: f32) {
-    c[i / 4u][i % 4u] = v;
-}
-
 // Row `r` (batch `z`) of the tile from `v`, the lane's 4 columns from `col`.
 fn store_row(z: u32, r: u32, col: u32, v: vec4<f32>) {
     if r >= p.m || col >= p.n {
         return;
     }
     let at = (z * p.m + r) * p.n + col;
-    if STORE4 {
-        c[at / 4u] = v;
-        return;
-    }
-    store_element(at, v.x);
+    c[at] = v.x;
     if col + 1u < p.n {
-        store_element(at + 1u, v.y);
+        c[at + 1u] = v.y;
     }
     if col + 2u < p.n {
-        store_element(at + 2u, v.z);
+        c[at + 2u] = v.z;
     }
     if col + 3u < p.n {
-        store_element(at + 3u, v.w);
+        c[at + 3u] = v.w;
     }
 }
 
-// Grid: (panels_n, panels_m, batch) workgroups of one subgroup.
+// `store_row` where n is a multiple of 4: the lane's 4 columns are one aligned vec4 of C, stored at
+// once (less than half the cost of 4 scalar stores on lavapipe).
+fn store_row4(z: u32, r: u32, col: u32, v: vec4<f32>) {
+    if r < p.m && col < p.n {
+        c4[((z * p.m + r) * p.n + col) / 4u] = v;
+    }
+}
+
+// Grid: (panels_n, panels_m, batch) workgroups of one subgroup. The tile is stored 8 rows per
+// iteration (literal indices), then the next 8 rows are shifted up.
 @compute @workgroup_size(8)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     accumulate(wg, lane);
@@ -282,6 +281,25 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id)
         store_row(wg.z, r + 5u, col, acc[5]);
         store_row(wg.z, r + 6u, col, acc[6]);
         store_row(wg.z, r + 7u, col, acc[7]);
+        shift8();
+    }
+}
+
+// `matmul` storing with `store_row4` (a separate entry point: one binding may not be used both as
+// f32s and as vec4s by one entry point).
+@compute @workgroup_size(8)
+fn matmul_store4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    accumulate(wg, lane);
+    let col = wg.x * 32u + 4u * lane;
+    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r += 8u) {
+        store_row4(wg.z, r, col, acc[0]);
+        store_row4(wg.z, r + 1u, col, acc[1]);
+        store_row4(wg.z, r + 2u, col, acc[2]);
+        store_row4(wg.z, r + 3u, col, acc[3]);
+        store_row4(wg.z, r + 4u, col, acc[4]);
+        store_row4(wg.z, r + 5u, col, acc[5]);
+        store_row4(wg.z, r + 6u, col, acc[6]);
+        store_row4(wg.z, r + 7u, col, acc[7]);
         shift8();
     }
 }

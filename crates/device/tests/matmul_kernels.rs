@@ -92,6 +92,7 @@ fn texture_kernel_agrees_with_the_cpu() {
         // Whole texels everywhere, so k-major operands are read in place too (A transposed, B
         // not), with partial panels and a batch; then k-contiguous ones too long for that.
         (3, 36, 44, 20),
+        (2, 36, 70, 20),
         (1, 36, 68, 2048),
     ];
     for (i, &(batch, m, n, k)) in shapes.iter().enumerate() {

@@ -105,11 +105,12 @@ impl WgpuContext {
         }
     }
 
-    /// Checks that `elems` f32s fit in one storage binding; the error names the op and the sizes.
+    /// Checks that `elems` f32s, in whole vec4s as kernels bind them, fit in one storage binding;
+    /// the error names the op and the sizes.
     pub fn check_len(&self, op: impl FnOnce() -> String, elems: usize) -> Result<()> {
         let (max, what) = self.max_bytes();
         let bytes = (elems as u128) * 4;
-        if bytes > u128::from(max) {
+        if bytes.next_multiple_of(16) > u128::from(max / 16 * 16) {
             return Err(Error::limit(
                 static_name(op()),
                 format!("{bytes} bytes exceed the device's max {what} of {max}"),

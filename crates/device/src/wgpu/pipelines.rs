@@ -153,22 +153,29 @@ fn build(device: &wgpu::Device, module: &wgpu::ShaderModule, kernel: &Kernel) ->
 }
 
 /// The variants a training step needs right after `kernel`, created on background threads
-/// meanwhile (a matmul pipeline costs seconds on lavapipe): a linear layer's forward x · Wᵀ
-/// (`TRANS_B`) is followed in backward by g · W and gᵀ · x (`TRANS_A`), and so on.
+/// meanwhile (a matmul pipeline costs seconds on lavapipe): a linear layer's forward x · Wᵀ is
+/// followed in backward by g · W and gᵀ · x, which read their operands transposed (`TRANS_A`,
+/// `TRANS_B` of the buffer kernels) or k-major (`A_KMAJOR`, `B_KMAJOR` of the texture kernel).
 fn companions(kernel: &Kernel) -> Vec<Kernel> {
+    // Per pair of flags, their values in x · Wᵀ, g · W and gᵀ · x.
+    type Flags = (&'static str, &'static str, [(f64, f64); 3]);
+    const STEP: [Flags; 2] = [
+        ("TRANS_A", "TRANS_B", [(0.0, 1.0), (0.0, 0.0), (1.0, 0.0)]),
+        ("A_KMAJOR", "B_KMAJOR", [(0.0, 0.0), (0.0, 1.0), (1.0, 1.0)]),
+    ];
     let has = |name| kernel.constants.iter().any(|&(n, _)| n == name);
-    if !has("TRANS_A") || !has("TRANS_B") {
+    let Some(&(flag_a, flag_b, values)) = STEP.iter().find(|&&(a, b, _)| has(a) && has(b)) else {
         return Vec::new();
-    }
-    [(0.0, 1.0), (0.0, 0.0), (1.0, 0.0)]
+    };
+    values
         .into_iter()
-        .map(|(ta, tb)| {
+        .map(|(a, b)| {
             let mut k = kernel.clone();
             for (name, value) in &mut k.constants {
-                match *name {
-                    "TRANS_A" => *value = ta,
-                    "TRANS_B" => *value = tb,
-                    _ => {}
+                if *name == flag_a {
+                    *value = a;
+                } else if *name == flag_b {
+                    *value = b;
                 }
             }
             k

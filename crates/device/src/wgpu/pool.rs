@@ -43,7 +43,8 @@ impl Drop for PooledBuffer {
 
 impl Pool {
     pub fn new(device: wgpu::Device, limits: &wgpu::Limits) -> Pool {
-        let max_bytes = limits.max_buffer_size.min(limits.max_storage_buffer_binding_size);
+        // Whole vec4s, like every buffer of the pool (kernels bind tensors as vec4 arrays).
+        let max_bytes = limits.max_buffer_size.min(limits.max_storage_buffer_binding_size) / 16 * 16;
         Pool { device, max_bytes, free: Mutex::new(Free::default()), created: AtomicU64::new(0) }
     }
 

@@ -1,7 +1,7 @@
 //! Kernel inputs staged in textures on CPU-backed drivers (lavapipe): there a storage-buffer load
 //! is a loop over the SIMD lanes, while a texture load is a vector gather, so reading 16 MB costs
-//! ~15 ms from a buffer but ~3.4 ms from a texture (less again as a read-only storage texture),
-//! and the driver's buffer-to-texture copy is a memcpy (~3 ms). Kernels with a `STAGED` override
+//! ~15 ms from a buffer but 1-2 ms from a read-only storage texture, and the driver's
+//! buffer-to-texture copy is a memcpy (1.4-1.9 ms). Kernels with a `STAGED` override
 //! take their inputs through `stage_all`, which binds a placeholder where nothing is staged.
 
 use std::sync::atomic::Ordering;
@@ -13,13 +13,14 @@ use super::{WgpuStorage, textures};
 /// `(i % STAGE_WIDTH, i / STAGE_WIDTH)`. A power of two, so kernels split `i` with a shift
 /// (`shaders/common/access.wgsl`).
 pub(crate) const STAGE_WIDTH: u32 = 4096;
-/// When a kernel's largest input has fewer elements, it reads its buffers: the copies' fixed cost
-/// outweighs the gain (lavapipe, relu(a + b): staging 1.4x slower at 4K elements, 1.5x faster at
-/// 16K, 2x at 64K). Smaller inputs of the same kernel are staged with the largest.
+/// When a kernel loads fewer elements from its inputs, it reads its buffers: the copies' fixed cost
+/// outweighs the gain (lavapipe, relu(a + b), 2 loads an element: staging 1.4x slower at 4K
+/// elements, 1.5x faster at 16K, 2x at 64K).
 const STAGE_MIN: usize = 1 << 14;
-/// Copies larger than this many times the elements a kernel reads cost more than reading the
-/// buffers: a copy takes ~0.35 ns an element on lavapipe, a buffer load ~1.7 ns more than a
-/// texel's. (48 narrows [32, 48, 512] -> [32, 512]: 11.3 ms staged, 5.3-6.6 ms from the buffer.)
+/// Copies larger than this many times the elements a kernel loads cost more than loading from the
+/// buffers: on lavapipe a copy takes ~0.4 ns an element and a buffer load ~3 ns more than a texel
+/// fetch, so the break-even is near 8; 4 leaves room for each copy's fixed cost. (48 narrows
+/// [32, 48, 512] -> [32, 512]: 11.3 ms staged, 5.3-6.6 ms from the buffer.)
 const STAGE_RATIO: usize = 4;
 
 /// A texture holding a copy of a tensor, returned to the pool when dropped (commands that read it
@@ -74,9 +75,10 @@ impl StagedInputs<'_> {
 }
 
 /// Stages every input of `xs`, or none (then no copy is recorded), for a kernel that loads `reads`
-/// elements of them: none on a GPU proper, when it reads few (a bias added to a batch of rows
-/// is staged with the batch), when the copies would be much larger than what it reads (a time
-/// step cut from a sequence), or when one does not fit a texture.
+/// elements of them, counting repeats: none on a GPU proper, when it loads few, when the copies
+/// would be much larger than what it loads (a time step cut from a sequence), or when one does
+/// not fit a texture. A bias added to a batch of rows is loaded once per row, so it is staged with
+/// the batch.
 pub(crate) fn stage_all<'a>(ctx: &'a WgpuContext, xs: &[&WgpuStorage], reads: usize) -> StagedInputs<'a> {
     let copied: usize = xs.iter().map(|x| x.len).sum();
     let wanted = ctx.texture_reads.load(Ordering::Relaxed) && reads >= STAGE_MIN && copied <= STAGE_RATIO * reads;

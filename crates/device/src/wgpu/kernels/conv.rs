@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, dispatch_staged, per_element};
+use super::{alloc, dispatch_staged, dispatch_staged_reading, per_element};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -47,7 +47,9 @@ pub(crate) fn im2col(ctx: &WgpuContext, x: &WgpuStorage, g: Conv2dGeometry) -> R
     // One thread per row of output pixels of one (image, channel, ky, kx).
     let rows = g.n * g.c * g.kernel_h * g.kernel_w * g.out_h();
     let groups = per_element(ctx, "im2col", rows)?;
-    dispatch_staged(ctx, conv_kernel("im2col", g), &ConvParams::new(g, rows), &[(1, 3, x)], &[(2, &out)], groups)?;
+    // Each input element is loaded by up to kh * kw output columns.
+    let (kernel, params) = (conv_kernel("im2col", g), ConvParams::new(g, rows));
+    dispatch_staged_reading(ctx, kernel, &params, &[(1, 3, x)], &[(2, &out)], groups, g.cols_len())?;
     Ok(out)
 }
 

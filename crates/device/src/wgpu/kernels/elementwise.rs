@@ -2,7 +2,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, collapse, dispatch_staged, pack, per_element, per_four, per_vec4};
+use super::{alloc, collapse, dispatch_staged, dispatch_staged_reading, pack, per_element, per_four, per_vec4};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -20,9 +20,9 @@ struct UnaryParams {
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct BinaryParams {
     n: u32,
-    rank: u32,
     scalar: f32,
     scalar_first: u32,
+    _pad: u32,
     dims: [u32; 8],
     a_strides: [u32; 8],
     b_strides: [u32; 8],
@@ -105,7 +105,6 @@ pub(crate) fn binary(
     let vec4 =
         dims.last().is_some_and(|d| d.is_multiple_of(4)) && strides.iter().all(|s| s.last().is_some_and(|&s| s <= 1));
     let params = BinaryParams {
-        rank: dims.len() as u32,
         dims: pack(&dims),
         a_strides: pack(&strides[0]),
         b_strides: pack(&strides[1]),
@@ -117,7 +116,8 @@ pub(crate) fn binary(
         ("binary_broadcast", per_four(ctx, &name(), n)?)
     };
     let kernel = binary_kernel(op, entry).with("RANK", dims.len() as f64);
-    dispatch_staged(ctx, kernel, &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], groups)?;
+    // Two loads per output element.
+    dispatch_staged_reading(ctx, kernel, &params, &[(1, 5, a), (2, 6, b)], &[(3, &out)], groups, 2 * n)?;
     Ok(out)
 }
 

@@ -12,7 +12,6 @@ use crate::{Error, GatherDims, MAX_RANK, Result, StridedView};
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct LayoutParams {
     n: u32,
-    rank: u32,
     offset: u32,
     value: f32,
     outer: u32,
@@ -21,7 +20,7 @@ struct LayoutParams {
     inner: u32,
     axis_offset: u32,
     total_axis: u32,
-    _pad: [u32; 2],
+    _pad: [u32; 3],
     shape: [u32; 8],
     strides: [u32; 8],
 }
@@ -75,7 +74,6 @@ pub(crate) fn copy_strided(ctx: &WgpuContext, x: &WgpuStorage, view: &StridedVie
         ));
     }
     let params = LayoutParams {
-        rank: dims.len() as u32,
         offset: view.offset as u32,
         shape: pack(&dims),
         strides: pack(&strides[0]),
@@ -150,7 +148,9 @@ pub(crate) fn scatter_add(
     let params = LayoutParams::gather(d, n);
     let entry = if d.inner.is_multiple_of(4) { "scatter_add4" } else { "scatter_add" };
     let groups = per_four(ctx, "scatter_add", n)?;
-    dispatch_staged(ctx, kernel(entry), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups)?;
+    // Every output scans its column of the index and of the sources.
+    let reads = 2 * d.index_axis * n;
+    dispatch_staged_reading(ctx, kernel(entry), &params, &[(1, 5, src), (2, 6, index)], &[(4, &out)], groups, reads)?;
     Ok(out)
 }
 

@@ -37,7 +37,8 @@ struct Params {
     n: u32,
     k4: u32,
     log2_width: u32,
-    /// Texel strides of A and of B: per batch, per panel of 32 rows, per texel of k, per row.
+    /// Texel strides of A and of B: per batch, per panel of 32 rows, per 4 steps of k, and per row
+    /// (k-contiguous) or per step of k (k-major).
     a: [u32; 4],
     b: [u32; 4],
 }
@@ -167,10 +168,10 @@ pub(crate) fn matmul_texture(
         b: strides[1],
     };
     let groups = [plan.panels_n as u32, plan.panels_m as u32, d.batch as u32];
-    let kernel = Kernel::new(Shader::MatmulTexture, "matmul")
+    let entry = if d.n.is_multiple_of(4) { "matmul_store4" } else { "matmul" };
+    let kernel = Kernel::new(Shader::MatmulTexture, entry)
         .with("A_KMAJOR", f64::from(u8::from(k_major_reads[0])))
-        .with("B_KMAJOR", f64::from(u8::from(k_major_reads[1])))
-        .with("STORE4", f64::from(u8::from(d.n.is_multiple_of(4))));
+        .with("B_KMAJOR", f64::from(u8::from(k_major_reads[1])));
     ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &views[0]), (2, &views[1])], groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
     for texture in textures {

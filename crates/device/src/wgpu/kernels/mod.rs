@@ -85,7 +85,7 @@ pub(crate) fn collapse(dims: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec
 /// is bound as a buffer and, at its texture slot, as a staged copy where `staged::stage_all`
 /// makes them (then `STAGED` is true), or as the placeholder; `others` (outputs, and inputs read
 /// only as buffers) are bound as they are.
-/// The kernel is taken to read as many elements as its largest input holds.
+/// The kernel is taken to load each element of its inputs once.
 pub(crate) fn dispatch_staged<P: bytemuck::Pod>(
     ctx: &WgpuContext,
     kernel: Kernel,
@@ -94,12 +94,12 @@ pub(crate) fn dispatch_staged<P: bytemuck::Pod>(
     others: &[(u32, &WgpuStorage)],
     groups: [u32; 3],
 ) -> Result<()> {
-    let reads = inputs.iter().map(|&(_, _, x)| x.len).max().unwrap_or(0);
+    let reads = inputs.iter().map(|&(_, _, x)| x.len).sum();
     dispatch_staged_reading(ctx, kernel, params, inputs, others, groups, reads)
 }
 
-/// `dispatch_staged` for a kernel that loads `reads` elements of its inputs (a view of a large
-/// tensor reads only its part).
+/// `dispatch_staged` for a kernel that loads `reads` elements of its inputs, counting repeats (a
+/// view of a large tensor loads only its part; a broadcast input is loaded once per use).
 pub(crate) fn dispatch_staged_reading<P: bytemuck::Pod>(
     ctx: &WgpuContext,
     kernel: Kernel,
