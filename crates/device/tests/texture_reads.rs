@@ -234,3 +234,22 @@ fn staged_layout_kernels_agree() {
         }
     }
 }
+
+#[test]
+fn a_reused_buffer_is_copied_again() {
+    // A staged input keeps its texture copy while it lives; a tensor that gets its buffer from the
+    // pool afterwards must not read that copy. Same size each round, so the pool hands the buffer on.
+    let mut r = StdRng::seed_from_u64(17);
+    let n = 70_000;
+    for _ in 0..4 {
+        let x: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
+        let [cpu, buffers, staged] = on_cpu_and_both_gpu_paths(&[&x], |d, x| {
+            // Read twice: the second kernel reuses the first one's copy.
+            let once = d.unary(UnaryOp::Relu, &x[0], 0.0).unwrap();
+            let twice = d.binary(BinaryOp::Add, &x[0], &[n].into(), &once, &[n].into()).unwrap();
+            d.to_vec(&twice).unwrap()
+        });
+        assert_close(&buffers, &cpu, 1e-6, 1e-6);
+        assert_close(&staged, &cpu, 1e-6, 1e-6);
+    }
+}

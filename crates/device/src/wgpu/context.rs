@@ -21,8 +21,6 @@ pub(crate) struct WgpuContext {
     pub pool: Arc<Pool>,
     pub pipelines: Pipelines,
     pub batch: Mutex<Batch>,
-    /// Free operand textures (`textures.rs`).
-    pub textures: Mutex<Vec<wgpu::Texture>>,
     /// A CPU-backed driver: read-heavy kernels take their inputs from textures (`staged.rs`).
     pub texture_reads: AtomicBool,
     /// The 1x1 texture bound in place of staged inputs where none are staged.
@@ -75,7 +73,6 @@ impl WgpuContext {
             pool: Arc::new(Pool::new(device.clone(), &limits)),
             pipelines: Pipelines::default(),
             batch: Mutex::new(Batch::default()),
-            textures: Mutex::new(Vec::new()),
             texture_reads: AtomicBool::new(info.device_type == wgpu::DeviceType::Cpu),
             texture_placeholder: OnceLock::new(),
             name: format!("{} ({:?})", info.name, info.backend),

@@ -13,6 +13,8 @@ pub(crate) struct Pool {
     max_bytes: u64,
     free: Mutex<Free>,
     created: AtomicU64,
+    /// Free operand textures (`textures.rs`).
+    pub textures: Mutex<Vec<wgpu::Texture>>,
 }
 
 #[derive(Default)]
@@ -25,6 +27,9 @@ struct Free {
 pub(crate) struct PooledBuffer {
     buffer: Option<wgpu::Buffer>,
     pool: Arc<Pool>,
+    /// A texture copy of the contents, made for the kernels that read textures (`staged.rs`) and
+    /// kept for the next ones: a tensor's buffer is only written by the op that creates it.
+    pub texture_copy: Mutex<Option<wgpu::Texture>>,
 }
 
 impl PooledBuffer {
@@ -38,6 +43,9 @@ impl Drop for PooledBuffer {
         if let Some(buffer) = self.buffer.take() {
             self.pool.give_back(buffer);
         }
+        if let Some(texture) = self.texture_copy.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+            super::textures::give_back(&self.pool, texture);
+        }
     }
 }
 
@@ -45,7 +53,8 @@ impl Pool {
     pub fn new(device: wgpu::Device, limits: &wgpu::Limits) -> Pool {
         // Whole vec4s, like every buffer of the pool (kernels bind tensors as vec4 arrays).
         let max_bytes = limits.max_buffer_size.min(limits.max_storage_buffer_binding_size) / 16 * 16;
-        Pool { device, max_bytes, free: Mutex::new(Free::default()), created: AtomicU64::new(0) }
+        let textures = Mutex::new(Vec::new());
+        Pool { device, max_bytes, free: Mutex::new(Free::default()), created: AtomicU64::new(0), textures }
     }
 
     /// Buckets are 1, 1.25, 1.5 and 1.75 times powers of two (at most 25% slack), multiples of 16
@@ -79,7 +88,7 @@ impl Pool {
                 mapped_at_creation: false,
             })
         });
-        Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone() })
+        Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone(), texture_copy: Mutex::new(None) })
     }
 
     fn give_back(&self, buffer: wgpu::Buffer) {

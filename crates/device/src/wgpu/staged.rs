@@ -2,7 +2,8 @@
 //! is a loop over the SIMD lanes, while a texture load is a vector gather, so reading 16 MB costs
 //! ~15 ms from a buffer but 1-2 ms from a read-only storage texture, and the driver's
 //! buffer-to-texture copy is a memcpy (1.4-1.9 ms). Kernels with a `STAGED` override
-//! take their inputs through `stage_all`, which binds a placeholder where nothing is staged.
+//! take their inputs through `stage_all`, which binds a placeholder where nothing is staged. A
+//! tensor is copied at most once (`texture_copy`): the copy lives as long as its buffer.
 
 use std::sync::atomic::Ordering;
 
@@ -23,22 +24,6 @@ const STAGE_MIN: usize = 1 << 14;
 /// [32, 48, 512] -> [32, 512]: 11.3 ms staged, 5.3-6.6 ms from the buffer.)
 const STAGE_RATIO: usize = 4;
 
-/// A texture holding a copy of a tensor, returned to the pool when dropped (commands that read it
-/// hold their own view, so it stays alive until they have run).
-pub(crate) struct Staged<'a> {
-    ctx: &'a WgpuContext,
-    texture: Option<wgpu::Texture>,
-    pub view: wgpu::TextureView,
-}
-
-impl Drop for Staged<'_> {
-    fn drop(&mut self) {
-        if let Some(texture) = self.texture.take() {
-            textures::give_back(self.ctx, texture);
-        }
-    }
-}
-
 /// The texture rows a copy of `x` takes, or `None` where `x` does not fit the device's texture size.
 fn staged_rows(ctx: &WgpuContext, x: &WgpuStorage) -> Option<u32> {
     let max = u64::from(ctx.limits.max_texture_dimension_2d);
@@ -46,21 +31,37 @@ fn staged_rows(ctx: &WgpuContext, x: &WgpuStorage) -> Option<u32> {
     (u64::from(STAGE_WIDTH) <= max && rows <= max).then_some(rows as u32)
 }
 
-/// Records a copy of `x` into a pooled texture of `rows` rows.
-fn stage<'a>(ctx: &'a WgpuContext, x: &WgpuStorage, rows: u32) -> Staged<'a> {
-    let texture = textures::take(ctx, STAGE_WIDTH, rows);
+/// Whether `x` already has a texture copy of `width` x at least `rows` texels.
+fn has_copy(x: &WgpuStorage, width: u32, rows: u32) -> bool {
+    let copy = x.buffer.texture_copy.lock().unwrap_or_else(|p| p.into_inner());
+    copy.as_ref().is_some_and(|t| t.width() == width && t.height() >= rows)
+}
+
+/// A view of a texture of `width` x at least `rows` texels holding `x` (4 elements a texel, row
+/// after row): the copy an earlier kernel made, or a new one recorded now and kept with `x`'s
+/// buffer for later kernels (a layer's input is read by its forward and its backward).
+pub(crate) fn texture_copy(ctx: &WgpuContext, x: &WgpuStorage, width: u32, rows: u32) -> wgpu::TextureView {
+    let mut copy = x.buffer.texture_copy.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(texture) = copy.as_ref().filter(|t| t.width() == width && t.height() >= rows) {
+        return texture.create_view(&Default::default());
+    }
+    let texture = textures::take(ctx, width, rows);
     ctx.copy_to_texture(x, &texture, x.len.div_ceil(4) as u64);
-    Staged { ctx, view: texture.create_view(&Default::default()), texture: Some(texture) }
+    let view = texture.create_view(&Default::default());
+    if let Some(old) = copy.replace(texture) {
+        textures::give_back(&ctx.pool, old);
+    }
+    view
 }
 
 /// Inputs of a kernel with a `STAGED` override: texture copies of every input, or (on GPUs, or when
 /// one does not fit) none, with a 1x1 placeholder to bind in their place.
-pub(crate) enum StagedInputs<'a> {
-    Staged(Vec<Staged<'a>>),
+pub(crate) enum StagedInputs {
+    Staged(Vec<wgpu::TextureView>),
     Placeholder(wgpu::TextureView),
 }
 
-impl StagedInputs<'_> {
+impl StagedInputs {
     /// The `STAGED` override constant.
     pub fn flag(&self) -> f64 {
         f64::from(u8::from(matches!(self, StagedInputs::Staged(_))))
@@ -68,23 +69,28 @@ impl StagedInputs<'_> {
     /// The view to bind for input `i`.
     pub fn view(&self, i: usize) -> &wgpu::TextureView {
         match self {
-            StagedInputs::Staged(staged) => &staged[i].view,
+            StagedInputs::Staged(views) => &views[i],
             StagedInputs::Placeholder(view) => view,
         }
     }
 }
 
 /// Stages every input of `xs`, or none (then no copy is recorded), for a kernel that loads `reads`
-/// elements of them, counting repeats: none on a GPU proper, when it loads few, when the copies
-/// would be much larger than what it loads (a time step cut from a sequence), or when one does
-/// not fit a texture. A bias added to a batch of rows is loaded once per row, so it is staged with
-/// the batch.
-pub(crate) fn stage_all<'a>(ctx: &'a WgpuContext, xs: &[&WgpuStorage], reads: usize) -> StagedInputs<'a> {
-    let copied: usize = xs.iter().map(|x| x.len).sum();
+/// elements of them, counting repeats: none on a GPU proper, when it loads few, when the copies it
+/// would make (inputs without one already) are much larger than what it loads (a time step cut from
+/// a sequence), or when one does not fit a texture. A bias added to a batch of rows is loaded once
+/// per row, so it is staged with the batch.
+pub(crate) fn stage_all(ctx: &WgpuContext, xs: &[&WgpuStorage], reads: usize) -> StagedInputs {
+    let rows: Option<Vec<u32>> = xs.iter().map(|x| staged_rows(ctx, x)).collect();
+    let copied: usize = match &rows {
+        Some(rows) => xs.iter().zip(rows).filter(|&(x, &r)| !has_copy(x, STAGE_WIDTH, r)).map(|(x, _)| x.len).sum(),
+        None => 0,
+    };
     let wanted = ctx.texture_reads.load(Ordering::Relaxed) && reads >= STAGE_MIN && copied <= STAGE_RATIO * reads;
-    let rows: Option<Vec<u32>> = xs.iter().map(|x| staged_rows(ctx, x).filter(|_| wanted)).collect();
-    match rows {
-        Some(rows) => StagedInputs::Staged(xs.iter().zip(rows).map(|(x, rows)| stage(ctx, x, rows)).collect()),
+    match rows.filter(|_| wanted) {
+        Some(rows) => {
+            StagedInputs::Staged(xs.iter().zip(rows).map(|(x, r)| texture_copy(ctx, x, STAGE_WIDTH, r)).collect())
+        }
         None => StagedInputs::Placeholder(
             ctx.texture_placeholder.get_or_init(|| textures::take(ctx, 1, 1).create_view(&Default::default())).clone(),
         ),

@@ -3,6 +3,7 @@
 //! `KEEP_FREE_BYTES` are kept.
 
 use super::context::WgpuContext;
+use super::pool::Pool;
 
 /// Free textures kept for reuse (a matmul takes four).
 const KEEP_FREE: usize = 16;
@@ -12,7 +13,7 @@ const KEEP_FREE_BYTES: u64 = 256 << 20;
 /// A free `width x height` texture, or a new one. Kernels bind them as read-only storage textures:
 /// on lavapipe an image load measured 1.2-2x faster than a sampled texel fetch.
 pub(crate) fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture {
-    let mut free = ctx.textures.lock().unwrap_or_else(|p| p.into_inner());
+    let mut free = ctx.pool.textures.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(i) = free.iter().position(|t| t.width() == width && t.height() == height) {
         return free.swap_remove(i);
     }
@@ -33,9 +34,9 @@ pub(crate) fn take(ctx: &WgpuContext, width: u32, height: u32) -> wgpu::Texture 
 
 /// Returns a texture to the pool. Commands recorded before this run first, so a later command may
 /// reuse it at once.
-pub(crate) fn give_back(ctx: &WgpuContext, texture: wgpu::Texture) {
+pub(crate) fn give_back(pool: &Pool, texture: wgpu::Texture) {
     let bytes = |t: &wgpu::Texture| u64::from(t.width()) * u64::from(t.height()) * 16;
-    let mut free = ctx.textures.lock().unwrap_or_else(|p| p.into_inner());
+    let mut free = pool.textures.lock().unwrap_or_else(|p| p.into_inner());
     free.push(texture);
     while free.len() > KEEP_FREE || free.iter().map(bytes).sum::<u64>() > KEEP_FREE_BYTES {
         free.remove(0);

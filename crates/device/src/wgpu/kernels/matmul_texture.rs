@@ -9,6 +9,7 @@ use super::alloc;
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
+use crate::wgpu::staged::texture_copy;
 use crate::wgpu::textures::{give_back, take};
 use crate::{MatmulDims, Result};
 
@@ -116,9 +117,7 @@ pub(crate) fn matmul_texture(
     .enumerate()
     {
         let texels = (d.batch * rows * d.k).div_ceil(4);
-        let raw = take(ctx, width, raw_height);
-        ctx.copy_to_texture(src, &raw, texels as u64);
-        let raw_view = raw.create_view(&Default::default());
+        let raw_view = texture_copy(ctx, src, width, raw_height);
         let k4 = plan.k4 as u32;
         let in_place = match read_in_place(rows, d.k, k_major) {
             // Texels of 4 steps of k: per batch, panel of 32 rows, texel of k, row.
@@ -130,7 +129,6 @@ pub(crate) fn matmul_texture(
         if let Some(operand_strides) = in_place {
             views.push(raw_view);
             strides.push(operand_strides);
-            textures.push(raw);
             k_major_reads[operand] = k_major;
             continue;
         }
@@ -154,7 +152,6 @@ pub(crate) fn matmul_texture(
         let row_groups = if mode == 2 { panels.div_ceil(4) } else { panels };
         let groups = [k4, row_groups as u32, d.batch as u32];
         ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, &view)], groups)?;
-        give_back(ctx, raw);
         views.push(view);
         strides.push([panels as u32 * k4 * PANEL as u32, k4 * PANEL as u32, PANEL as u32, 1]);
         textures.push(packed);
@@ -175,7 +172,7 @@ pub(crate) fn matmul_texture(
     ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &views[0]), (2, &views[1])], groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
     for texture in textures {
-        give_back(ctx, texture);
+        give_back(&ctx.pool, texture);
     }
     Ok(out)
 }
