@@ -5,8 +5,9 @@
 use super::context::WgpuContext;
 use super::pool::Pool;
 
-/// Free textures kept for reuse (a matmul takes four).
-const KEEP_FREE: usize = 16;
+/// Free textures kept for reuse: a training step's tensors keep their copies until they are
+/// dropped together at its end (an MLP step returns ~25), and the next step takes them again.
+const KEEP_FREE: usize = 64;
 /// Bytes of free textures kept, at most.
 const KEEP_FREE_BYTES: u64 = 256 << 20;
 
