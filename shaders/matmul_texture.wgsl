@@ -134,6 +134,13 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 // The same binding seen as vec4s, by `matmul_store4`.
 @group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
+// A linear layer's bias, added to every row of C when `BIAS` (n values; seen as vec4s by
+// `matmul_store4`), and a ReLU after it when `RELU`: the layer's forward in one kernel. Without a
+// bias a placeholder is bound.
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> bias4: array<vec4<f32>>;
+override BIAS: bool = false;
+override RELU: bool = false;
 
 // How A and B are laid out in their textures: false, a texel holds 4 steps of k of one row (packed,
 // or read in place); true, 4 rows at one step of k (the operand as stored, k-major, read in place).
@@ -240,6 +247,14 @@ fn accumulate(wg: vec3<u32>, lane: u32) {
     }
 }
 
+// The epilogue of C's 4 values `v` whose columns have biases `b`.
+fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
+    if RELU {
+        return max(v + b, vec4(0.0));
+    }
+    return v + b;
+}
+
 // Row `r` (batch `z`) of the tile from `v`, the lane's 4 columns from `col`.
 fn store_row(z: u32, r: u32, col: u32, v: vec4<f32>) {
     if r >= p.m || col >= p.n {
@@ -272,15 +287,20 @@ fn store_row4(z: u32, r: u32, col: u32, v: vec4<f32>) {
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     accumulate(wg, lane);
     let col = wg.x * 32u + 4u * lane;
+    var b = vec4(0.0);
+    if BIAS {
+        let last = p.n - 1u;
+        b = vec4(bias[min(col, last)], bias[min(col + 1u, last)], bias[min(col + 2u, last)], bias[min(col + 3u, last)]);
+    }
     for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r += 8u) {
-        store_row(wg.z, r, col, acc[0]);
-        store_row(wg.z, r + 1u, col, acc[1]);
-        store_row(wg.z, r + 2u, col, acc[2]);
-        store_row(wg.z, r + 3u, col, acc[3]);
-        store_row(wg.z, r + 4u, col, acc[4]);
-        store_row(wg.z, r + 5u, col, acc[5]);
-        store_row(wg.z, r + 6u, col, acc[6]);
-        store_row(wg.z, r + 7u, col, acc[7]);
+        store_row(wg.z, r, col, finish(acc[0], b));
+        store_row(wg.z, r + 1u, col, finish(acc[1], b));
+        store_row(wg.z, r + 2u, col, finish(acc[2], b));
+        store_row(wg.z, r + 3u, col, finish(acc[3], b));
+        store_row(wg.z, r + 4u, col, finish(acc[4], b));
+        store_row(wg.z, r + 5u, col, finish(acc[5], b));
+        store_row(wg.z, r + 6u, col, finish(acc[6], b));
+        store_row(wg.z, r + 7u, col, finish(acc[7], b));
         shift8();
     }
 }
@@ -291,15 +311,19 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id)
 fn matmul_store4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     accumulate(wg, lane);
     let col = wg.x * 32u + 4u * lane;
+    var b = vec4(0.0);
+    if BIAS && col < p.n {
+        b = bias4[col / 4u];
+    }
     for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r += 8u) {
-        store_row4(wg.z, r, col, acc[0]);
-        store_row4(wg.z, r + 1u, col, acc[1]);
-        store_row4(wg.z, r + 2u, col, acc[2]);
-        store_row4(wg.z, r + 3u, col, acc[3]);
-        store_row4(wg.z, r + 4u, col, acc[4]);
-        store_row4(wg.z, r + 5u, col, acc[5]);
-        store_row4(wg.z, r + 6u, col, acc[6]);
-        store_row4(wg.z, r + 7u, col, acc[7]);
+        store_row4(wg.z, r, col, finish(acc[0], b));
+        store_row4(wg.z, r + 1u, col, finish(acc[1], b));
+        store_row4(wg.z, r + 2u, col, finish(acc[2], b));
+        store_row4(wg.z, r + 3u, col, finish(acc[3], b));
+        store_row4(wg.z, r + 4u, col, finish(acc[4], b));
+        store_row4(wg.z, r + 5u, col, finish(acc[5], b));
+        store_row4(wg.z, r + 6u, col, finish(acc[6], b));
+        store_row4(wg.z, r + 7u, col, finish(acc[7], b));
         shift8();
     }
 }

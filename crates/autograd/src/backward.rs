@@ -184,6 +184,20 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             };
             vec![gi_grad, gh_grad, if_needed(state, || grad(CellGrad::State, state.shape()))?]
         }
+        Op::Linear { x, w, bias, relu, out } => {
+            let g = g.reshape([x.dims()[0], w.dims()[0]])?;
+            // Through the ReLU, the gradient passes where the output (so the pre-activation) is positive.
+            let g = match out {
+                Some(y) if *relu => g.binary(BinaryOp::ReluGrad, y)?,
+                _ => g,
+            };
+            let mut grads =
+                vec![if_needed(x, || g.matmul_3d(w, false, false))?, if_needed(w, || g.matmul_3d(x, true, false))?];
+            if let Some(b) = bias {
+                grads.push(if_needed(b, || sum_to(g.clone(), b.shape()))?);
+            }
+            grads
+        }
         Op::Matmul { a, b, transpose_a, transpose_b } => {
             let (ta, tb) = (*transpose_a, *transpose_b);
             // A layer's input rarely requires grad: its product is the costliest one to skip.

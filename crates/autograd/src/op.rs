@@ -56,6 +56,15 @@ pub(crate) enum Op {
         gh: Tensor,
         state: Tensor,
     },
+    /// A linear layer `x · wᵀ + bias`, then a ReLU when `relu`, over `x` `[rows, in]`; `out` is the
+    /// output (detached) when `relu`, as the ReLU's mask.
+    Linear {
+        x: Tensor,
+        w: Tensor,
+        bias: Option<Tensor>,
+        relu: bool,
+        out: Option<Tensor>,
+    },
     /// A batched matmul of the tensors as stored (rank 3), with transpose flags.
     Matmul {
         a: Tensor,
@@ -111,6 +120,7 @@ impl Op {
             | Op::Im2col { x, .. } => vec![x],
             Op::Binary { a, b, .. } | Op::Where { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],
+            Op::Linear { x, w, bias, .. } => [x, w].into_iter().chain(bias).collect(),
             Op::Cell { gi, gh, state, .. } => vec![gi, gh, state],
             Op::Cat { parts, .. } => parts.iter().collect(),
         }
@@ -133,6 +143,7 @@ impl Op {
             Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::Where { cond, a, b } => vec![cond, a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],
+            Op::Linear { x, w, bias, out, .. } => [x, w].into_iter().chain(bias).chain(out).collect(),
             Op::Cell { gi, gh, state, .. } => vec![gi, gh, state],
             Op::Cat { parts, .. } => parts,
         }

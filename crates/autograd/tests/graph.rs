@@ -85,6 +85,15 @@ fn shape_errors_name_the_op_and_shapes() {
     let a = Tensor::zeros([32, 784], &cpu()).unwrap();
     let b = Tensor::zeros([128, 10], &cpu()).unwrap();
     assert_eq!(a.matmul(&b).unwrap_err().to_string(), "matmul: inner dimensions differ: [32, 784] x [128, 10]");
+    let w = Tensor::zeros([10, 784], &cpu()).unwrap();
+    assert_eq!(
+        a.linear(&w, Some(&Tensor::zeros([9], &cpu()).unwrap()), true).unwrap_err().to_string(),
+        "linear: needs x [.., in], w [out, in] and bias [out]; got x [32, 784], w [10, 784] + bias [9]"
+    );
+    assert_eq!(
+        b.linear(&w, None, false).unwrap_err().to_string(),
+        "linear: needs x [.., in], w [out, in] and bias [out]; got x [128, 10], w [10, 784]"
+    );
     let c = Tensor::zeros([2, 3], &cpu()).unwrap();
     assert_eq!(
         (&c + &Tensor::zeros([4], &cpu()).unwrap()).unwrap_err().to_string(),

@@ -67,6 +67,27 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         cols: usize,
     ) -> Result<Self::Storage>;
     fn matmul(&self, a: &Self::Storage, b: &Self::Storage, dims: MatmulDims) -> Result<Self::Storage>;
+    /// `a · b` as `matmul`, then `bias` (`dims.n` values) added to every row and, with `relu`, a
+    /// ReLU: a linear layer's forward. Backends fuse the bias and ReLU into the product where they
+    /// can; this default runs the three ops.
+    fn linear(
+        &self,
+        a: &Self::Storage,
+        b: &Self::Storage,
+        dims: MatmulDims,
+        bias: Option<&Self::Storage>,
+        relu: bool,
+    ) -> Result<Self::Storage> {
+        let mut y = self.matmul(a, b, dims)?;
+        if let Some(bias) = bias {
+            let rows = Shape::new([dims.batch * dims.m, dims.n]);
+            y = self.binary(BinaryOp::Add, &y, &rows, bias, &Shape::new([dims.n]))?;
+        }
+        if relu {
+            y = self.unary(UnaryOp::Relu, &y, 0.0)?;
+        }
+        Ok(y)
+    }
     /// One time step of the cell `dims.kind` per row, from its gate pre-activations `gi` and `gh`
     /// (`[batch, gates * hidden]`) and the state `[batch, state_width * hidden]`: the next state.
     fn cell_step(

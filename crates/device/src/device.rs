@@ -282,6 +282,24 @@ impl Device {
     pub fn matmul(&self, x: &Storage, y: &Storage, dims: MatmulDims) -> Result<Storage> {
         on_backend!(self, "matmul", |b, x, y| b.matmul(x, y, dims))
     }
+    /// `x · y` (as `matmul`), plus `bias` (`dims.n` values) on every row, then a ReLU when `relu`.
+    pub fn linear(
+        &self,
+        x: &Storage,
+        y: &Storage,
+        dims: MatmulDims,
+        bias: Option<&Storage>,
+        relu: bool,
+    ) -> Result<Storage> {
+        let Some(bias) = bias else {
+            return on_backend!(self, "linear", |b, x, y| b.linear(x, y, dims, None, relu));
+        };
+        if bias.len() != dims.n {
+            let msg = format!("a bias of {} values for {} outputs a row", bias.len(), dims.n);
+            return Err(Error::shape("linear", msg));
+        }
+        on_backend!(self, "linear", |b, x, y, bias| b.linear(x, y, dims, Some(bias), relu))
+    }
     pub fn copy_strided(&self, x: &Storage, view: &StridedView) -> Result<Storage> {
         on_backend!(self, "copy_strided", |b, x| b.copy_strided(x, view))
     }

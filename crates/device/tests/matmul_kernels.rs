@@ -111,3 +111,58 @@ fn too_long_for_the_texture_kernel_falls_back() {
         check(&g, MatmulDims { batch: 1, m: 2, n: 3, k: 262_150, transpose_a, transpose_b }, 7);
     }
 }
+
+/// `linear` (a layer's product, bias and ReLU): on lavapipe one texture kernel whose epilogue adds
+/// the bias and applies the ReLU (vec4 stores where n is a multiple of 4), and the unfused ops
+/// where the texture kernel does not apply (k = 0); equal to the CPU's product, bias and ReLU.
+#[test]
+fn linear_epilogue_agrees_with_the_cpu() {
+    let (g, cpu) = (backend(), CpuBackend);
+    let shapes = [(1, 1, 1), (3, 5, 4), (6, 8, 4), (33, 36, 20), (128, 256, 784), (128, 10, 128), (5, 7, 0)];
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        let dims = MatmulDims { batch: 1, m, n, k, transpose_a: false, transpose_b: true };
+        let (x, w, bias) =
+            (uniform(m * k, 3 * i as u64), uniform(n * k, 3 * i as u64 + 1), uniform(n, 3 * i as u64 + 2));
+        for (with_bias, relu) in [(true, true), (true, false), (false, true), (false, false)] {
+            let want = {
+                let bias = cpu.from_slice(&bias).unwrap();
+                let y = cpu.linear(
+                    &cpu.from_slice(&x).unwrap(),
+                    &cpu.from_slice(&w).unwrap(),
+                    dims,
+                    with_bias.then_some(&bias),
+                    relu,
+                );
+                cpu.to_vec(&y.unwrap()).unwrap()
+            };
+            let got = {
+                let bias = g.from_slice(&bias).unwrap();
+                let y = g.linear(
+                    &g.from_slice(&x).unwrap(),
+                    &g.from_slice(&w).unwrap(),
+                    dims,
+                    with_bias.then_some(&bias),
+                    relu,
+                );
+                g.to_vec(&y.unwrap()).unwrap()
+            };
+            // The CPU's epilogue against the plain product, by hand.
+            let plain = cpu
+                .to_vec(&cpu.matmul(&cpu.from_slice(&x).unwrap(), &cpu.from_slice(&w).unwrap(), dims).unwrap())
+                .unwrap();
+            let by_hand: Vec<f32> = plain
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| {
+                    let v = if with_bias { v + bias[j % n] } else { v };
+                    if relu { v.max(0.0) } else { v }
+                })
+                .collect();
+            assert_close(&want, &by_hand, 1e-6, 1e-7);
+            assert_close(&got, &want, 1e-4, 1e-5);
+            if relu {
+                assert!(got.contains(&0.0) || m * n < 4, "{m}x{n}x{k}: the ReLU clipped nothing");
+            }
+        }
+    }
+}

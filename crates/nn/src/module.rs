@@ -9,6 +9,17 @@ use crate::Param;
 pub trait Module: Send + Sync {
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
 
+    /// `forward` then a ReLU; a layer that fuses the ReLU into its own kernel (`Linear`) overrides
+    /// it, and `Sequential` calls it for a layer followed by a `ReLU`.
+    fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward(x)?.relu()
+    }
+
+    /// Whether the module is a plain ReLU (which `Sequential` fuses into the layer before it).
+    fn is_relu(&self) -> bool {
+        false
+    }
+
     /// Calls `f(path, param)` for every parameter and buffer, paths prefixed by `prefix`.
     fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param));
 
@@ -71,10 +82,16 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    /// Runs the layers in order; a layer followed by a `ReLU` runs as `forward_relu` (a `Linear`
+    /// then computes both in one kernel).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut x = x.clone();
-        for layer in &self.layers {
-            x = layer.forward(&x)?;
+        let mut layers = self.layers.iter().peekable();
+        while let Some(layer) = layers.next() {
+            x = match layers.next_if(|next| next.is_relu()) {
+                Some(_) => layer.forward_relu(&x)?,
+                None => layer.forward(&x)?,
+            };
         }
         Ok(x)
     }

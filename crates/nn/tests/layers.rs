@@ -353,3 +353,34 @@ fn sequential_of_layers_gradchecks() {
     assert_eq!(names, ["0.weight", "0.bias", "3.weight", "3.bias", "4.weight", "4.bias"]);
     let _ = gradcheck(|x| net.forward(&x[0]), &[away_from_zero(&[2, 3], 2, &dev)], TOL).unwrap();
 }
+
+/// `Sequential` runs a `Linear` followed by a `ReLU` as one fused op (`Tensor::linear` with its
+/// ReLU); outputs and gradients equal those of the layers' ops applied one by one.
+#[test]
+fn sequential_fuses_a_linear_and_its_relu() {
+    for dev in [cpu(), soma_device::testing::gpu()] {
+        let mut rng = Rng::new(3);
+        let net = Sequential::new()
+            .add(Linear::new(5, 8, &dev, &mut rng).unwrap())
+            .add(ReLU::new())
+            .add(Linear::new(8, 3, &dev, &mut rng).unwrap())
+            .add(ReLU::new())
+            .add(ReLU::new());
+        let x = away_from_zero(&[4, 5], 1, &dev);
+        let params: Vec<Tensor> = net.parameters().iter().map(Param::get).collect();
+        let layer =
+            |x: &Tensor, w: &Tensor, b: &Tensor| (&x.matmul_t(w, false, true).unwrap() + b).unwrap().relu().unwrap();
+        let by_hand = layer(&layer(&x, &params[0], &params[1]), &params[2], &params[3]).relu().unwrap();
+        let fused = net.forward(&x).unwrap();
+        let values = |t: &Tensor| t.to_vec().unwrap();
+        assert_eq!(values(&fused), values(&by_hand));
+        assert!(values(&fused).contains(&0.0), "the ReLUs clipped nothing");
+        let weights = Tensor::arange(12, &dev).unwrap().reshape([4, 3]).unwrap();
+        let [g_fused, g_hand] =
+            [fused, by_hand].map(|y| (&y * &weights).unwrap().sum_all().unwrap().backward().unwrap());
+        for p in &params {
+            let (a, b) = (values(g_fused.get(p).unwrap()), values(g_hand.get(p).unwrap()));
+            soma_device::testing::assert_close(&a, &b, 1e-5, 1e-6);
+        }
+    }
+}

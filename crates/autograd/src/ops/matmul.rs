@@ -53,6 +53,45 @@ impl Tensor {
         out.reshape(dims)
     }
 
+    /// A linear layer (PyTorch's `F.linear`): `self · wᵀ + bias`, then a ReLU when `relu`, for
+    /// `self` `[.., in]`, `w` `[out, in]` and `bias` `[out]`; the output is `[.., out]`. Backends
+    /// fuse the bias and ReLU into the product where they can (one kernel on lavapipe).
+    pub fn linear(&self, w: &Tensor, bias: Option<&Tensor>, relu: bool) -> Result<Tensor> {
+        self.same_device("linear", w)?;
+        if let Some(b) = bias {
+            self.same_device("linear", b)?;
+        }
+        let (x, wd) = (self.dims(), w.dims());
+        let fits =
+            !x.is_empty() && wd.len() == 2 && x[x.len() - 1] == wd[1] && bias.is_none_or(|b| b.dims() == [wd[0]]);
+        if !fits {
+            let bias = bias.map(|b| format!(" + bias {:?}", b.shape())).unwrap_or_default();
+            let msg = format!(
+                "needs x [.., in], w [out, in] and bias [out]; got x {:?}, w {:?}{bias}",
+                self.shape(),
+                w.shape()
+            );
+            return Err(Error::shape("linear", msg));
+        }
+        let (inputs, outputs) = (wd[1], wd[0]);
+        let rows: usize = x[..x.len() - 1].iter().product();
+        let x2 = if x.len() == 2 { self.clone() } else { self.reshape([rows, inputs])? };
+        let dims = MatmulDims { batch: 1, m: rows, n: outputs, k: inputs, transpose_a: false, transpose_b: true };
+        let storage = self.device().linear(x2.storage(), w.storage(), dims, bias.map(Tensor::storage), relu)?;
+        let mut shape = x[..x.len() - 1].to_vec();
+        shape.push(outputs);
+        let parents: Vec<&Tensor> = [&x2, w].into_iter().chain(bias).collect();
+        let mask =
+            relu.then(|| Tensor::make(storage.clone(), Shape::new([rows, outputs]), self.device().clone(), None));
+        Ok(Tensor::from_op(storage, Shape::new(shape), self.device(), &parents, || Op::Linear {
+            x: x2.clone(),
+            w: w.clone(),
+            bias: bias.cloned(),
+            relu,
+            out: mask,
+        }))
+    }
+
     /// The recorded primitive: operands of rank 2 or 3 with equal batch, already checked.
     pub(crate) fn matmul_3d(&self, other: &Tensor, transpose_a: bool, transpose_b: bool) -> Result<Tensor> {
         let (a, b) = (self.dims(), other.dims());

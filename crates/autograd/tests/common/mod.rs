@@ -86,6 +86,13 @@ pub fn cases() -> Vec<Case> {
         case("matmul_folded", vec![any(&[2, 3, 4]), any(&[4, 2])], |x| x[0].matmul(&x[1])),
         case("matmul_transposed", vec![any(&[4, 3]), any(&[5, 4])], |x| x[0].matmul_t(&x[1], true, true)),
         case("matmul_t_b", vec![any(&[3, 4]), any(&[5, 4])], |x| x[0].matmul_t(&x[1], false, true)),
+        // A linear layer: on lavapipe the bias and ReLU run in the texture matmul's epilogue (a
+        // vec4 store where `out` is a multiple of 4, one value at a time otherwise).
+        case("linear", vec![any(&[3, 4]), any(&[5, 4]), any(&[5])], |x| x[0].linear(&x[1], Some(&x[2]), false)),
+        case("linear_relu", vec![any(&[6, 4]), any(&[8, 4]), any(&[8])], |x| x[0].linear(&x[1], Some(&x[2]), true)),
+        case("linear_relu_odd", vec![any(&[5, 8]), any(&[7, 8]), any(&[7])], |x| x[0].linear(&x[1], Some(&x[2]), true)),
+        case("linear_no_bias_3d", vec![any(&[2, 3, 4]), any(&[2, 4])], |x| x[0].linear(&x[1], None, true)),
+        case("linear_vector", vec![any(&[4]), any(&[3, 4]), any(&[3])], |x| x[0].linear(&x[1], Some(&x[2]), false)),
         case("reshape", vec![any(&[2, 6])], |x| x[0].reshape([3, 4])?.square()),
         case("permute", vec![any(&[2, 3, 4])], |x| &x[0].permute(&[2, 0, 1])? * &x[0].permute(&[2, 0, 1])?.sin()?),
         case("transpose", vec![any(&[3, 4])], |x| x[0].t()?.matmul(&x[0])),

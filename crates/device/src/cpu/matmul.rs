@@ -51,3 +51,19 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
     }
     c
 }
+
+/// A linear layer's epilogue on rows of `bias.len()` outputs: `bias` added to every row, then a
+/// ReLU when `relu`.
+pub fn bias_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool) {
+    match bias {
+        Some(bias) if !bias.is_empty() => {
+            for row in y.chunks_exact_mut(bias.len()) {
+                for (v, b) in row.iter_mut().zip(bias) {
+                    *v = if relu { (*v + b).max(0.0) } else { *v + b };
+                }
+            }
+        }
+        _ if relu => y.iter_mut().for_each(|v| *v = v.max(0.0)),
+        _ => {}
+    }
+}

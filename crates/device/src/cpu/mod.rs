@@ -125,6 +125,18 @@ impl Backend for CpuBackend {
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))
     }
+    fn linear(
+        &self,
+        a: &CpuStorage,
+        b: &CpuStorage,
+        dims: MatmulDims,
+        bias: Option<&CpuStorage>,
+        relu: bool,
+    ) -> Result<CpuStorage> {
+        let mut y = matmul::matmul(&a.0, &b.0, dims);
+        matmul::bias_relu(&mut y, bias.map(|b| b.as_slice()), relu);
+        Ok(CpuStorage::new(y))
+    }
     fn copy_strided(&self, x: &CpuStorage, view: &StridedView) -> Result<CpuStorage> {
         Ok(CpuStorage::new(layout::copy_strided(&x.0, view)))
     }

@@ -3,6 +3,7 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use super::WgpuStorage;
 use super::batch::Batch;
 use super::pipelines::Pipelines;
 use super::pool::Pool;
@@ -25,6 +26,8 @@ pub(crate) struct WgpuContext {
     pub texture_reads: AtomicBool,
     /// The 1x1 texture bound in place of staged inputs where none are staged.
     pub texture_placeholder: OnceLock<wgpu::TextureView>,
+    /// A 4-element buffer bound where a kernel's optional buffer is absent (the matmul's bias).
+    pub buffer_placeholder: OnceLock<WgpuStorage>,
     /// The first error the device reported outside an error scope, until someone collects it.
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -75,6 +78,7 @@ impl WgpuContext {
             batch: Mutex::new(Batch::default()),
             texture_reads: AtomicBool::new(info.device_type == wgpu::DeviceType::Cpu),
             texture_placeholder: OnceLock::new(),
+            buffer_placeholder: OnceLock::new(),
             name: format!("{} ({:?})", info.name, info.backend),
             device,
             queue,

@@ -15,6 +15,7 @@ mod textures;
 use std::sync::Arc;
 
 use context::WgpuContext;
+use kernels::matmul_texture::Epilogue;
 use pool::PooledBuffer;
 
 use crate::{
@@ -190,6 +191,30 @@ impl Backend for WgpuBackend {
     }
     fn matmul(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
         kernels::matmul::matmul(&self.ctx, a, b, dims)
+    }
+    fn linear(
+        &self,
+        a: &WgpuStorage,
+        b: &WgpuStorage,
+        dims: MatmulDims,
+        bias: Option<&WgpuStorage>,
+        relu: bool,
+    ) -> Result<WgpuStorage> {
+        let epilogue = Epilogue { bias, relu };
+        match kernels::matmul::matmul_texture_plan(&self.ctx, &dims) {
+            Some(plan) => kernels::matmul_texture::matmul_texture(&self.ctx, a, b, dims, plan, epilogue),
+            None => {
+                let mut y = self.matmul(a, b, dims)?;
+                if let Some(bias) = bias {
+                    let rows = Shape::new([dims.batch * dims.m, dims.n]);
+                    y = self.binary(BinaryOp::Add, &y, &rows, bias, &Shape::new([dims.n]))?;
+                }
+                if relu {
+                    y = self.unary(UnaryOp::Relu, &y, 0.0)?;
+                }
+                Ok(y)
+            }
+        }
     }
     fn copy_strided(&self, x: &WgpuStorage, view: &StridedView) -> Result<WgpuStorage> {
         kernels::layout::copy_strided(&self.ctx, x, view)

@@ -6,7 +6,7 @@ use soma_device::Result;
 use crate::{Module, Param};
 
 macro_rules! activation {
-    ($(#[$doc:meta])* $name:ident, |$x:ident| $body:expr) => {
+    ($(#[$doc:meta])* $name:ident, |$x:ident| $body:expr $(, is_relu: $is_relu:literal)?) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $name;
@@ -22,6 +22,9 @@ macro_rules! activation {
                 $body
             }
             fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
+            $(fn is_relu(&self) -> bool {
+                $is_relu
+            })?
         }
     };
 }
@@ -40,7 +43,7 @@ activation!(
 );
 activation!(
     /// `max(x, 0)`.
-    ReLU, |x| x.relu()
+    ReLU, |x| x.relu(), is_relu: true
 );
 activation!(
     /// GELU, tanh approximation (PyTorch's `nn.GELU(approximate="tanh")`).

@@ -64,21 +64,24 @@ impl Linear {
     }
 }
 
-impl Module for Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Linear {
+    /// `x · Wᵀ + b`, then a ReLU when `relu`, as one op (`Tensor::linear`).
+    fn apply(&self, x: &Tensor, relu: bool) -> Result<Tensor> {
         let name = format!("{} -> {}", self.in_features, self.out_features);
         if x.rank() == 0 || x.dims()[x.rank() - 1] != self.in_features {
             return Err(bad_input("Linear", name, &format!("[.., {}]", self.in_features), x));
         }
-        let y = if x.rank() == 1 {
-            x.unsqueeze(0)?.matmul_t(&self.weight.get(), false, true)?.squeeze(0)?
-        } else {
-            x.matmul_t(&self.weight.get(), false, true)?
-        };
-        match &self.bias {
-            Some(b) => &y + &b.get(),
-            None => Ok(y),
-        }
+        let bias = self.bias.as_ref().map(Param::get);
+        x.linear(&self.weight.get(), bias.as_ref(), relu)
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x, false)
+    }
+    fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        self.apply(x, true)
     }
     fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
         f(&join(prefix, "weight"), &self.weight);

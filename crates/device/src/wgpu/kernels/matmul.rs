@@ -6,7 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::alloc;
-use super::matmul_texture::{Plan, matmul_texture};
+use super::matmul_texture::{Epilogue, Plan, matmul_texture};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -30,13 +30,19 @@ const TM: usize = 8;
 /// On lavapipe-like drivers the texture kernel, or the subgroup kernel where the operands do not
 /// fit in textures; the portable kernels elsewhere.
 pub(crate) fn matmul(ctx: &WgpuContext, a: &WgpuStorage, b: &WgpuStorage, d: MatmulDims) -> Result<WgpuStorage> {
+    if let Some(plan) = matmul_texture_plan(ctx, &d) {
+        return matmul_texture(ctx, a, b, d, plan, Epilogue::default());
+    }
     if ctx.cpu_subgroups && d.batch * d.m * d.n > 0 {
-        if let Some(plan) = Plan::new(&d, &ctx.limits).filter(|_| d.k > 0) {
-            return matmul_texture(ctx, a, b, d, plan);
-        }
         return matmul_subgroup(ctx, a, b, d);
     }
     matmul_portable(ctx, a, b, d)
+}
+
+/// The texture kernel's plan for `d` on a lavapipe-like driver, where it fits; `None` elsewhere.
+pub(crate) fn matmul_texture_plan(ctx: &WgpuContext, d: &MatmulDims) -> Option<Plan> {
+    let work = d.batch * d.m * d.n > 0 && d.k > 0;
+    (ctx.cpu_subgroups && work).then(|| Plan::new(d, &ctx.limits)).flatten()
 }
 
 /// The kernels of `shaders/matmul.wgsl`, for any adapter.

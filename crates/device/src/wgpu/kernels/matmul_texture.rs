@@ -93,13 +93,23 @@ impl Plan {
     }
 }
 
-/// `a · b` as planned (`Plan::new` accepted `d`); `d.k > 0` and the output is not empty.
+/// What the kernel does to C before storing it: a linear layer's bias (`n` values added to every
+/// row) and ReLU (the `BIAS` and `RELU` overrides).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Epilogue<'a> {
+    pub bias: Option<&'a WgpuStorage>,
+    pub relu: bool,
+}
+
+/// `a · b` as planned (`Plan::new` accepted `d`), then `epilogue`; `d.k > 0` and the output is not
+/// empty.
 pub(crate) fn matmul_texture(
     ctx: &WgpuContext,
     a: &WgpuStorage,
     b: &WgpuStorage,
     d: MatmulDims,
     plan: Plan,
+    epilogue: Epilogue<'_>,
 ) -> Result<WgpuStorage> {
     let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
     let width = 1 << plan.log2_width;
@@ -166,15 +176,35 @@ pub(crate) fn matmul_texture(
     };
     let groups = [plan.panels_n as u32, plan.panels_m as u32, d.batch as u32];
     let entry = if d.n.is_multiple_of(4) { "matmul_store4" } else { "matmul" };
-    let kernel = Kernel::new(Shader::MatmulTexture, entry)
+    let mut kernel = Kernel::new(Shader::MatmulTexture, entry)
         .with("A_KMAJOR", f64::from(u8::from(k_major_reads[0])))
         .with("B_KMAJOR", f64::from(u8::from(k_major_reads[1])));
-    ctx.dispatch_with_textures(&kernel, &params, &[(3, &out)], &[(1, &views[0]), (2, &views[1])], groups)?;
+    // Set only when used, so a plain product keeps one pipeline per layout.
+    if epilogue.bias.is_some() {
+        kernel = kernel.with("BIAS", 1.0);
+    }
+    if epilogue.relu {
+        kernel = kernel.with("RELU", 1.0);
+    }
+    let bias = match epilogue.bias {
+        Some(bias) => bias,
+        None => placeholder(ctx)?,
+    };
+    let buffers = [(3, &out), (4, bias)];
+    ctx.dispatch_with_textures(&kernel, &params, &buffers, &[(1, &views[0]), (2, &views[1])], groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
     for texture in textures {
         give_back(&ctx.pool, texture);
     }
     Ok(out)
+}
+
+/// The buffer bound in place of an absent bias (never read: `BIAS` is off).
+fn placeholder(ctx: &WgpuContext) -> Result<&WgpuStorage> {
+    if ctx.buffer_placeholder.get().is_none() {
+        let _ = ctx.buffer_placeholder.set(alloc(ctx, || "placeholder".into(), 4)?);
+    }
+    Ok(ctx.buffer_placeholder.get().expect("set just above"))
 }
 
 /// How the kernel reads an operand (`rows` x `k`, k-major or not) straight from the copy of its
