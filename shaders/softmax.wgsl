@@ -8,13 +8,19 @@
 // On CPU-backed drivers `softmax_rows4` reads a texture copy of the input.
 // `cross_entropy` and `cross_entropy_grad`: the loss `logsumexp(row) - row[target]` of each row
 // and its gradient `(softmax(row) - onehot(target)) * grad[row]`, one thread per row (class
-// logits), NaN for a row whose target is not a class.
+// logits), NaN for a row whose target is not a class. `row_grad` may hold one gradient for all rows.
 
 struct Params {
     rows: u32,
     cols: u32,
     log: u32,
-    _pad: u32,
+    // `cross_entropy_grad`: 1 where `row_grad` holds one gradient for every row, and the factor
+    // on the gradient (1 / rows for a mean over the rows).
+    shared_grad: u32,
+    grad_scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -249,7 +255,7 @@ fn cross_entropy_grad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgro
         return;
     }
     let lse = logsumexp(base);
-    let g = row_grad[row];
+    let g = row_grad[select(row, 0u, p.shared_grad != 0u)] * p.grad_scale;
     for (var j = 0u; j < p.cols; j++) {
         y[base + j] = (exp(x[base + j] - lse) - select(0.0, 1.0, j == u32(t))) * g;
     }

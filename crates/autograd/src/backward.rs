@@ -164,9 +164,12 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             };
             vec![Some(gx)]
         }
-        Op::CrossEntropy { x, targets } => {
+        Op::CrossEntropy { x, targets, mean } => {
             let (rows, cols) = (x.dims()[0], x.dims()[1]);
-            let storage = g.device().cross_entropy_grad(x.storage(), targets.storage(), g.storage(), rows, cols)?;
+            // The mean's one gradient reaches every row, divided by their number.
+            let scale = if *mean { 1.0 / rows as f32 } else { 1.0 };
+            let storage =
+                g.device().cross_entropy_grad(x.storage(), targets.storage(), g.storage(), scale, rows, cols)?;
             vec![Some(Tensor::make(storage, x.shape().clone(), g.device().clone(), None))]
         }
         Op::Cell { kind, gi, gh, state } => {

@@ -44,10 +44,12 @@ pub(crate) enum Op {
         x: Tensor,
         log: bool,
     },
-    /// Per row of `[n, c]` logits, `logsumexp(row) - row[target]`; `targets` gets no gradient.
+    /// Per row of `[n, c]` logits, `logsumexp(row) - row[target]`, or with `mean` their mean;
+    /// `targets` gets no gradient.
     CrossEntropy {
         x: Tensor,
         targets: Tensor,
+        mean: bool,
     },
     /// One recurrent time step (`Tensor::lstm_cell`, `Tensor::gru_cell`).
     Cell {
@@ -139,7 +141,7 @@ impl Op {
             | Op::Narrow { x, .. }
             | Op::Im2col { x, .. } => vec![x],
             Op::Gather { x, index, .. } => vec![x, index],
-            Op::CrossEntropy { x, targets } => vec![x, targets],
+            Op::CrossEntropy { x, targets, .. } => vec![x, targets],
             Op::Binary { a, b, .. } | Op::Matmul { a, b, .. } => vec![a, b],
             Op::Where { cond, a, b } => vec![cond, a, b],
             Op::MulAdd { a, b, c, .. } => vec![a, b, c],

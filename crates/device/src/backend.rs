@@ -56,13 +56,15 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         rows: usize,
         cols: usize,
     ) -> Result<Self::Storage>;
-    /// The gradient of `cross_entropy` for row gradients `grad [rows]`:
-    /// `(softmax(row) - onehot(target)) * grad[row]`, `[rows, cols]`.
+    /// The gradient of `cross_entropy` for row gradients `grad` (`[rows]`, or one value for every
+    /// row) times `scale`: `(softmax(row) - onehot(target)) * grad[row] * scale`, `[rows, cols]`.
+    /// A mean over the rows is `scale = 1 / rows` on its one gradient, with no op of its own.
     fn cross_entropy_grad(
         &self,
         logits: &Self::Storage,
         targets: &Self::Storage,
         grad: &Self::Storage,
+        scale: f32,
         rows: usize,
         cols: usize,
     ) -> Result<Self::Storage>;

@@ -115,9 +115,9 @@ fn check_class_rows(
     rows: usize,
     cols: usize,
 ) -> Result<()> {
-    let grad_ok = grad.is_none_or(|g| g.len() == rows);
+    let grad_ok = grad.is_none_or(|g| g.len() == rows || g.len() == 1);
     if logits.len() != rows * cols || targets.len() != rows || !grad_ok || cols == 0 {
-        let grad = grad.map(|g| format!(", {} row gradients", g.len())).unwrap_or_default();
+        let grad = grad.map(|g| format!(", {} row gradients (or 1 for all)", g.len())).unwrap_or_default();
         return Err(Error::shape(
             op,
             format!(
@@ -255,12 +255,13 @@ impl Device {
         logits: &Storage,
         targets: &Storage,
         grad: &Storage,
+        scale: f32,
         rows: usize,
         cols: usize,
     ) -> Result<Storage> {
         check_class_rows("cross_entropy_grad", logits, targets, Some(grad), rows, cols)?;
         on_backend!(self, "cross_entropy_grad", |b, logits, targets, grad| {
-            b.cross_entropy_grad(logits, targets, grad, rows, cols)
+            b.cross_entropy_grad(logits, targets, grad, scale, rows, cols)
         })
     }
     pub fn cell_step(&self, gi: &Storage, gh: &Storage, state: &Storage, dims: CellDims) -> Result<Storage> {

@@ -293,10 +293,16 @@ fn cross_entropy_rows_and_gradient() {
     let loss_want = [0.407_605_96, 1.098_612_3];
     let grad_want = [0.090_030_57, 0.244_728_47, -0.334_759_04, 1.0 / 6.0, -1.0 / 3.0, 1.0 / 6.0];
     let (gl, cl) = on_both(&[&logits, &targets], |d, xs| d.cross_entropy(&xs[0], &xs[1], 2, 3));
-    let (gg, cg) = on_both(&[&logits, &targets, &g], |d, xs| d.cross_entropy_grad(&xs[0], &xs[1], &xs[2], 2, 3));
+    let (gg, cg) = on_both(&[&logits, &targets, &g], |d, xs| d.cross_entropy_grad(&xs[0], &xs[1], &xs[2], 1.0, 2, 3));
     for (got, want) in [(&gl, &loss_want[..]), (&cl, &loss_want), (&gg, &grad_want), (&cg, &grad_want)] {
         assert_close(got, want, 1e-5, 1e-6);
     }
+    // One gradient (0.8) shared by both rows, times 0.5 (a mean's 1 / rows): softmax - onehot, * 0.4.
+    let shared_want = [0.036_012_23, 0.097_891_39, -0.133_903_62, 0.4 / 3.0, -0.8 / 3.0, 0.4 / 3.0];
+    let (gs, cs) =
+        on_both(&[&logits, &targets, &[0.8]], |d, xs| d.cross_entropy_grad(&xs[0], &xs[1], &xs[2], 0.5, 2, 3));
+    assert_close(&gs, &shared_want, 1e-5, 1e-6);
+    assert_close(&cs, &shared_want, 1e-5, 1e-6);
     // Random rows; row 1 names no class (1.5) and row 2 is out of range: NaN rows on both devices.
     for &(rows, cols) in &[(128, 10), (5, 1), (3, 300), (0, 4)] {
         let mut r = rng((rows * cols) as u64 + 3);
@@ -309,7 +315,7 @@ fn cross_entropy_rows_and_gradient() {
         let (gl, cl) = on_both(&[&logits, &targets], |d, xs| d.cross_entropy(&xs[0], &xs[1], rows, cols));
         assert_close(&gl, &cl, 1e-5, 1e-5);
         let (gg, cg) =
-            on_both(&[&logits, &targets, &g], |d, xs| d.cross_entropy_grad(&xs[0], &xs[1], &xs[2], rows, cols));
+            on_both(&[&logits, &targets, &g], |d, xs| d.cross_entropy_grad(&xs[0], &xs[1], &xs[2], 1.0, rows, cols));
         assert_close(&gg, &cg, 1e-5, 1e-6);
         if rows > 2 {
             assert!(cl[1].is_nan() && cl[2].is_nan() && !cl[0].is_nan(), "{:?}", &cl[..3]);
@@ -323,9 +329,9 @@ fn cross_entropy_rows_and_gradient() {
             err.to_string(),
             "cross_entropy: needs [2, 3] logits (at least one class) and 2 targets, got 6 logits, 3 targets"
         );
-        let err = device.cross_entropy_grad(&x, &t, &x, 3, 2).unwrap_err();
+        let err = device.cross_entropy_grad(&x, &t, &x, 1.0, 3, 2).unwrap_err();
         assert!(
-            err.to_string().ends_with("got 6 logits, 3 targets, 6 row gradients")
+            err.to_string().ends_with("got 6 logits, 3 targets, 6 row gradients (or 1 for all)")
                 && err.to_string().starts_with("cross_entropy_grad: needs [3, 2]"),
             "{err}"
         );

@@ -93,7 +93,7 @@ pub fn nll_loss(log_probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
 /// stable for large logits, computed by one fused kernel per pass (`Tensor::cross_entropy_rows`).
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     check_class_targets("cross_entropy", logits, targets)?;
-    logits.cross_entropy_rows(targets)?.mean_all()
+    logits.cross_entropy_mean(targets)
 }
 
 /// The fraction of rows of `logits [n, c]` whose largest entry is at `targets [n]`.

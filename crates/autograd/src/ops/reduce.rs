@@ -85,6 +85,16 @@ impl Tensor {
     /// `targets [n]` (class indices stored as f32; NaN for a row whose target is not one), fused:
     /// one kernel forward and one backward instead of log-softmax, gather and their gradients.
     pub fn cross_entropy_rows(&self, targets: &Tensor) -> Result<Tensor> {
+        self.cross_entropy_impl(targets, false)
+    }
+
+    /// The mean of `cross_entropy_rows` (PyTorch's `F.cross_entropy`), a scalar: one op, whose
+    /// backward is one kernel.
+    pub fn cross_entropy_mean(&self, targets: &Tensor) -> Result<Tensor> {
+        self.cross_entropy_impl(targets, true)
+    }
+
+    fn cross_entropy_impl(&self, targets: &Tensor, mean: bool) -> Result<Tensor> {
         self.same_device("cross_entropy", targets)?;
         let (&[rows, cols], &[n]) = (self.dims(), targets.dims()) else {
             return Err(Error::shape(
@@ -99,10 +109,20 @@ impl Tensor {
             ));
         }
         super::index::check_indices("cross_entropy", targets, cols)?;
-        let storage = self.device().cross_entropy(self.storage(), targets.storage(), rows, cols)?;
-        Ok(Tensor::from_op(storage, targets.shape().clone(), self.device(), &[self], || Op::CrossEntropy {
+        let mut storage = self.device().cross_entropy(self.storage(), targets.storage(), rows, cols)?;
+        let mut shape = targets.shape().clone();
+        if mean {
+            if rows == 0 {
+                return Err(Error::shape("cross_entropy", format!("cannot average an empty batch {:?}", self.shape())));
+            }
+            let all = AxisDims { outer: 1, axis: rows, inner: 1 };
+            storage = self.device().reduce(ReduceOp::Mean, &storage, all)?;
+            shape = Shape::new(Vec::new());
+        }
+        Ok(Tensor::from_op(storage, shape, self.device(), &[self], || Op::CrossEntropy {
             x: self.clone(),
             targets: targets.detach(),
+            mean,
         }))
     }
     fn softmax_impl(&self, axis: usize, log: bool) -> Result<Tensor> {

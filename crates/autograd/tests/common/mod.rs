@@ -60,6 +60,10 @@ pub fn cases() -> Vec<Case> {
             (&x[0].scalar_op(BinaryOp::ReluGrad, 0.5, false)? + &x[0].scalar_op(BinaryOp::ReluGrad, -0.5, false)?)?
                 + x[0].scalar_op(BinaryOp::ReluGrad, 2.0, true)?
         }),
+        // The loss's fused mean: its backward is the rows' gradient kernel with one shared gradient.
+        case("cross_entropy_mean", vec![any(&[3, 4])], |x| {
+            x[0].cross_entropy_mean(&Tensor::from_vec(vec![2.0, 0.0, 3.0], [3], x[0].device())?)?.affine(3.0, 0.0)
+        }),
         case("cross_entropy_rows", vec![any(&[3, 4])], |x| {
             x[0].cross_entropy_rows(&Tensor::from_vec(vec![1.0, 3.0, 0.0], [3], x[0].device())?)
         }),

@@ -29,19 +29,21 @@ pub fn cross_entropy(logits: &[f32], targets: &[f32], rows: usize, cols: usize) 
         .collect()
 }
 
-/// Per row: `(softmax(row) - onehot(target)) * grad[row]`, NaN where the target is not a class.
-pub fn cross_entropy_grad(logits: &[f32], targets: &[f32], grad: &[f32], cols: usize) -> Vec<f32> {
+/// Per row: `(softmax(row) - onehot(target)) * grad[row] * scale` (`grad` has a value per row, or
+/// one for all), NaN where the target is not a class.
+pub fn cross_entropy_grad(logits: &[f32], targets: &[f32], grad: &[f32], scale: f32, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; logits.len()];
     for (r, (dst, row)) in out.chunks_mut(cols).zip(logits.chunks(cols)).enumerate() {
         let Some(t) = class(targets[r], cols) else {
             dst.fill(f32::NAN);
             continue;
         };
+        let g = grad[if grad.len() == 1 { 0 } else { r }] * scale;
         let (max, log_sum) = max_and_log_sum(row);
         for (d, &v) in dst.iter_mut().zip(row) {
-            *d = (v - max - log_sum).exp() * grad[r];
+            *d = (v - max - log_sum).exp() * g;
         }
-        dst[t] -= grad[r];
+        dst[t] -= g;
     }
     out
 }

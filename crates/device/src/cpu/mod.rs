@@ -103,10 +103,11 @@ impl Backend for CpuBackend {
         logits: &CpuStorage,
         targets: &CpuStorage,
         grad: &CpuStorage,
+        scale: f32,
         _rows: usize,
         cols: usize,
     ) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(cross_entropy::cross_entropy_grad(&logits.0, &targets.0, &grad.0, cols)))
+        Ok(CpuStorage::new(cross_entropy::cross_entropy_grad(&logits.0, &targets.0, &grad.0, scale, cols)))
     }
     fn cell_step(&self, gi: &CpuStorage, gh: &CpuStorage, state: &CpuStorage, dims: CellDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(cells::step(&gi.0, &gh.0, &state.0, dims)))

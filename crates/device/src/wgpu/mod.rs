@@ -164,10 +164,11 @@ impl Backend for WgpuBackend {
         logits: &WgpuStorage,
         targets: &WgpuStorage,
         grad: &WgpuStorage,
+        scale: f32,
         rows: usize,
         cols: usize,
     ) -> Result<WgpuStorage> {
-        kernels::reduce::cross_entropy(&self.ctx, logits, targets, Some(grad), rows, cols)
+        kernels::reduce::cross_entropy(&self.ctx, logits, targets, Some((grad, scale)), rows, cols)
     }
     fn cell_step(
         &self,

@@ -27,7 +27,11 @@ struct SoftmaxParams {
     rows: u32,
     cols: u32,
     log: u32,
-    _pad: u32,
+    /// `cross_entropy_grad`: 1 where one gradient serves every row.
+    shared_grad: u32,
+    /// `cross_entropy_grad`: the factor on the gradient.
+    grad_scale: f32,
+    _pad: [u32; 3],
 }
 
 const FLAG_INDEX_IN: u32 = 1;
@@ -117,7 +121,7 @@ pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usi
     if rows == 0 || cols == 0 {
         return Ok(out);
     }
-    let params = SoftmaxParams { rows: rows as u32, cols: cols as u32, log: log.into(), _pad: 0 };
+    let params = SoftmaxParams { rows: rows as u32, cols: cols as u32, log: log.into(), ..Zeroable::zeroed() };
     let (entry, groups) = if cols <= 32 {
         ("softmax_small", per_element(ctx, name, rows)?)
     } else if cols.is_multiple_of(4) {
@@ -132,12 +136,13 @@ pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usi
     Ok(out)
 }
 
-/// `cross_entropy` per row of `[rows, cols]` logits, or with row gradients `grad` its gradient.
+/// `cross_entropy` per row of `[rows, cols]` logits, or with row gradients `grad` (one per row, or
+/// one for all) and their factor, its gradient.
 pub(crate) fn cross_entropy(
     ctx: &WgpuContext,
     logits: &WgpuStorage,
     targets: &WgpuStorage,
-    grad: Option<&WgpuStorage>,
+    grad: Option<(&WgpuStorage, f32)>,
     rows: usize,
     cols: usize,
 ) -> Result<WgpuStorage> {
@@ -146,9 +151,13 @@ pub(crate) fn cross_entropy(
     if rows == 0 {
         return Ok(out);
     }
-    let params = SoftmaxParams { rows: rows as u32, cols: cols as u32, log: 0, _pad: 0 };
+    let mut params = SoftmaxParams { rows: rows as u32, cols: cols as u32, ..Zeroable::zeroed() };
+    if let Some((g, scale)) = grad {
+        params.shared_grad = u32::from(g.len == 1 && rows > 1);
+        params.grad_scale = scale;
+    }
     let mut bindings = vec![(1, logits), (2, &out), (4, targets)];
-    bindings.extend(grad.map(|g| (5, g)));
+    bindings.extend(grad.map(|(g, _)| (5, g)));
     ctx.dispatch(&Kernel::new(Shader::Softmax, name), &params, &bindings, per_element(ctx, name, rows)?)?;
     Ok(out)
 }
