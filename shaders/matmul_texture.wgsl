@@ -29,13 +29,11 @@ struct PackParams {
     k: u32,
     k4: u32,
     panels: u32,
-    // 0: element (row, kk) is at row * k + kk; 1: at kk * rows + row; 2: the same with rows a
-    // multiple of 4, so a texel holds 4 rows and a thread transposes 4 x 4 blocks.
-    mode: u32,
     log2_width: u32,
     // The last texel of the operand's copy.
     last_texel: u32,
     _pad0: u32,
+    _pad1: u32,
 }
 
 struct Params {
@@ -50,6 +48,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> pp: PackParams;
+// How `pack` reads: 0, element (row, kk) is at row * k + kk; 1, at kk * rows + row; 2, the same
+// with rows a multiple of 4, so a texel holds 4 rows and a thread transposes 4 x 4 blocks. With
+// whether k is whole texels, constants: lavapipe (Mesa 22.3) inlines parameters that pick
+// branches into the shader, then compiles it again at every dispatch whose values differ (~1 ms
+// from its shader cache, ~60 ms without; a 128 x 10 x 128 product took 2.3 ms instead of 0.19).
+override MODE: u32 = 0u;
+override K_WHOLE: bool = false;
 @group(0) @binding(1) var raw: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var dst: texture_storage_2d<rgba32float, write>;
 
@@ -78,7 +83,7 @@ fn within_k(kk: u32, v: vec4<f32>) -> vec4<f32> {
 // Elements o .. o + 3 of the operand, from the one or two texels holding them.
 fn four_from(o: u32) -> vec4<f32> {
     let t0 = raw_texel(o >> 2u);
-    if (pp.k & 3u) == 0u {
+    if K_WHOLE {
         return t0;
     }
     let t1 = raw_texel((o >> 2u) + 1u);
@@ -93,7 +98,7 @@ fn four_from(o: u32) -> vec4<f32> {
 fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let kk = wg.x * 4u;
     let base = wg.z * pp.rows * pp.k;
-    if pp.mode == 2u {
+    if MODE == 2u {
         let row = (wg.y * 32u + lane) * 4u;
         if row >= pp.panels * 32u {
             return;
@@ -116,7 +121,7 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let row = wg.y * 32u + lane;
     var v = vec4<f32>(0.0);
     if row < pp.rows {
-        if pp.mode == 1u {
+        if MODE == 1u {
             let o = base + kk * pp.rows + row;
             v = vec4(raw_element(o), raw_element(o + pp.rows), raw_element(o + 2u * pp.rows),
                 raw_element(o + 3u * pp.rows));
@@ -146,6 +151,12 @@ override RELU: bool = false;
 // or read in place); true, 4 rows at one step of k (the operand as stored, k-major, read in place).
 override A_KMAJOR: bool = false;
 override B_KMAJOR: bool = false;
+
+// (m, n, k4), set first by each entry point through a subgroup broadcast: lavapipe (Mesa 22.3)
+// inlines parameters that bound loops or pick branches into the shader and then compiles it again
+// at every dispatch whose values differ (~1 ms from its shader cache, ~60 ms without); a
+// broadcast's result is not a parameter it can trace.
+var<private> shape: vec3<u32>;
 
 // acc[r][t]: row `row0 + r`, column `col0 + 4 lane + t`.
 var<private> acc: array<vec4<f32>, 32>;
@@ -207,7 +218,7 @@ fn accumulate(wg: vec3<u32>, lane: u32) {
     let a_step = select(8u * p.a.w, p.a.w, A_KMAJOR);
     let b_base = wg.z * p.b.x + wg.x * p.b.y + select(4u * lane * p.b.w, lane, B_KMAJOR);
     let b_step = p.b.w;
-    for (var kq = 0u; kq < p.k4; kq++) {
+    for (var kq = 0u; kq < shape.z; kq++) {
         let ia = a_base + kq * p.a.z;
         let ib = b_base + kq * p.b.z;
         let b0 = fetch_b(ib);
@@ -257,18 +268,18 @@ fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
 
 // Row `r` (batch `z`) of the tile from `v`, the lane's 4 columns from `col`.
 fn store_row(z: u32, r: u32, col: u32, v: vec4<f32>) {
-    if r >= p.m || col >= p.n {
+    if r >= shape.x || col >= shape.y {
         return;
     }
-    let at = (z * p.m + r) * p.n + col;
+    let at = (z * shape.x + r) * shape.y + col;
     c[at] = v.x;
-    if col + 1u < p.n {
+    if col + 1u < shape.y {
         c[at + 1u] = v.y;
     }
-    if col + 2u < p.n {
+    if col + 2u < shape.y {
         c[at + 2u] = v.z;
     }
-    if col + 3u < p.n {
+    if col + 3u < shape.y {
         c[at + 3u] = v.w;
     }
 }
@@ -276,8 +287,8 @@ fn store_row(z: u32, r: u32, col: u32, v: vec4<f32>) {
 // `store_row` where n is a multiple of 4: the lane's 4 columns are one aligned vec4 of C, stored at
 // once (less than half the cost of 4 scalar stores on lavapipe).
 fn store_row4(z: u32, r: u32, col: u32, v: vec4<f32>) {
-    if r < p.m && col < p.n {
-        c4[((z * p.m + r) * p.n + col) / 4u] = v;
+    if r < shape.x && col < shape.y {
+        c4[((z * shape.x + r) * shape.y + col) / 4u] = v;
     }
 }
 
@@ -285,14 +296,15 @@ fn store_row4(z: u32, r: u32, col: u32, v: vec4<f32>) {
 // iteration (literal indices), then the next 8 rows are shifted up.
 @compute @workgroup_size(8)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    shape = subgroupBroadcastFirst(vec3(p.m, p.n, p.k4));
     accumulate(wg, lane);
     let col = wg.x * 32u + 4u * lane;
     var b = vec4(0.0);
     if BIAS {
-        let last = p.n - 1u;
+        let last = shape.y - 1u;
         b = vec4(bias[min(col, last)], bias[min(col + 1u, last)], bias[min(col + 2u, last)], bias[min(col + 3u, last)]);
     }
-    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r += 8u) {
+    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, shape.x); r += 8u) {
         store_row(wg.z, r, col, finish(acc[0], b));
         store_row(wg.z, r + 1u, col, finish(acc[1], b));
         store_row(wg.z, r + 2u, col, finish(acc[2], b));
@@ -309,13 +321,14 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id)
 // f32s and as vec4s by one entry point).
 @compute @workgroup_size(8)
 fn matmul_store4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    shape = subgroupBroadcastFirst(vec3(p.m, p.n, p.k4));
     accumulate(wg, lane);
     let col = wg.x * 32u + 4u * lane;
     var b = vec4(0.0);
-    if BIAS && col < p.n {
+    if BIAS && col < shape.y {
         b = bias4[col / 4u];
     }
-    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, p.m); r += 8u) {
+    for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, shape.x); r += 8u) {
         store_row4(wg.z, r, col, finish(acc[0], b));
         store_row4(wg.z, r + 1u, col, finish(acc[1], b));
         store_row4(wg.z, r + 2u, col, finish(acc[2], b));

@@ -25,10 +25,9 @@ struct PackParams {
     k: u32,
     k4: u32,
     panels: u32,
-    mode: u32,
     log2_width: u32,
     last_texel: u32,
-    _pad: u32,
+    _pad: [u32; 2],
 }
 
 #[repr(C)]
@@ -113,7 +112,6 @@ pub(crate) fn matmul_texture(
 ) -> Result<WgpuStorage> {
     let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
     let width = 1 << plan.log2_width;
-    let pack = Kernel::new(Shader::MatmulTexture, "pack");
     let mut views = Vec::with_capacity(2);
     let mut strides = Vec::with_capacity(2);
     let mut textures = Vec::with_capacity(4);
@@ -154,13 +152,15 @@ pub(crate) fn matmul_texture(
             k: d.k as u32,
             k4,
             panels: panels as u32,
-            mode,
             log2_width: plan.log2_width,
             last_texel: texels as u32 - 1,
-            _pad: 0,
+            _pad: [0; 2],
         };
         let row_groups = if mode == 2 { panels.div_ceil(4) } else { panels };
         let groups = [k4, row_groups as u32, d.batch as u32];
+        let pack = Kernel::new(Shader::MatmulTexture, "pack")
+            .with("MODE", f64::from(mode))
+            .with("K_WHOLE", f64::from(u8::from(d.k.is_multiple_of(4))));
         ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, &view)], groups)?;
         views.push(view);
         strides.push([panels as u32 * k4 * PANEL as u32, k4 * PANEL as u32, PANEL as u32, 1]);
