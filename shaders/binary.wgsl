@@ -130,6 +130,17 @@ fn apply4(x: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
     return vec4(apply_binary(x.x, y.x), apply_binary(x.y, y.y), apply_binary(x.z, y.z), apply_binary(x.w, y.w));
 }
 
+// A ReLU fused after `binary_same` when nothing else reads its result (batch.rs
+// `fuse_relu_epilogues`): relu(a + b) is then one pass over memory instead of two.
+override RELU: bool = false;
+
+fn relu_if(v: vec4<f32>) -> vec4<f32> {
+    if RELU {
+        return select(vec4(0.0), v, v > vec4(0.0));
+    }
+    return v;
+}
+
 @compute @workgroup_size(256)
 fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -138,7 +149,7 @@ fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
-            out4[i] = apply4(load_a(i), load_b(i));
+            out4[i] = relu_if(apply4(load_a(i), load_b(i)));
         }
     }
 }

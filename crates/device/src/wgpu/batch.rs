@@ -42,6 +42,7 @@ pub(crate) struct Batch {
 
 enum Command {
     Dispatch {
+        kernel: Kernel,
         pipeline: Arc<wgpu::ComputePipeline>,
         params: (u64, u64),
         bindings: Vec<(u32, Arc<PooledBuffer>, u64)>,
@@ -118,6 +119,7 @@ impl WgpuContext {
         batch.params.resize(offset, 0);
         batch.params.extend_from_slice(bytes);
         batch.commands.push(Command::Dispatch {
+            kernel: kernel.clone(),
             pipeline,
             params: (offset as u64, bytes.len() as u64),
             bindings,
@@ -236,6 +238,7 @@ impl WgpuContext {
                 usage: wgpu::BufferUsages::UNIFORM,
             })
         });
+        self.fuse_relu_epilogues(&mut batch.commands);
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("soma") });
         let mut commands = batch.commands.iter().peekable();
         while let Some(command) = commands.next() {
@@ -243,7 +246,7 @@ impl WgpuContext {
                 Command::Dispatch { .. } => {
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                     let mut next = Some(command);
-                    while let Some(Command::Dispatch { pipeline, params, bindings, textures, groups }) = next {
+                    while let Some(Command::Dispatch { pipeline, params, bindings, textures, groups, .. }) = next {
                         let uniforms = uniforms.as_ref().expect("dispatches have parameters");
                         let mut entries = vec![wgpu::BindGroupEntry {
                             binding: 0,
@@ -292,6 +295,66 @@ impl WgpuContext {
         batch.params.clear();
         batch.dispatches = 0;
         batch.upload_bytes = 0;
+    }
+}
+
+impl WgpuContext {
+    /// Rewrites `binary_same` followed by a ReLU of its result (and the result's texture copy the
+    /// ReLU reads) into one `binary_same` with its `RELU` epilogue writing the ReLU's output, where
+    /// nothing but these commands holds the intermediate result: the tensor was dropped before the
+    /// batch was submitted, as `(&a + &b)?.relu()` drops its sum. One pass over memory instead of
+    /// two, and no copy.
+    fn fuse_relu_epilogues(&self, commands: &mut Vec<Command>) {
+        let mut i = 0;
+        while i + 1 < commands.len() {
+            if let Some((fused, consumed)) = self.relu_epilogue(&commands[i..]) {
+                commands.splice(i..i + consumed, [fused]);
+                self.fused_epilogues.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            i += 1;
+        }
+    }
+
+    /// The fused dispatch for `commands` starting with the pattern, and how many commands it
+    /// replaces.
+    fn relu_epilogue(&self, commands: &[Command]) -> Option<(Command, usize)> {
+        let Command::Dispatch { kernel, params, bindings, textures, groups, .. } = &commands[0] else {
+            return None;
+        };
+        let is_sum = kernel.entry == "binary_same" && !kernel.constants.iter().any(|&(n, _)| n == "RELU");
+        let (_, sum, _) = bindings.iter().find(|&&(slot, _, _)| slot == 3).filter(|_| is_sum)?;
+        // The ReLU reads the sum from a texture copy made just before it, or from its buffer.
+        let copied = matches!(&commands[1], Command::CopyToTexture { src, .. } if Arc::ptr_eq(src, sum));
+        let relu = commands.get(1 + usize::from(copied))?;
+        let Command::Dispatch { kernel: relu_kernel, bindings: relu_bindings, .. } = relu else {
+            return None;
+        };
+        let reads_sum = relu_bindings.iter().any(|(slot, b, _)| *slot == 1 && Arc::ptr_eq(b, sum));
+        let (_, out, bytes) = relu_bindings.iter().find(|&&(slot, _, _)| slot == 2)?;
+        if relu_kernel.entry != "unary_relu" || !reads_sum {
+            return None;
+        }
+        // Held by the sum's dispatch, its copy and the ReLU, and by nothing else.
+        let held = 2 + usize::from(copied);
+        let sum_held_elsewhere = Arc::strong_count(sum) != held;
+        if sum_held_elsewhere {
+            return None;
+        }
+        let fused_kernel = kernel.clone().with("RELU", 1.0);
+        let pipeline = self.pipelines.get(&self.device, &fused_kernel).ok()?;
+        let bindings = bindings
+            .iter()
+            .map(|(slot, b, n)| if *slot == 3 { (3, out.clone(), *bytes) } else { (*slot, b.clone(), *n) })
+            .collect();
+        let fused = Command::Dispatch {
+            kernel: fused_kernel,
+            pipeline,
+            params: *params,
+            bindings,
+            textures: textures.clone(),
+            groups: *groups,
+        };
+        Some((fused, 2 + usize::from(copied)))
     }
 }
 

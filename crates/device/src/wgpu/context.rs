@@ -1,6 +1,6 @@
 //! The process-wide wgpu context: adapter choice, device and queue, limits and error capture.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::WgpuStorage;
@@ -26,6 +26,8 @@ pub(crate) struct WgpuContext {
     pub texture_reads: AtomicBool,
     /// The 1x1 texture bound in place of staged inputs where none are staged.
     pub texture_placeholder: OnceLock<wgpu::TextureView>,
+    /// How many ReLUs were fused into the sum before them (batch.rs `fuse_relu_epilogues`).
+    pub fused_epilogues: AtomicU64,
     /// A 4-element buffer bound where a kernel's optional buffer is absent (the matmul's bias).
     pub buffer_placeholder: OnceLock<WgpuStorage>,
     /// The first error the device reported outside an error scope, until someone collects it.
@@ -78,6 +80,7 @@ impl WgpuContext {
             batch: Mutex::new(Batch::default()),
             texture_reads: AtomicBool::new(info.device_type == wgpu::DeviceType::Cpu),
             texture_placeholder: OnceLock::new(),
+            fused_epilogues: AtomicU64::new(0),
             buffer_placeholder: OnceLock::new(),
             name: format!("{} ({:?})", info.name, info.backend),
             device,

@@ -85,6 +85,11 @@ impl WgpuBackend {
     pub fn matmul_subgroup(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Option<Result<WgpuStorage>> {
         self.ctx.cpu_subgroups.then(|| kernels::matmul::matmul_subgroup(&self.ctx, a, b, dims))
     }
+    /// How many ReLUs have run fused into the elementwise op before them, because nothing else
+    /// read that op's result (`relu(a + b)`): for tests and benchmarks.
+    pub fn fused_epilogues(&self) -> u64 {
+        self.ctx.fused_epilogues.load(std::sync::atomic::Ordering::Relaxed)
+    }
     /// Whether read-heavy kernels stage their inputs in textures (on by default on CPU-backed
     /// drivers, where that is faster; see `staged.rs`); returns the previous setting. For tests and
     /// benchmarks that compare the two paths: the setting is process-wide.

@@ -1,0 +1,45 @@
+//! A ReLU of an elementwise sum whose result nothing else keeps runs fused into the sum's kernel
+//! when the batch is submitted (`relu(a + b)`: one pass over memory); where the sum is kept, both
+//! run. Either way the values are the CPU's.
+
+use soma_device::testing::{assert_close, gpu};
+use soma_device::{BinaryOp, Device, Shape, UnaryOp};
+
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0).collect()
+}
+
+/// relu(a + b) on `device`, dropping the sum before the batch is submitted unless `keep_sum`;
+/// returns the ReLU's values (and the sum's when kept).
+fn relu_of_sum(device: &Device, a: &[f32], b: &[f32], keep_sum: bool) -> (Vec<f32>, Option<Vec<f32>>) {
+    let shape = Shape::new(vec![a.len()]);
+    let (a, b) = (device.from_slice(a).unwrap(), device.from_slice(b).unwrap());
+    let sum = device.binary(BinaryOp::Add, &a, &shape, &b, &shape).unwrap();
+    let relu = device.unary(UnaryOp::Relu, &sum, 0.0).unwrap();
+    let kept = keep_sum.then_some(sum);
+    (device.to_vec(&relu).unwrap(), kept.map(|s| device.to_vec(&s).unwrap()))
+}
+
+#[test]
+fn relu_of_a_dropped_sum_is_fused_and_exact() {
+    let gpu = gpu();
+    let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
+    // Large enough that the ReLU reads a texture copy of the sum on lavapipe, and a small one.
+    for n in [1 << 18, 1001] {
+        let (a, b) = (values(n, 1), values(n, 7));
+        let (want, _) = relu_of_sum(&Device::cpu(), &a, &b, false);
+        assert!(want.contains(&0.0) && want.iter().any(|&v| v > 0.0));
+
+        let before = backend.fused_epilogues();
+        let (fused, _) = relu_of_sum(&gpu, &a, &b, false);
+        assert_eq!(backend.fused_epilogues(), before + 1, "n = {n}: the ReLU was not fused");
+        assert_close(&fused, &want, 0.0, 0.0);
+
+        let before = backend.fused_epilogues();
+        let (kept, sum) = relu_of_sum(&gpu, &a, &b, true);
+        assert_eq!(backend.fused_epilogues(), before, "n = {n}: fused although the sum is kept");
+        assert_close(&kept, &want, 0.0, 0.0);
+        let want_sum: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        assert_close(&sum.unwrap(), &want_sum, 0.0, 0.0);
+    }
+}
