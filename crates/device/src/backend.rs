@@ -80,15 +80,7 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         bias: Option<&Self::Storage>,
         relu: bool,
     ) -> Result<Self::Storage> {
-        let mut y = self.matmul(a, b, dims)?;
-        if let Some(bias) = bias {
-            let rows = Shape::new([dims.batch * dims.m, dims.n]);
-            y = self.binary(BinaryOp::Add, &y, &rows, bias, &Shape::new([dims.n]))?;
-        }
-        if relu {
-            y = self.unary(UnaryOp::Relu, &y, 0.0)?;
-        }
-        Ok(y)
+        linear_unfused(self, a, b, dims, bias, relu)
     }
     /// One time step of the cell `dims.kind` per row, from its gate pre-activations `gi` and `gh`
     /// (`[batch, gates * hidden]`) and the state `[batch, state_width * hidden]`: the next state.
@@ -146,4 +138,25 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
 
     /// Waits until all queued work has finished (and reports any device error it raised).
     fn synchronize(&self) -> Result<()>;
+}
+
+/// `Backend::linear` as three ops (product, bias over the rows, ReLU): the default, and what a
+/// backend that fuses them falls back to where it cannot.
+pub(crate) fn linear_unfused<B: Backend>(
+    backend: &B,
+    a: &B::Storage,
+    b: &B::Storage,
+    dims: MatmulDims,
+    bias: Option<&B::Storage>,
+    relu: bool,
+) -> Result<B::Storage> {
+    let mut y = backend.matmul(a, b, dims)?;
+    if let Some(bias) = bias {
+        let rows = Shape::new([dims.batch * dims.m, dims.n]);
+        y = backend.binary(BinaryOp::Add, &y, &rows, bias, &Shape::new([dims.n]))?;
+    }
+    if relu {
+        y = backend.unary(UnaryOp::Relu, &y, 0.0)?;
+    }
+    Ok(y)
 }

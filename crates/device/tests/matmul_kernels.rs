@@ -112,6 +112,19 @@ fn too_long_for_the_texture_kernel_falls_back() {
     }
 }
 
+/// `backend.linear` of `x`, `w` and (when `with_bias`) `bias`, read back.
+fn linear_on<B: Backend>(
+    backend: &B,
+    [x, w, bias]: [&[f32]; 3],
+    dims: MatmulDims,
+    with_bias: bool,
+    relu: bool,
+) -> Vec<f32> {
+    let [x, w, bias] = [x, w, bias].map(|v| backend.from_slice(v).unwrap());
+    let y = backend.linear(&x, &w, dims, with_bias.then_some(&bias), relu).unwrap();
+    backend.to_vec(&y).unwrap()
+}
+
 /// `linear` (a layer's product, bias and ReLU): on lavapipe one texture kernel whose epilogue adds
 /// the bias and applies the ReLU (vec4 stores where n is a multiple of 4), and the unfused ops
 /// where the texture kernel does not apply (k = 0); equal to the CPU's product, bias and ReLU.
@@ -124,28 +137,8 @@ fn linear_epilogue_agrees_with_the_cpu() {
         let (x, w, bias) =
             (uniform(m * k, 3 * i as u64), uniform(n * k, 3 * i as u64 + 1), uniform(n, 3 * i as u64 + 2));
         for (with_bias, relu) in [(true, true), (true, false), (false, true), (false, false)] {
-            let want = {
-                let bias = cpu.from_slice(&bias).unwrap();
-                let y = cpu.linear(
-                    &cpu.from_slice(&x).unwrap(),
-                    &cpu.from_slice(&w).unwrap(),
-                    dims,
-                    with_bias.then_some(&bias),
-                    relu,
-                );
-                cpu.to_vec(&y.unwrap()).unwrap()
-            };
-            let got = {
-                let bias = g.from_slice(&bias).unwrap();
-                let y = g.linear(
-                    &g.from_slice(&x).unwrap(),
-                    &g.from_slice(&w).unwrap(),
-                    dims,
-                    with_bias.then_some(&bias),
-                    relu,
-                );
-                g.to_vec(&y.unwrap()).unwrap()
-            };
+            let want = linear_on(&cpu, [&x, &w, &bias], dims, with_bias, relu);
+            let got = linear_on(&g, [&x, &w, &bias], dims, with_bias, relu);
             // The CPU's epilogue against the plain product, by hand.
             let plain = cpu
                 .to_vec(&cpu.matmul(&cpu.from_slice(&x).unwrap(), &cpu.from_slice(&w).unwrap(), dims).unwrap())

@@ -209,17 +209,7 @@ impl Backend for WgpuBackend {
         let epilogue = Epilogue { bias, relu };
         match kernels::matmul::matmul_texture_plan(&self.ctx, &dims) {
             Some(plan) => kernels::matmul_texture::matmul_texture(&self.ctx, a, b, dims, plan, epilogue),
-            None => {
-                let mut y = self.matmul(a, b, dims)?;
-                if let Some(bias) = bias {
-                    let rows = Shape::new([dims.batch * dims.m, dims.n]);
-                    y = self.binary(BinaryOp::Add, &y, &rows, bias, &Shape::new([dims.n]))?;
-                }
-                if relu {
-                    y = self.unary(UnaryOp::Relu, &y, 0.0)?;
-                }
-                Ok(y)
-            }
+            None => crate::backend::linear_unfused(self, a, b, dims, bias, relu),
         }
     }
     fn copy_strided(&self, x: &WgpuStorage, view: &StridedView) -> Result<WgpuStorage> {
