@@ -2,8 +2,13 @@
 //! when the batch is submitted (`relu(a + b)`: one pass over memory); where the sum is kept, both
 //! run. Either way the values are the CPU's.
 
+use std::sync::Mutex;
+
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{BinaryOp, Device, Shape, UnaryOp};
+use soma_device::{BinaryOp, Device, MatmulDims, Shape, UnaryOp};
+
+/// The tests share the device's batch and count fusions, so they run one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0).collect()
@@ -22,6 +27,7 @@ fn relu_of_sum(device: &Device, a: &[f32], b: &[f32], keep_sum: bool) -> (Vec<f3
 
 #[test]
 fn relu_of_a_dropped_sum_is_fused_and_exact() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let gpu = gpu();
     let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
     // Large enough that the ReLU reads a texture copy of the sum on lavapipe, and a small one.
@@ -42,4 +48,28 @@ fn relu_of_a_dropped_sum_is_fused_and_exact() {
         let want_sum: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
         assert_close(&sum.unwrap(), &want_sum, 0.0, 0.0);
     }
+}
+
+/// A matmul reads its operands' texture copies without binding their buffers: a sum it reads in
+/// the same batch is not fused away with its copy, even when the tensor is dropped before the
+/// batch is submitted.
+#[test]
+fn a_sum_a_later_matmul_reads_is_not_fused_away() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let (m, k, n) = (96, 256, 8);
+    let (a, b, w) = (values(m * k, 3), values(m * k, 5), values(k * n, 11));
+    let run = |device: &Device| {
+        let shape = Shape::new(vec![m * k]);
+        let [a, b, w] = [&a, &b, &w].map(|v| device.from_slice(v).unwrap());
+        let sum = device.binary(BinaryOp::Add, &a, &shape, &b, &shape).unwrap();
+        let relu = device.unary(UnaryOp::Relu, &sum, 0.0).unwrap();
+        let dims = MatmulDims { batch: 1, m, n, k, transpose_a: false, transpose_b: false };
+        let product = device.matmul(&sum, &w, dims).unwrap();
+        drop(sum);
+        (device.to_vec(&relu).unwrap(), device.to_vec(&product).unwrap())
+    };
+    let (want_relu, want_product) = run(&Device::cpu());
+    let (relu, product) = run(&gpu());
+    assert_close(&relu, &want_relu, 0.0, 0.0);
+    assert_close(&product, &want_product, 1e-4, 1e-5);
 }

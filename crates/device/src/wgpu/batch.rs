@@ -47,6 +47,9 @@ enum Command {
         params: (u64, u64),
         bindings: Vec<(u32, Arc<PooledBuffer>, u64)>,
         textures: Vec<(u32, wgpu::TextureView)>,
+        /// Tensors read only through their texture copies, held like the bound buffers (so a
+        /// copy the dispatch reads is not fused away: `fuse_relu_epilogues` counts holders).
+        sources: Vec<Arc<PooledBuffer>>,
         groups: [u32; 3],
     },
     Upload {
@@ -90,6 +93,20 @@ impl WgpuContext {
         self.dispatch_with_textures(kernel, params, bindings, &[], groups)
     }
 
+    /// `dispatch_with_textures` for a kernel that reads `sources` only through their texture
+    /// copies (the texture matmul): the batch holds them as it holds bound buffers.
+    pub fn dispatch_reading_copies<P: bytemuck::Pod>(
+        &self,
+        kernel: &Kernel,
+        params: &P,
+        bindings: &[(u32, &WgpuStorage)],
+        textures: &[(u32, &wgpu::TextureView)],
+        sources: &[&WgpuStorage],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        self.record_dispatch(kernel, params, bindings, textures, sources, groups)
+    }
+
     /// `dispatch`, with texture views bound at the given bindings too.
     pub fn dispatch_with_textures<P: bytemuck::Pod>(
         &self,
@@ -97,6 +114,18 @@ impl WgpuContext {
         params: &P,
         bindings: &[(u32, &WgpuStorage)],
         textures: &[(u32, &wgpu::TextureView)],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        self.record_dispatch(kernel, params, bindings, textures, &[], groups)
+    }
+
+    fn record_dispatch<P: bytemuck::Pod>(
+        &self,
+        kernel: &Kernel,
+        params: &P,
+        bindings: &[(u32, &WgpuStorage)],
+        textures: &[(u32, &wgpu::TextureView)],
+        sources: &[&WgpuStorage],
         groups: [u32; 3],
     ) -> Result<()> {
         if groups.contains(&0) {
@@ -124,6 +153,7 @@ impl WgpuContext {
             params: (offset as u64, bytes.len() as u64),
             bindings,
             textures: textures.iter().map(|&(slot, view)| (slot, view.clone())).collect(),
+            sources: sources.iter().map(|s| s.buffer.clone()).collect(),
             groups,
         });
         batch.dispatches += 1;
@@ -318,7 +348,7 @@ impl WgpuContext {
     /// The fused dispatch for `commands` starting with the pattern, and how many commands it
     /// replaces.
     fn relu_epilogue(&self, commands: &[Command]) -> Option<(Command, usize)> {
-        let Command::Dispatch { kernel, params, bindings, textures, groups, .. } = &commands[0] else {
+        let Command::Dispatch { kernel, params, bindings, textures, sources, groups, .. } = &commands[0] else {
             return None;
         };
         let is_sum = kernel.entry == "binary_same" && !kernel.constants.iter().any(|&(n, _)| n == "RELU");
@@ -352,6 +382,7 @@ impl WgpuContext {
             params: *params,
             bindings,
             textures: textures.clone(),
+            sources: sources.clone(),
             groups: *groups,
         };
         Some((fused, 2 + usize::from(copied)))
