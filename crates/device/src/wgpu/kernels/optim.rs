@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{alloc, dispatch_staged, per_vec4};
+use super::{alloc, dispatch_staged, per_four};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
@@ -84,6 +84,6 @@ pub(crate) fn update(
     let inputs = [(1, 8, param), (2, 9, grad), (3, 10, s0), (4, 11, s1)];
     let outputs = [(5, &new_param), (6, out_s0), (7, out_s1)];
     let kernel = Kernel::new(Shader::Optim, "update").with("RULE", rule_code);
-    dispatch_staged(ctx, kernel, &params, &inputs, &outputs, per_vec4(ctx, name, n)?)?;
+    dispatch_staged(ctx, kernel, &params, &inputs, &outputs, per_four(ctx, name, n)?)?;
     Ok((new_param, new_state))
 }
