@@ -269,3 +269,28 @@ fn mul_add_relu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
         @builtin(local_invocation_index) li: u32) {
     map_mul_add(wg, nwg, li, true);
 }
+
+// `relu_backward` (elementwise.rs): the gradient through a ReLU, `a` where `b` (the ReLU's output)
+// is positive, over rows of `4 p.n` values, and its column sums (a bias's gradient) in `sums4`.
+// A thread walks the rows of 4 columns. The row count comes from the output binding's length, not
+// from a parameter: lavapipe would inline a parameter bounding the loop and recompile the shader
+// at every dispatch (see matmul_texture.wgsl).
+@group(0) @binding(8) var<storage, read_write> sums4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let cols4 = p.n;
+    let c = gid.x;
+    if c >= cols4 {
+        return;
+    }
+    let rows = arrayLength(&out4) / cols4;
+    var sum = vec4(0.0);
+    for (var r = 0u; r < rows; r++) {
+        let i = r * cols4 + c;
+        let g = select(vec4(0.0), load_a(i), load_b(i) > vec4(0.0));
+        out4[i] = g;
+        sum += g;
+    }
+    sums4[c] = sum;
+}

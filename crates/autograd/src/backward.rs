@@ -188,16 +188,27 @@ fn vjp(op: &Op, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
             vec![gi_grad, gh_grad, if_needed(state, || grad(CellGrad::State, state.shape()))?]
         }
         Op::Linear { x, w, bias, relu, out } => {
-            let g = g.reshape([x.dims()[0], w.dims()[0]])?;
-            // Through the ReLU, the gradient passes where the output (so the pre-activation) is positive.
-            let g = match out {
-                Some(y) if *relu => g.binary(BinaryOp::ReluGrad, y)?,
-                _ => g,
+            let (rows, outputs) = (x.dims()[0], w.dims()[0]);
+            let g = g.reshape([rows, outputs])?;
+            // Through the ReLU, the gradient passes where the output (so the pre-activation) is
+            // positive; with a bias, its gradient (the column sums) comes from the same pass.
+            let (g, bias_grad) = match (out, bias) {
+                (Some(y), Some(b)) if *relu && b.is_requires_grad() => {
+                    let (masked, sums) = g.device().relu_backward(g.storage(), y.storage(), rows, outputs)?;
+                    let device = g.device().clone();
+                    let sums = Tensor::make(sums, b.shape().clone(), device.clone(), None);
+                    (Tensor::make(masked, g.shape().clone(), device, None), Some(sums))
+                }
+                (Some(y), _) if *relu => (g.binary(BinaryOp::ReluGrad, y)?, None),
+                _ => (g, None),
             };
             let mut grads =
                 vec![if_needed(x, || g.matmul_3d(w, false, false))?, if_needed(w, || g.matmul_3d(x, true, false))?];
             if let Some(b) = bias {
-                grads.push(if_needed(b, || sum_to(g.clone(), b.shape()))?);
+                grads.push(match bias_grad {
+                    Some(sums) => Some(sums),
+                    None => if_needed(b, || sum_to(g.clone(), b.shape()))?,
+                });
             }
             grads
         }

@@ -43,6 +43,19 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// epilogue (scale, shift, activation) in one pass over memory instead of three.
     fn mul_add(&self, a: &Self::Storage, b: &Self::Storage, c: &Self::Storage, relu: bool) -> Result<Self::Storage>;
 
+    /// The gradient through a ReLU whose output is `out` (`grad` where `out > 0`, else 0) for
+    /// `[rows, cols]`, and its column sums (the gradient of a bias added before the ReLU): a linear
+    /// layer's backward in one pass where the backend can. This default runs two ops.
+    fn relu_backward(
+        &self,
+        grad: &Self::Storage,
+        out: &Self::Storage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(Self::Storage, Self::Storage)> {
+        relu_backward_unfused(self, grad, out, rows, cols)
+    }
+
     /// Reduces the middle axis of `[outer, axis, inner]`, giving `[outer, inner]`.
     fn reduce(&self, op: ReduceOp, x: &Self::Storage, dims: AxisDims) -> Result<Self::Storage>;
     /// Softmax (or log-softmax) of each row of a `[rows, cols]` matrix, numerically stable.
@@ -159,4 +172,18 @@ pub(crate) fn linear_unfused<B: Backend>(
         y = backend.unary(UnaryOp::Relu, &y, 0.0)?;
     }
     Ok(y)
+}
+
+/// `Backend::relu_backward` as two ops (the masked gradient, then its column sums).
+pub(crate) fn relu_backward_unfused<B: Backend>(
+    backend: &B,
+    grad: &B::Storage,
+    out: &B::Storage,
+    rows: usize,
+    cols: usize,
+) -> Result<(B::Storage, B::Storage)> {
+    let shape = Shape::new([rows, cols]);
+    let masked = backend.binary(BinaryOp::ReluGrad, grad, &shape, out, &shape)?;
+    let sums = backend.reduce(ReduceOp::Sum, &masked, AxisDims { outer: 1, axis: rows, inner: cols })?;
+    Ok((masked, sums))
 }

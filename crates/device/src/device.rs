@@ -182,6 +182,14 @@ impl Wrap<(), ()> for () {
     fn cpu(_: ()) -> Self {}
     fn wgpu(_: ()) -> Self {}
 }
+impl Wrap<(CpuStorage, CpuStorage), (WgpuStorage, WgpuStorage)> for (Storage, Storage) {
+    fn cpu((a, b): (CpuStorage, CpuStorage)) -> Self {
+        (Storage::Cpu(a), Storage::Cpu(b))
+    }
+    fn wgpu((a, b): (WgpuStorage, WgpuStorage)) -> Self {
+        (Storage::Wgpu(a), Storage::Wgpu(b))
+    }
+}
 impl Wrap<(CpuStorage, Vec<CpuStorage>), (WgpuStorage, Vec<WgpuStorage>)> for (Storage, Vec<Storage>) {
     fn cpu((p, s): (CpuStorage, Vec<CpuStorage>)) -> Self {
         (Storage::Cpu(p), s.into_iter().map(Storage::Cpu).collect())
@@ -282,6 +290,16 @@ impl Device {
     }
     pub fn matmul(&self, x: &Storage, y: &Storage, dims: MatmulDims) -> Result<Storage> {
         on_backend!(self, "matmul", |b, x, y| b.matmul(x, y, dims))
+    }
+    /// The gradient through a ReLU whose output is `out` (`grad` where `out > 0`) for
+    /// `[rows, cols]`, and its column sums (a bias's gradient).
+    pub fn relu_backward(&self, grad: &Storage, out: &Storage, rows: usize, cols: usize) -> Result<(Storage, Storage)> {
+        if grad.len() != rows * cols || out.len() != rows * cols {
+            let msg =
+                format!("needs a [{rows}, {cols}] gradient and output, got {} and {} values", grad.len(), out.len());
+            return Err(Error::shape("relu_backward", msg));
+        }
+        on_backend!(self, "relu_backward", |b, grad, out| b.relu_backward(grad, out, rows, cols))
     }
     /// `x · y` (as `matmul`), plus `bias` (`dims.n` values) on every row, then a ReLU when `relu`.
     pub fn linear(

@@ -73,3 +73,30 @@ fn a_sum_a_later_matmul_reads_is_not_fused_away() {
     assert_close(&relu, &want_relu, 0.0, 0.0);
     assert_close(&product, &want_product, 1e-4, 1e-5);
 }
+
+/// The gradient through a ReLU and its column sums (a linear layer's backward): one kernel on the
+/// GPU where rows are whole vec4s (staged on lavapipe from 16K elements), two ops elsewhere; the
+/// CPU's values, and the sums by hand.
+#[test]
+fn relu_backward_agrees_with_the_cpu() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    for (i, &(rows, cols)) in [(128, 256), (3, 8), (5, 7), (300, 64), (1, 4)].iter().enumerate() {
+        let (grad, out) = (values(rows * cols, 13 + i as u32), values(rows * cols, 17 + i as u32));
+        let run = |device: &Device| {
+            let (g, y) = (device.from_slice(&grad).unwrap(), device.from_slice(&out).unwrap());
+            let (masked, sums) = device.relu_backward(&g, &y, rows, cols).unwrap();
+            (device.to_vec(&masked).unwrap(), device.to_vec(&sums).unwrap())
+        };
+        let (want_masked, want_sums) = run(&Device::cpu());
+        let by_hand: Vec<f32> = grad.iter().zip(&out).map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }).collect();
+        assert_eq!(want_masked, by_hand);
+        let sums_by_hand: Vec<f32> = (0..cols).map(|c| (0..rows).map(|r| by_hand[r * cols + c]).sum()).collect();
+        assert_close(&want_sums, &sums_by_hand, 1e-5, 1e-6);
+        let (masked, sums) = run(&gpu());
+        assert_close(&masked, &want_masked, 0.0, 0.0);
+        assert_close(&sums, &want_sums, 1e-5, 1e-5);
+    }
+    let cpu = Device::cpu();
+    let err = cpu.relu_backward(&cpu.from_slice(&[1.0; 6]).unwrap(), &cpu.from_slice(&[1.0; 6]).unwrap(), 2, 4);
+    assert_eq!(err.unwrap_err().to_string(), "relu_backward: needs a [2, 4] gradient and output, got 6 and 6 values");
+}

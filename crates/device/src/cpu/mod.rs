@@ -126,6 +126,16 @@ impl Backend for CpuBackend {
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))
     }
+    fn relu_backward(
+        &self,
+        grad: &CpuStorage,
+        out: &CpuStorage,
+        _rows: usize,
+        cols: usize,
+    ) -> Result<(CpuStorage, CpuStorage)> {
+        let (masked, sums) = matmul::relu_backward(&grad.0, &out.0, cols);
+        Ok((CpuStorage::new(masked), CpuStorage::new(sums)))
+    }
     fn linear(
         &self,
         a: &CpuStorage,

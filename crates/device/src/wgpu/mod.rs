@@ -198,6 +198,18 @@ impl Backend for WgpuBackend {
     fn matmul(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Result<WgpuStorage> {
         kernels::matmul::matmul(&self.ctx, a, b, dims)
     }
+    fn relu_backward(
+        &self,
+        grad: &WgpuStorage,
+        out: &WgpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(WgpuStorage, WgpuStorage)> {
+        match kernels::elementwise::relu_backward(&self.ctx, grad, out, rows, cols)? {
+            Some(both) => Ok(both),
+            None => crate::backend::relu_backward_unfused(self, grad, out, rows, cols),
+        }
+    }
     fn linear(
         &self,
         a: &WgpuStorage,

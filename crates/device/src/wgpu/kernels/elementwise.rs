@@ -149,3 +149,33 @@ pub(crate) fn rand_uniform(ctx: &WgpuContext, len: usize, seed: u64) -> Result<W
     ctx.dispatch(&Kernel::new(Shader::Random, "rand_uniform"), &params, &[(1, &out)], groups)?;
     Ok(out)
 }
+
+/// `Backend::relu_backward` in one pass (`relu_backward` in binary.wgsl) where rows are whole
+/// vec4s; `None` where they are not (the caller runs the two ops).
+pub(crate) fn relu_backward(
+    ctx: &WgpuContext,
+    grad: &WgpuStorage,
+    out: &WgpuStorage,
+    rows: usize,
+    cols: usize,
+) -> Result<Option<(WgpuStorage, WgpuStorage)>> {
+    let threads = cols / 4;
+    let groups = threads.div_ceil(RELU_BACKWARD_WG);
+    if !cols.is_multiple_of(4)
+        || rows == 0
+        || cols == 0
+        || groups > ctx.limits.max_compute_workgroups_per_dimension as usize
+    {
+        return Ok(None);
+    }
+    let masked = alloc(ctx, || "relu_backward".into(), rows * cols)?;
+    let sums = alloc(ctx, || "relu_backward".into(), cols)?;
+    let params = BinaryParams::zeroed_with(threads);
+    let kernel = Kernel::new(Shader::Binary, "relu_backward");
+    let inputs = [(1, 5, grad), (2, 6, out)];
+    dispatch_staged(ctx, kernel, &params, &inputs, &[(3, &masked), (8, &sums)], [groups as u32, 1, 1])?;
+    Ok(Some((masked, sums)))
+}
+
+/// The workgroup size of `relu_backward` in binary.wgsl.
+const RELU_BACKWARD_WG: usize = 64;
