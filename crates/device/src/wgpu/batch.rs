@@ -90,36 +90,13 @@ impl WgpuContext {
         bindings: &[(u32, &WgpuStorage)],
         groups: [u32; 3],
     ) -> Result<()> {
-        self.dispatch_with_textures(kernel, params, bindings, &[], groups)
+        self.dispatch_with_textures(kernel, params, bindings, &[], &[], groups)
     }
 
-    /// `dispatch_with_textures` for a kernel that reads `sources` only through their texture
-    /// copies (the texture matmul): the batch holds them as it holds bound buffers.
-    pub fn dispatch_reading_copies<P: bytemuck::Pod>(
-        &self,
-        kernel: &Kernel,
-        params: &P,
-        bindings: &[(u32, &WgpuStorage)],
-        textures: &[(u32, &wgpu::TextureView)],
-        sources: &[&WgpuStorage],
-        groups: [u32; 3],
-    ) -> Result<()> {
-        self.record_dispatch(kernel, params, bindings, textures, sources, groups)
-    }
-
-    /// `dispatch`, with texture views bound at the given bindings too.
+    /// `dispatch`, with texture views bound at the given bindings too; `sources` are tensors the
+    /// kernel reads only through their texture copies (the texture matmul), held by the batch as
+    /// it holds bound buffers.
     pub fn dispatch_with_textures<P: bytemuck::Pod>(
-        &self,
-        kernel: &Kernel,
-        params: &P,
-        bindings: &[(u32, &WgpuStorage)],
-        textures: &[(u32, &wgpu::TextureView)],
-        groups: [u32; 3],
-    ) -> Result<()> {
-        self.record_dispatch(kernel, params, bindings, textures, &[], groups)
-    }
-
-    fn record_dispatch<P: bytemuck::Pod>(
         &self,
         kernel: &Kernel,
         params: &P,

@@ -161,7 +161,7 @@ pub(crate) fn matmul_texture(
         let pack = Kernel::new(Shader::MatmulTexture, "pack")
             .with("MODE", f64::from(mode))
             .with("K_WHOLE", f64::from(u8::from(d.k.is_multiple_of(4))));
-        ctx.dispatch_reading_copies(&pack, &params, &[], &[(1, &raw_view), (2, &view)], &[src], groups)?;
+        ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, &view)], &[src], groups)?;
         views.push(view);
         strides.push([panels as u32 * k4 * PANEL as u32, k4 * PANEL as u32, PANEL as u32, 1]);
         textures.push(packed);
@@ -192,7 +192,7 @@ pub(crate) fn matmul_texture(
     };
     let buffers = [(3, &out), (4, bias)];
     let operands = [(1, &views[0]), (2, &views[1])];
-    ctx.dispatch_reading_copies(&kernel, &params, &buffers, &operands, &[a, b], groups)?;
+    ctx.dispatch_with_textures(&kernel, &params, &buffers, &operands, &[a, b], groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
     for texture in textures {
         give_back(&ctx.pool, texture);

@@ -115,7 +115,7 @@ pub(crate) fn dispatch_staged_reading<P: bytemuck::Pod>(
         inputs.iter().map(|&(slot, _, x)| (slot, x)).chain(others.iter().copied()).collect();
     let textures: Vec<(u32, &wgpu::TextureView)> =
         inputs.iter().enumerate().map(|(i, &(_, slot, _))| (slot, staged.view(i))).collect();
-    ctx.dispatch_with_textures(&kernel.with("STAGED", staged.flag()), params, &buffers, &textures, groups)
+    ctx.dispatch_with_textures(&kernel.with("STAGED", staged.flag()), params, &buffers, &textures, &[], groups)
 }
 
 #[cfg(test)]
