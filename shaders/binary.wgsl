@@ -277,7 +277,7 @@ fn mul_add_relu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 // at every dispatch (see matmul_texture.wgsl).
 @group(0) @binding(8) var<storage, read_write> sums4: array<vec4<f32>>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(8)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let cols4 = p.n;
     let c = gid.x;

@@ -223,20 +223,40 @@ fn logsumexp(base: u32) -> f32 {
     return mx + log(sum);
 }
 
+// `cross_entropy` with `MEAN`: one workgroup covers every row and writes their mean loss to y[0].
+override MEAN: bool = false;
+var<workgroup> row_losses: array<f32, 256>;
+
+fn row_loss(row: u32) -> f32 {
+    let t = targets[row];
+    if !is_class(t) {
+        return bitcast<f32>(0x7fc00000u);
+    }
+    let base = row * p.cols;
+    return logsumexp(base) - x[base + u32(t)];
+}
+
 @compute @workgroup_size(256)
 fn cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let row = class_row(wg, nwg, li);
-    if row == p.rows {
+    if !MEAN {
+        if row < p.rows {
+            y[row] = row_loss(row);
+        }
         return;
     }
-    let t = targets[row];
-    if !is_class(t) {
-        y[row] = bitcast<f32>(0x7fc00000u);
-        return;
+    row_losses[li] = select(0.0, row_loss(row), row < p.rows);
+    workgroupBarrier();
+    if li == 0u {
+        // Over all 256 slots (zeros past the rows): a loop bounded by `p.rows` would let lavapipe
+        // inline it and recompile for each batch size.
+        var sum = 0.0;
+        for (var r = 0u; r < 256u; r++) {
+            sum += row_losses[r];
+        }
+        y[0] = sum / f32(p.rows);
     }
-    let base = row * p.cols;
-    y[row] = logsumexp(base) - x[base + u32(t)];
 }
 
 @compute @workgroup_size(256)

@@ -69,6 +69,17 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
         rows: usize,
         cols: usize,
     ) -> Result<Self::Storage>;
+    /// The mean over the rows of `cross_entropy` (PyTorch's `F.cross_entropy`), one value. Backends
+    /// compute it in the loss kernel where they can; this default reduces the rows' losses.
+    fn cross_entropy_mean(
+        &self,
+        logits: &Self::Storage,
+        targets: &Self::Storage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self::Storage> {
+        cross_entropy_mean_unfused(self, logits, targets, rows, cols)
+    }
     /// The gradient of `cross_entropy` for row gradients `grad` (`[rows]`, or one value for every
     /// row) times `scale`: `(softmax(row) - onehot(target)) * grad[row] * scale`, `[rows, cols]`.
     /// A mean over the rows is `scale = 1 / rows` on its one gradient, with no op of its own.
@@ -172,6 +183,18 @@ pub(crate) fn linear_unfused<B: Backend>(
         y = backend.unary(UnaryOp::Relu, &y, 0.0)?;
     }
     Ok(y)
+}
+
+/// `Backend::cross_entropy_mean` as two ops (the rows' losses, then their mean).
+pub(crate) fn cross_entropy_mean_unfused<B: Backend>(
+    backend: &B,
+    logits: &B::Storage,
+    targets: &B::Storage,
+    rows: usize,
+    cols: usize,
+) -> Result<B::Storage> {
+    let losses = backend.cross_entropy(logits, targets, rows, cols)?;
+    backend.reduce(ReduceOp::Mean, &losses, AxisDims { outer: 1, axis: rows, inner: 1 })
 }
 
 /// `Backend::relu_backward` as two ops (the masked gradient, then its column sums).

@@ -258,6 +258,13 @@ impl Device {
         check_class_rows("cross_entropy", logits, targets, None, rows, cols)?;
         on_backend!(self, "cross_entropy", |b, logits, targets| b.cross_entropy(logits, targets, rows, cols))
     }
+    pub fn cross_entropy_mean(&self, logits: &Storage, targets: &Storage, rows: usize, cols: usize) -> Result<Storage> {
+        check_class_rows("cross_entropy", logits, targets, None, rows, cols)?;
+        if rows == 0 {
+            return Err(Error::shape("cross_entropy", format!("cannot average an empty batch of {cols} classes")));
+        }
+        on_backend!(self, "cross_entropy", |b, logits, targets| b.cross_entropy_mean(logits, targets, rows, cols))
+    }
     pub fn cross_entropy_grad(
         &self,
         logits: &Storage,

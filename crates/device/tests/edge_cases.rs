@@ -1,5 +1,5 @@
 //! Edge cases the agreement tests do not reach: bad gather indices, reductions of many rows,
-//! empty tensors and products over an empty inner dimension, and many flushes of the lazy batch
+//! empty tensors and products over an empty inner dimension, fills, and many flushes of the lazy batch
 //! before one readback.
 
 use rand::rngs::StdRng;
@@ -52,6 +52,23 @@ fn hundreds_of_queued_ops_read_back_right() {
     }
     assert!(g.to_vec(&x).unwrap().iter().all(|&v| v == 300.0));
     g.synchronize().unwrap();
+}
+
+#[test]
+fn fills_of_every_size_hold_their_value() {
+    // Small fills are uploads, large ones kernels (16K elements apart); each lands in a pooled buffer
+    // a kernel wrote just before in the same batch, so an upload out of order would show old values.
+    let g = gpu();
+    let mut filled = Vec::new();
+    for (i, len) in [1, 5, 1024, 16384, 16385, 70_000].into_iter().enumerate() {
+        let scratch = g.binary_scalar(BinaryOp::Add, &g.full(len, -1.0).unwrap(), 9.0, false).unwrap();
+        drop(scratch);
+        filled.push((len, i as f32 + 0.5, g.full(len, i as f32 + 0.5).unwrap(), g.zeros(len).unwrap()));
+    }
+    for (len, value, full, zeros) in filled {
+        assert_eq!(g.to_vec(&full).unwrap(), vec![value; len], "full({len})");
+        assert_eq!(g.to_vec(&zeros).unwrap(), vec![0.0; len], "zeros({len})");
+    }
 }
 
 #[test]

@@ -338,6 +338,35 @@ fn cross_entropy_rows_and_gradient() {
     }
 }
 
+#[test]
+fn cross_entropy_mean_in_one_kernel_and_past_it() {
+    // Python: mean(logsumexp([1, 2, 3]) - 3, log 3) = (0.40760596444437 + 1.09861228866811) / 2.
+    let (g, c) =
+        on_both(&[&[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &[2.0, 1.0]], |d, xs| d.cross_entropy_mean(&xs[0], &xs[1], 2, 3));
+    assert_close(&g, &[0.753_109_1], 1e-6, 1e-6);
+    assert_close(&c, &[0.753_109_1], 1e-6, 1e-6);
+    // Up to 256 rows one workgroup computes the mean; past that the rows' losses are reduced. Each
+    // must equal the mean of the CPU's rows.
+    for &(rows, cols) in &[(1, 10), (128, 10), (255, 3), (256, 10), (257, 10), (1000, 7)] {
+        let mut r = rng(rows as u64 * 31 + cols as u64);
+        let logits = uniform(&mut r, rows * cols, -8.0, 8.0);
+        let targets: Vec<f32> = (0..rows).map(|i| ((i * 5 + 1) % cols) as f32).collect();
+        let (_, rows_cpu) = on_both(&[&logits, &targets], |d, xs| d.cross_entropy(&xs[0], &xs[1], rows, cols));
+        let want = rows_cpu.iter().map(|&v| f64::from(v)).sum::<f64>() / rows as f64;
+        let (gm, cm) = on_both(&[&logits, &targets], |d, xs| d.cross_entropy_mean(&xs[0], &xs[1], rows, cols));
+        assert_close(&gm, &[want as f32], 1e-5, 1e-6);
+        assert_close(&cm, &[want as f32], 1e-5, 1e-6);
+    }
+    // A row without a class makes the mean NaN; an empty batch has no mean.
+    let (g, c) = on_both(&[&[0.0; 6], &[1.0, 7.0]], |d, xs| d.cross_entropy_mean(&xs[0], &xs[1], 2, 3));
+    assert!(g[0].is_nan() && c[0].is_nan(), "{g:?} {c:?}");
+    for device in [Device::cpu(), gpu()] {
+        let empty = device.from_slice(&[]).unwrap();
+        let err = device.cross_entropy_mean(&empty, &empty, 0, 3).unwrap_err();
+        assert_eq!(err.to_string(), "cross_entropy: cannot average an empty batch of 3 classes");
+    }
+}
+
 fn reduce_tolerance(op: ReduceOp, axis: usize) -> (f32, f32) {
     match op {
         ReduceOp::Sum => (1e-5, 1e-6 * axis as f32),

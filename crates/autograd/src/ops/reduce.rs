@@ -109,16 +109,14 @@ impl Tensor {
             ));
         }
         super::index::check_indices("cross_entropy", targets, cols)?;
-        let mut storage = self.device().cross_entropy(self.storage(), targets.storage(), rows, cols)?;
-        let mut shape = targets.shape().clone();
-        if mean {
+        let (storage, shape) = if mean {
             if rows == 0 {
                 return Err(Error::shape("cross_entropy", format!("cannot average an empty batch {:?}", self.shape())));
             }
-            let all = AxisDims { outer: 1, axis: rows, inner: 1 };
-            storage = self.device().reduce(ReduceOp::Mean, &storage, all)?;
-            shape = Shape::new(Vec::new());
-        }
+            (self.device().cross_entropy_mean(self.storage(), targets.storage(), rows, cols)?, Shape::new(Vec::new()))
+        } else {
+            (self.device().cross_entropy(self.storage(), targets.storage(), rows, cols)?, targets.shape().clone())
+        };
         Ok(Tensor::from_op(storage, shape, self.device(), &[self], || Op::CrossEntropy {
             x: self.clone(),
             targets: targets.detach(),

@@ -164,6 +164,18 @@ impl Backend for WgpuBackend {
     ) -> Result<WgpuStorage> {
         kernels::reduce::cross_entropy(&self.ctx, logits, targets, None, rows, cols)
     }
+    fn cross_entropy_mean(
+        &self,
+        logits: &WgpuStorage,
+        targets: &WgpuStorage,
+        rows: usize,
+        cols: usize,
+    ) -> Result<WgpuStorage> {
+        match kernels::reduce::cross_entropy_mean(&self.ctx, logits, targets, rows, cols)? {
+            Some(mean) => Ok(mean),
+            None => crate::backend::cross_entropy_mean_unfused(self, logits, targets, rows, cols),
+        }
+    }
     fn cross_entropy_grad(
         &self,
         logits: &WgpuStorage,

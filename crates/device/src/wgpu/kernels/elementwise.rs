@@ -178,4 +178,4 @@ pub(crate) fn relu_backward(
 }
 
 /// The workgroup size of `relu_backward` in binary.wgsl.
-const RELU_BACKWARD_WG: usize = 64;
+const RELU_BACKWARD_WG: usize = 8;

@@ -136,6 +136,29 @@ pub(crate) fn softmax(ctx: &WgpuContext, x: &WgpuStorage, rows: usize, cols: usi
     Ok(out)
 }
 
+/// The rows a workgroup of `cross_entropy` covers: a batch of up to this many gets its mean loss
+/// from the same kernel.
+const CLASS_ROWS_PER_WORKGROUP: usize = 256;
+
+/// The mean of `cross_entropy` over `rows` in one kernel (`MEAN`), where one workgroup covers the
+/// rows; `None` for more rows.
+pub(crate) fn cross_entropy_mean(
+    ctx: &WgpuContext,
+    logits: &WgpuStorage,
+    targets: &WgpuStorage,
+    rows: usize,
+    cols: usize,
+) -> Result<Option<WgpuStorage>> {
+    if rows == 0 || rows > CLASS_ROWS_PER_WORKGROUP {
+        return Ok(None);
+    }
+    let out = alloc(ctx, || "cross_entropy".into(), 1)?;
+    let params = SoftmaxParams { rows: rows as u32, cols: cols as u32, ..Zeroable::zeroed() };
+    let kernel = Kernel::new(Shader::Softmax, "cross_entropy").with("MEAN", 1.0);
+    ctx.dispatch(&kernel, &params, &[(1, logits), (2, &out), (4, targets)], [1, 1, 1])?;
+    Ok(Some(out))
+}
+
 /// `cross_entropy` per row of `[rows, cols]` logits, or with row gradients `grad` (one per row, or
 /// one for all) and their factor, its gradient.
 pub(crate) fn cross_entropy(
