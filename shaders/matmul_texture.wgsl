@@ -40,11 +40,18 @@ struct Params {
     m: u32,
     n: u32,
     k4: u32,
-    log2_width: u32,
+    log2_width_a: u32,
     // Texel strides of A and of B: per batch, per panel of 32 rows, per 4 steps of k, and per row
     // (k-contiguous) or per step of k (k-major).
     a: vec4<u32>,
     b: vec4<u32>,
+    // Each operand's texture width as a power of two: a texel index `i` is texel
+    // `(i % width, i / width)`. A pitched copy (one row of the operand per texture row, see
+    // matmul_texture.rs `pitched_rows`) is read as width 2^16: `i = row << 16 | kq`.
+    log2_width_b: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> pp: PackParams;
@@ -164,11 +171,11 @@ var<private> acc: array<vec4<f32>, 32>;
 var<private> bq: array<vec4<f32>, 4>;
 
 fn fetch_a(i: u32) -> vec4<f32> {
-    return textureLoad(ta, texel(i, p.log2_width));
+    return textureLoad(ta, texel(i, p.log2_width_a));
 }
 
 fn fetch_b(i: u32) -> vec4<f32> {
-    return textureLoad(tb, texel(i, p.log2_width));
+    return textureLoad(tb, texel(i, p.log2_width_b));
 }
 
 // s: A[row r, k = 4 kq .. 4 kq + 3].

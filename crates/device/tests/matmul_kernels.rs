@@ -6,7 +6,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{Backend, CpuBackend, Device, MatmulDims, WgpuBackend};
+use soma_device::{Backend, BinaryOp, CpuBackend, Device, MatmulDims, Shape, WgpuBackend};
 
 fn backend() -> WgpuBackend {
     match gpu() {
@@ -94,11 +94,36 @@ fn texture_kernel_agrees_with_the_cpu() {
         (3, 36, 44, 20),
         (2, 36, 70, 20),
         (1, 36, 68, 2048),
+        // Rows a multiple of 2 KB long: k-contiguous operands are read from pitched copies (one row
+        // to a texture row), with partial panels and batches.
+        (2, 40, 36, 512),
+        (1, 33, 65, 512),
+        (3, 70, 36, 1024),
     ];
     for (i, &(batch, m, n, k)) in shapes.iter().enumerate() {
         for (transpose_a, transpose_b) in [(false, false), (false, true), (true, false), (true, true)] {
             check(&g, MatmulDims { batch, m, n, k, transpose_a, transpose_b }, 100 + 2 * i as u64);
         }
+    }
+}
+
+/// A tensor keeps one texture copy: read by a matmul as a pitched copy, then staged by an
+/// elementwise kernel (a copy of another layout replaces it), then by the matmul again.
+#[test]
+fn a_pitched_copy_and_a_staged_one_take_turns() {
+    let g = backend();
+    let cpu = CpuBackend;
+    let dims = MatmulDims { batch: 1, m: 64, n: 40, k: 512, transpose_a: false, transpose_b: true };
+    let (a, b) = (uniform(64 * 512, 11), uniform(40 * 512, 12));
+    let want = cpu.to_vec(&cpu.matmul(&cpu.from_slice(&a).unwrap(), &cpu.from_slice(&b).unwrap(), dims).unwrap());
+    let want = want.unwrap();
+    let (ga, gb) = (g.from_slice(&a).unwrap(), g.from_slice(&b).unwrap());
+    let doubled: Vec<f32> = a.iter().map(|v| v + v).collect();
+    for _ in 0..2 {
+        assert_close(&g.to_vec(&g.matmul(&ga, &gb, dims).unwrap()).unwrap(), &want, 1e-4, 1e-4);
+        let shape = Shape::new([64 * 512]);
+        let sum = g.binary(BinaryOp::Add, &ga, &shape, &ga, &shape).unwrap();
+        assert_eq!(g.to_vec(&sum).unwrap(), doubled);
     }
 }
 

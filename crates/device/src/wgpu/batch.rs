@@ -67,6 +67,7 @@ enum Command {
         src: Arc<PooledBuffer>,
         dst: wgpu::Texture,
         texels: u64,
+        row_texels: u64,
     },
 }
 
@@ -75,10 +76,12 @@ impl WgpuContext {
         self.batch.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a copy of `x` into `texture`, `texels` vec4s laid out row after row.
-    pub fn copy_to_texture(&self, x: &WgpuStorage, texture: &wgpu::Texture, texels: u64) {
+    /// Records a copy of `x`'s first `texels` vec4s into `texture`, `row_texels` to a texture row
+    /// (its width, or fewer: the rest of each row is padding).
+    pub fn copy_to_texture(&self, x: &WgpuStorage, texture: &wgpu::Texture, texels: u64, row_texels: u64) {
         let mut batch = self.lock_batch();
-        batch.commands.push(Command::CopyToTexture { src: x.buffer.clone(), dst: texture.clone(), texels });
+        let (src, dst) = (x.buffer.clone(), texture.clone());
+        batch.commands.push(Command::CopyToTexture { src, dst, texels, row_texels });
     }
 
     /// Records one dispatch of `kernel` with `params` at binding 0 and the storages at the given
@@ -292,8 +295,8 @@ impl WgpuContext {
                 Command::Readback { src, staging, bytes } => {
                     encoder.copy_buffer_to_buffer(src.buffer(), 0, staging, 0, *bytes);
                 }
-                Command::CopyToTexture { src, dst, texels } => {
-                    copy_to_texture(&mut encoder, src.buffer(), dst, *texels)
+                Command::CopyToTexture { src, dst, texels, row_texels } => {
+                    copy_to_texture(&mut encoder, src.buffer(), dst, *texels, *row_texels)
                 }
             }
         }
@@ -366,10 +369,15 @@ impl WgpuContext {
     }
 }
 
-/// Whole texture rows in one copy, then the last, partial row: a copy of whole rows past the end
-/// of the buffer would read out of bounds.
-fn copy_to_texture(encoder: &mut wgpu::CommandEncoder, src: &wgpu::Buffer, dst: &wgpu::Texture, texels: u64) {
-    let width = u64::from(dst.width());
+/// Whole texture rows (`width` texels of the buffer each) in one copy, then the last, partial row: a
+/// copy of whole rows past the end of the buffer would read out of bounds.
+fn copy_to_texture(
+    encoder: &mut wgpu::CommandEncoder,
+    src: &wgpu::Buffer,
+    dst: &wgpu::Texture,
+    texels: u64,
+    width: u64,
+) {
     let (full_rows, rest) = (texels / width, texels % width);
     let copy = |encoder: &mut wgpu::CommandEncoder, row: u64, texels: u64, rows: u64| {
         encoder.copy_buffer_to_texture(

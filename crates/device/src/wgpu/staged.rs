@@ -41,12 +41,44 @@ fn has_copy(x: &WgpuStorage, width: u32, rows: u32) -> bool {
 /// after row): the copy an earlier kernel made, or a new one recorded now and kept with `x`'s
 /// buffer for later kernels (a layer's input is read by its forward and its backward).
 pub(crate) fn texture_copy(ctx: &WgpuContext, x: &WgpuStorage, width: u32, rows: u32) -> wgpu::TextureView {
+    cached_copy(ctx, x, (width, rows), x.len.div_ceil(4) as u64, width)
+}
+
+/// Texels of padding after each row of a `pitched_copy`: 64 bytes, so rows whose length is a multiple
+/// of 1 KB do not all fall in the same cache sets.
+pub(crate) const PITCH_PAD: u32 = 4;
+
+/// A view of a copy of `x`, a matrix of `rows` rows of `row_texels` texels, one row to a texture row
+/// of `row_texels + PITCH_PAD` texels and `slack` more rows at the end (read, never used, by a
+/// kernel working in blocks). The row length must be a multiple of 256 bytes (a copy's row pitch).
+/// Kept with `x`'s buffer like `texture_copy`'s copies.
+pub(crate) fn pitched_copy(
+    ctx: &WgpuContext,
+    x: &WgpuStorage,
+    row_texels: u32,
+    rows: u32,
+    slack: u32,
+) -> wgpu::TextureView {
+    let size = (row_texels + PITCH_PAD, (rows + slack).next_multiple_of(64));
+    cached_copy(ctx, x, size, u64::from(rows) * u64::from(row_texels), row_texels)
+}
+
+/// `x`'s copy in a texture of `size` (width, and height at least), or a new one of `texels` texels
+/// of `x`, `row_texels` to a texture row, replacing the copy `x` had.
+fn cached_copy(
+    ctx: &WgpuContext,
+    x: &WgpuStorage,
+    size: (u32, u32),
+    texels: u64,
+    row_texels: u32,
+) -> wgpu::TextureView {
+    let (width, height) = size;
     let mut copy = x.buffer.texture_copy.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(texture) = copy.as_ref().filter(|t| t.width() == width && t.height() >= rows) {
+    if let Some(texture) = copy.as_ref().filter(|t| t.width() == width && t.height() >= height) {
         return texture.create_view(&Default::default());
     }
-    let texture = textures::take(ctx, width, rows);
-    ctx.copy_to_texture(x, &texture, x.len.div_ceil(4) as u64);
+    let texture = textures::take(ctx, width, height);
+    ctx.copy_to_texture(x, &texture, texels, u64::from(row_texels));
     let view = texture.create_view(&Default::default());
     if let Some(old) = copy.replace(texture) {
         textures::give_back(&ctx.pool, old);
