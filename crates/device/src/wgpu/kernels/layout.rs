@@ -57,8 +57,10 @@ fn kernel(entry: &'static str) -> Kernel {
 }
 
 /// Tensors of up to this many elements are filled by an upload, not a kernel: on lavapipe a 1-element
-/// upload costs ~5 us against ~24 us for a dispatch; they break even near 64K elements.
-const FILL_BY_UPLOAD: usize = 16 << 10;
+/// upload costs ~5 us against ~24 us for a dispatch (a loss's backward seed). Alone they break even
+/// near 64K elements, but with up to 16K `char_lm --quick` took 3.6 s an epoch instead of 3.4 (each
+/// upload is a new mapped staging buffer).
+const FILL_BY_UPLOAD: usize = 1 << 10;
 
 pub(crate) fn fill(ctx: &WgpuContext, op: &'static str, len: usize, value: f32) -> Result<WgpuStorage> {
     let out = alloc(ctx, || op.into(), len)?;
