@@ -276,8 +276,10 @@ fn mul_add_relu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 // from a parameter: lavapipe would inline a parameter bounding the loop and recompile the shader
 // at every dispatch (see matmul_texture.wgsl).
 @group(0) @binding(8) var<storage, read_write> sums4: array<vec4<f32>>;
+// Threads per workgroup: 8 on CPU-backed drivers, so a few hundred columns spread over every core.
+override RELU_BACKWARD_WG: u32 = 64u;
 
-@compute @workgroup_size(8)
+@compute @workgroup_size(RELU_BACKWARD_WG)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let cols4 = p.n;
     let c = gid.x;

@@ -246,7 +246,11 @@ fn cross_entropy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
         }
         return;
     }
-    row_losses[li] = select(0.0, row_loss(row), row < p.rows);
+    var loss = 0.0;
+    if row < p.rows {
+        loss = row_loss(row);
+    }
+    row_losses[li] = loss;
     workgroupBarrier();
     if li == 0u {
         // Over all 256 slots (zeros past the rows): a loop bounded by `p.rows` would let lavapipe

@@ -107,6 +107,27 @@ macro_rules! on_backend {
 }
 
 /// `[rows, cols]` logits with `[rows]` targets (and row gradients), and at least one class.
+/// The operands of a product: `batch` matrices of `m x k` and of `k x n` values.
+fn check_matmul_operands(op: &'static str, x: &Storage, y: &Storage, d: &MatmulDims) -> Result<()> {
+    let (want_x, want_y) = (d.batch * d.m * d.k, d.batch * d.k * d.n);
+    if x.len() != want_x || y.len() != want_y {
+        return Err(Error::shape(
+            op,
+            format!(
+                "a batch of {} [{}, {}] x [{}, {}] products needs {want_x} and {want_y} values, got {} and {}",
+                d.batch,
+                d.m,
+                d.k,
+                d.k,
+                d.n,
+                x.len(),
+                y.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_class_rows(
     op: &'static str,
     logits: &Storage,
@@ -296,6 +317,7 @@ impl Device {
         on_backend!(self, dims.kind.name(), |b, gi, gh, state, grad| b.cell_grad(gi, gh, state, grad, dims, wrt))
     }
     pub fn matmul(&self, x: &Storage, y: &Storage, dims: MatmulDims) -> Result<Storage> {
+        check_matmul_operands("matmul", x, y, &dims)?;
         on_backend!(self, "matmul", |b, x, y| b.matmul(x, y, dims))
     }
     /// The gradient through a ReLU whose output is `out` (`grad` where `out > 0`) for
@@ -317,6 +339,7 @@ impl Device {
         bias: Option<&Storage>,
         relu: bool,
     ) -> Result<Storage> {
+        check_matmul_operands("linear", x, y, &dims)?;
         let Some(bias) = bias else {
             return on_backend!(self, "linear", |b, x, y| b.linear(x, y, dims, None, relu));
         };

@@ -56,12 +56,13 @@ fn hundreds_of_queued_ops_read_back_right() {
 
 #[test]
 fn fills_of_every_size_hold_their_value() {
-    // Small fills are uploads, large ones kernels (1K elements apart); each lands in a pooled buffer
-    // a kernel wrote just before in the same batch, so an upload out of order would show old values.
+    // Small fills are uploads, large ones kernels (1K elements apart); each takes a pooled buffer
+    // that a kernel wrote (8.0s) before, so a fill that wrote nothing, or only part, shows old values.
     let g = gpu();
     let mut filled = Vec::new();
     for (i, len) in [1, 5, 1024, 1025, 16385, 70_000].into_iter().enumerate() {
         let scratch = g.binary_scalar(BinaryOp::Add, &g.full(len, -1.0).unwrap(), 9.0, false).unwrap();
+        g.synchronize().unwrap();
         drop(scratch);
         filled.push((len, i as f32 + 0.5, g.full(len, i as f32 + 0.5).unwrap(), g.zeros(len).unwrap()));
     }

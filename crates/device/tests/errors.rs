@@ -46,6 +46,22 @@ fn over_limit_allocations_are_limit_errors() {
 }
 
 #[test]
+fn products_of_operands_of_the_wrong_length_name_the_op() {
+    let dims = MatmulDims { batch: 2, m: 3, n: 4, k: 5, transpose_a: false, transpose_b: false };
+    for device in [Device::cpu(), gpu()] {
+        let (x, y) = (device.from_slice(&[1.0; 30]).unwrap(), device.from_slice(&[1.0; 39]).unwrap());
+        let err = device.matmul(&x, &y, dims).unwrap_err();
+        assert!(matches!(err, Error::Shape { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "matmul: a batch of 2 [3, 5] x [5, 4] products needs 30 and 40 values, got 30 and 39"
+        );
+        let err = device.linear(&y, &x, dims, None, true).unwrap_err();
+        assert!(err.to_string().starts_with("linear: a batch of 2"), "{err}");
+    }
+}
+
+#[test]
 fn unary_over_the_limit_names_the_op() {
     // Just past the binding limit, so no 4 GiB buffer is ever needed: the check comes first.
     let b = wgpu_backend();

@@ -51,7 +51,8 @@ pub(crate) const PITCH_PAD: u32 = 4;
 /// A view of a copy of `x`, a matrix of `rows` rows of `row_texels` texels, one row to a texture row
 /// of `row_texels + PITCH_PAD` texels and `slack` more rows at the end (read, never used, by a
 /// kernel working in blocks). The row length must be a multiple of 256 bytes (a copy's row pitch).
-/// Kept with `x`'s buffer like `texture_copy`'s copies.
+/// Kept with `x`'s buffer like `texture_copy`'s copies (their widths are powers of two and these
+/// never are, so a cached copy's width tells its layout).
 pub(crate) fn pitched_copy(
     ctx: &WgpuContext,
     x: &WgpuStorage,

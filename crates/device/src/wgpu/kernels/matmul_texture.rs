@@ -230,7 +230,8 @@ fn placeholder(ctx: &WgpuContext) -> Result<&WgpuStorage> {
 fn pitched_rows(ctx: &WgpuContext, d: &MatmulDims, rows: usize, k_major: bool) -> Option<u32> {
     let max = ctx.limits.max_texture_dimension_2d.min(1 << 16) as usize;
     let all_rows = d.batch.checked_mul(rows)?;
-    let fits = d.k / 4 + PITCH_PAD as usize <= max && all_rows + PANEL <= max.min(1 << 15);
+    let height = (all_rows + PANEL).next_multiple_of(64);
+    let fits = d.k / 4 + PITCH_PAD as usize <= max && height <= max.min(1 << 15);
     (!k_major && d.k.is_multiple_of(512) && fits).then_some(all_rows as u32)
 }
 
