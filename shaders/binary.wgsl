@@ -253,7 +253,8 @@ fn map_mul_add(wg: vec3<u32>, nwg: vec3<u32>, li: u32, relu: bool) {
         let i = start + k * 256u;
         if i < n4 {
             let v = load_a(i) * load_b(i) + load_c(i);
-            out4[i] = select(v, max(v, vec4(0.0)), relu);
+            // The ReLU as `unary_relu` computes it (NaN becomes 0), as this may stand in for one.
+            out4[i] = select(v, select(vec4(0.0), v, v > vec4(0.0)), relu);
         }
     }
 }

@@ -1,6 +1,7 @@
-//! A ReLU of an elementwise sum whose result nothing else keeps runs fused into the sum's kernel
-//! when the batch is submitted (`relu(a + b)`: one pass over memory); where the sum is kept, both
-//! run. Either way the values are the CPU's.
+//! Elementwise kernels whose intermediate result nothing else keeps run fused when the batch is
+//! submitted: a ReLU into the sum before it (`relu(a + b)`: one pass over memory), a product into
+//! the sum of it (`a * b + c`: `mul_add`), and both (`mul_add_relu`); where the intermediate is
+//! kept, each runs. Either way the values are the CPU's.
 
 use std::sync::Mutex;
 
@@ -47,6 +48,55 @@ fn relu_of_a_dropped_sum_is_fused_and_exact() {
         assert_close(&kept, &want, 0.0, 0.0);
         let want_sum: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
         assert_close(&sum.unwrap(), &want_sum, 0.0, 0.0);
+    }
+}
+
+/// `a * b + c` (or `c + a * b`), then a ReLU of it when `relu`, on `device`; the product is dropped
+/// before the batch is submitted unless `keep_product`. Returns the result's values.
+fn product_sum(
+    device: &Device,
+    [a, b, c]: [&[f32]; 3],
+    product_first: bool,
+    relu: bool,
+    keep_product: bool,
+) -> Vec<f32> {
+    let shape = Shape::new(vec![a.len()]);
+    let [a, b, c] = [a, b, c].map(|v| device.from_slice(v).unwrap());
+    let product = device.binary(BinaryOp::Mul, &a, &shape, &b, &shape).unwrap();
+    let (x, y) = if product_first { (&product, &c) } else { (&c, &product) };
+    let mut out = device.binary(BinaryOp::Add, x, &shape, y, &shape).unwrap();
+    if relu {
+        out = device.unary(UnaryOp::Relu, &out, 0.0).unwrap();
+    }
+    let kept = keep_product.then_some(product);
+    let values = device.to_vec(&out).unwrap();
+    drop(kept);
+    values
+}
+
+#[test]
+fn a_dropped_product_is_summed_in_one_kernel_with_its_relu() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let gpu = gpu();
+    let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
+    // Staged on lavapipe (a texture copy of the product between the kernels), and not.
+    for n in [1 << 18, 1001] {
+        let (a, b, c) = (values(n, 2), values(n, 9), values(n, 4));
+        for (product_first, relu) in [(true, false), (false, false), (true, true), (false, true)] {
+            let want = product_sum(&Device::cpu(), [&a, &b, &c], product_first, relu, false);
+            assert!(!relu || want.contains(&0.0));
+            let case = format!("n = {n}, product first {product_first}, relu {relu}");
+            let before = backend.fused_epilogues();
+            let fused = product_sum(&gpu, [&a, &b, &c], product_first, relu, false);
+            // The product into the sum, then the ReLU into that.
+            assert_eq!(backend.fused_epilogues(), before + 1 + u64::from(relu), "{case}");
+            assert_close(&fused, &want, 1e-6, 1e-6);
+            let before = backend.fused_epilogues();
+            let kept = product_sum(&gpu, [&a, &b, &c], product_first, relu, true);
+            // A kept product is computed on its own; only the ReLU joins the sum.
+            assert_eq!(backend.fused_epilogues(), before + u64::from(relu), "{case}, product kept");
+            assert_close(&kept, &want, 1e-6, 1e-6);
+        }
     }
 }
 

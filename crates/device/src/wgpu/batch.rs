@@ -18,7 +18,7 @@ use super::WgpuStorage;
 use super::context::WgpuContext;
 use super::pipelines::Kernel;
 use super::pool::PooledBuffer;
-use crate::{Error, Result};
+use crate::{BinaryOp, Error, Result};
 
 /// Dispatches recorded before the batch is submitted without waiting. Submitting sooner lets the
 /// device start while the rest of a step is recorded and encoded (encoding a 35-dispatch MLP step
@@ -48,7 +48,7 @@ enum Command {
         bindings: Vec<(u32, Arc<PooledBuffer>, u64)>,
         textures: Vec<(u32, wgpu::TextureView)>,
         /// Tensors read only through their texture copies, held like the bound buffers (so a
-        /// copy the dispatch reads is not fused away: `fuse_relu_epilogues` counts holders).
+        /// copy the dispatch reads is not fused away: `fuse_epilogues` counts holders).
         sources: Vec<Arc<PooledBuffer>>,
         groups: [u32; 3],
     },
@@ -248,7 +248,7 @@ impl WgpuContext {
                 usage: wgpu::BufferUsages::UNIFORM,
             })
         });
-        self.fuse_relu_epilogues(&mut batch.commands);
+        self.fuse_epilogues(&mut batch.commands);
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("soma") });
         let mut commands = batch.commands.iter().peekable();
         while let Some(command) = commands.next() {
@@ -309,34 +309,87 @@ impl WgpuContext {
 }
 
 impl WgpuContext {
-    /// Rewrites `binary_same` followed by a ReLU of its result (and the result's texture copy the
-    /// ReLU reads) into one `binary_same` with its `RELU` epilogue writing the ReLU's output, where
-    /// nothing but these commands holds the intermediate result: the tensor was dropped before the
-    /// batch was submitted, as `(&a + &b)?.relu()` drops its sum. One pass over memory instead of
-    /// two, and no copy.
-    fn fuse_relu_epilogues(&self, commands: &mut Vec<Command>) {
+    /// Fuses elementwise kernels whose intermediate result nothing else keeps (the tensor was
+    /// dropped before the batch was submitted, as `(&a + &b)?.relu()` drops its sum): a product
+    /// summed with another tensor becomes `mul_add`, and a ReLU of a sum or of `mul_add` becomes
+    /// their `RELU` epilogue (`mul_add_relu`). One pass over memory instead of two or three, and
+    /// no texture copy of the intermediate. Autograd keeps the intermediates it differentiates
+    /// through, so training is unaffected.
+    fn fuse_epilogues(&self, commands: &mut Vec<Command>) {
         let mut i = 0;
         while i + 1 < commands.len() {
-            if let Some((fused, consumed)) = self.relu_epilogue(&commands[i..]) {
-                commands.splice(i..i + consumed, [fused]);
+            let rewrite = self.product_sum(&commands[i..]).or_else(|| self.relu_epilogue(&commands[i..]));
+            if let Some((fused, consumed, intermediate)) = rewrite {
+                // Copies of other tensors recorded in between (the fused kernel's other inputs)
+                // stay, before it; the intermediate's copy goes.
+                let replaced: Vec<Command> = commands.drain(i..i + consumed).collect();
+                let mut kept: Vec<Command> = replaced
+                    .into_iter()
+                    .filter(|c| matches!(c, Command::CopyToTexture { src, .. } if !Arc::ptr_eq(src, &intermediate)))
+                    .collect();
+                let at = i + kept.len();
+                kept.push(fused);
+                commands.splice(i..i, kept);
                 self.fused_epilogues.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // The fused kernel may start a pattern too (a product and sum, then a ReLU).
+                i = at;
+                continue;
             }
             i += 1;
         }
     }
 
-    /// The fused dispatch for `commands` starting with the pattern, and how many commands it
-    /// replaces.
-    fn relu_epilogue(&self, commands: &[Command]) -> Option<(Command, usize)> {
+    /// `binary_same` multiplying, then `binary_same` adding its product to another tensor: one
+    /// `mul_add`, how many commands it replaces, and the product.
+    fn product_sum(&self, commands: &[Command]) -> Option<(Command, usize, Arc<PooledBuffer>)> {
+        let (product, at) = dropped_intermediate(commands)?;
+        let (Command::Dispatch { kernel: mul, .. }, Command::Dispatch { kernel: add, .. }) =
+            (&commands[0], &commands[at])
+        else {
+            return None;
+        };
+        let staged = |k: &Kernel| k.constants.iter().find(|&&(n, _)| n == "STAGED").map(|&(_, v)| v);
+        if !is_binary_same(mul, BinaryOp::Mul) || !is_binary_same(add, BinaryOp::Add) || staged(mul) != staged(add) {
+            return None;
+        }
+        let (
+            Command::Dispatch { params, bindings, textures, sources, groups, .. },
+            Command::Dispatch { bindings: add_bindings, textures: add_textures, sources: add_sources, .. },
+        ) = (&commands[0], &commands[at])
+        else {
+            return None;
+        };
+        // The addend's slot in the sum (1 or 2), its texture copy's (5 or 6), and the sum's output.
+        let (slot, addend, bytes) = add_bindings.iter().find(|(s, b, _)| *s != 3 && !Arc::ptr_eq(b, product))?;
+        let out = add_bindings.iter().find(|&&(s, _, _)| s == 3)?;
+        let addend_texture = add_textures.iter().find(|&&(s, _)| s == slot + 4)?;
+        let mut kernel = Kernel::new(mul.shader, "mul_add");
+        kernel.constants.extend(staged(mul).map(|v| ("STAGED", v)));
+        let pipeline = self.pipelines.get(&self.device, &kernel).ok()?;
+        let mut fused_bindings: Vec<_> = bindings.iter().filter(|&&(s, _, _)| s != 3).cloned().collect();
+        fused_bindings.extend([(4, addend.clone(), *bytes), out.clone()]);
+        let mut fused_textures = textures.clone();
+        fused_textures.push((7, addend_texture.1.clone()));
+        let fused = Command::Dispatch {
+            kernel,
+            pipeline,
+            params: *params,
+            bindings: fused_bindings,
+            textures: fused_textures,
+            sources: sources.iter().chain(add_sources).cloned().collect(),
+            groups: *groups,
+        };
+        Some((fused, at + 1, product.clone()))
+    }
+
+    /// A sum (`binary_same` adding) or `mul_add`, then a ReLU of its result: the first with its
+    /// ReLU epilogue writing the ReLU's output, how many commands it replaces, and the sum.
+    fn relu_epilogue(&self, commands: &[Command]) -> Option<(Command, usize, Arc<PooledBuffer>)> {
+        let (sum, at) = dropped_intermediate(commands)?;
         let Command::Dispatch { kernel, params, bindings, textures, sources, groups, .. } = &commands[0] else {
             return None;
         };
-        let is_sum = kernel.entry == "binary_same" && !kernel.constants.iter().any(|&(n, _)| n == "RELU");
-        let (_, sum, _) = bindings.iter().find(|&&(slot, _, _)| slot == 3).filter(|_| is_sum)?;
-        // The ReLU reads the sum from a texture copy made just before it, or from its buffer.
-        let copied = matches!(&commands[1], Command::CopyToTexture { src, .. } if Arc::ptr_eq(src, sum));
-        let relu = commands.get(1 + usize::from(copied))?;
-        let Command::Dispatch { kernel: relu_kernel, bindings: relu_bindings, .. } = relu else {
+        let Command::Dispatch { kernel: relu_kernel, bindings: relu_bindings, .. } = &commands[at] else {
             return None;
         };
         let reads_sum = relu_bindings.iter().any(|(slot, b, _)| *slot == 1 && Arc::ptr_eq(b, sum));
@@ -344,13 +397,13 @@ impl WgpuContext {
         if relu_kernel.entry != "unary_relu" || !reads_sum {
             return None;
         }
-        // Held by the sum's dispatch, its copy and the ReLU, and by nothing else.
-        let held = 2 + usize::from(copied);
-        let sum_held_elsewhere = Arc::strong_count(sum) != held;
-        if sum_held_elsewhere {
+        let fused_kernel = if is_binary_same(kernel, BinaryOp::Add) {
+            kernel.clone().with("RELU", 1.0)
+        } else if kernel.entry == "mul_add" {
+            Kernel { entry: "mul_add_relu", ..kernel.clone() }
+        } else {
             return None;
-        }
-        let fused_kernel = kernel.clone().with("RELU", 1.0);
+        };
         let pipeline = self.pipelines.get(&self.device, &fused_kernel).ok()?;
         let bindings = bindings
             .iter()
@@ -365,8 +418,36 @@ impl WgpuContext {
             sources: sources.clone(),
             groups: *groups,
         };
-        Some((fused, 2 + usize::from(copied)))
+        Some((fused, at + 1, sum.clone()))
     }
+}
+
+/// Whether `kernel` is `binary_same` computing `op`, without an epilogue.
+fn is_binary_same(kernel: &Kernel, op: BinaryOp) -> bool {
+    kernel.entry == "binary_same"
+        && kernel.constants.iter().any(|&(n, v)| n == "OP" && v == f64::from(op.code()))
+        && !kernel.constants.iter().any(|&(n, _)| n == "RELU")
+}
+
+/// The result of the dispatch `commands[0]` (its binding 3) where the next dispatch reads it once,
+/// directly or through a texture copy among the copies recorded between them (a staged kernel's
+/// inputs), and nothing but these commands holds it; with the reading dispatch's index.
+fn dropped_intermediate(commands: &[Command]) -> Option<(&Arc<PooledBuffer>, usize)> {
+    let Command::Dispatch { bindings, .. } = &commands[0] else {
+        return None;
+    };
+    let (_, result, _) = bindings.iter().find(|&&(slot, _, _)| slot == 3)?;
+    let at = 1 + commands[1..].iter().take_while(|c| matches!(c, Command::CopyToTexture { .. })).count();
+    let copies = commands[1..at]
+        .iter()
+        .filter(|c| matches!(c, Command::CopyToTexture { src, .. } if Arc::ptr_eq(src, result)))
+        .count();
+    let Command::Dispatch { bindings: next, .. } = commands.get(at)? else {
+        return None;
+    };
+    let reads = next.iter().filter(|(slot, b, _)| *slot != 3 && Arc::ptr_eq(b, result)).count();
+    // Held by the producer, its copy and the reader, and by nothing else.
+    (reads == 1 && copies <= 1 && Arc::strong_count(result) == 2 + copies).then_some((result, at))
 }
 
 /// Whole texture rows (`width` texels of the buffer each) in one copy, then the last, partial row: a

@@ -26,7 +26,7 @@ pub(crate) struct WgpuContext {
     pub texture_reads: AtomicBool,
     /// The 1x1 texture bound in place of staged inputs where none are staged.
     pub texture_placeholder: OnceLock<wgpu::TextureView>,
-    /// How many ReLUs were fused into the sum before them (batch.rs `fuse_relu_epilogues`).
+    /// How many elementwise kernels were fused into the one before them (batch.rs `fuse_epilogues`).
     pub fused_epilogues: AtomicU64,
     /// A 4-element buffer bound where a kernel's optional buffer is absent (the matmul's bias).
     pub buffer_placeholder: OnceLock<WgpuStorage>,

@@ -85,8 +85,8 @@ impl WgpuBackend {
     pub fn matmul_subgroup(&self, a: &WgpuStorage, b: &WgpuStorage, dims: MatmulDims) -> Option<Result<WgpuStorage>> {
         self.ctx.cpu_subgroups.then(|| kernels::matmul::matmul_subgroup(&self.ctx, a, b, dims))
     }
-    /// How many ReLUs have run fused into the elementwise op before them, because nothing else
-    /// read that op's result (`relu(a + b)`): for tests and benchmarks.
+    /// How many elementwise kernels have run fused into the one before them, because nothing else
+    /// read that one's result (`relu(a + b)`, `a * b + c`): for tests and benchmarks.
     pub fn fused_epilogues(&self) -> u64 {
         self.ctx.fused_epilogues.load(std::sync::atomic::Ordering::Relaxed)
     }
