@@ -26,10 +26,13 @@ impl MlpStep {
         Ok(MlpStep { model, optimizer: Adam::new(1e-3), x, y })
     }
 
-    /// One forward, backward and optimizer step; returns the loss (not read back).
+    /// One forward, backward and optimizer step; returns the loss (not read back), detached: a
+    /// caller keeping it (criterion keeps the last 8 results) keeps one value, not the step's graph
+    /// and activations, as PyTorch frees a graph's saved tensors in `backward()`. (Keeping the
+    /// graphs made criterion's GPU step 0.4-0.7 ms slower on lavapipe: 6.0-6.7 vs 5.4-6.0 ms.)
     pub fn step(&mut self) -> Result<Tensor> {
         let loss = loss::cross_entropy(&self.model.forward(&self.x)?, &self.y)?;
         self.optimizer.step(&self.model, &loss.backward()?)?;
-        Ok(loss)
+        Ok(loss.detach())
     }
 }
