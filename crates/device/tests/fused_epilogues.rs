@@ -100,6 +100,36 @@ fn a_dropped_product_is_summed_in_one_kernel_with_its_relu() {
     }
 }
 
+/// Chains recorded back to back without a readback span the batch's periodic submits; each is still
+/// fused whole, since a batch is submitted before a dispatch is recorded and not while the last one
+/// may be fused with the next.
+#[test]
+fn chains_across_periodic_submits_are_all_fused() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let gpu = gpu();
+    let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
+    let n = 4096;
+    let shape = Shape::new(vec![n]);
+    let (a, b, c) = (values(n, 1), values(n, 2), values(n, 3));
+    let want = product_sum(&Device::cpu(), [&a, &b, &c], true, true, false);
+    let [a, b, c] = [&a, &b, &c].map(|v| gpu.from_slice(v).unwrap());
+    gpu.synchronize().unwrap();
+    let before = backend.fused_epilogues();
+    let chains = 40;
+    let outs: Vec<_> = (0..chains)
+        .map(|_| {
+            let product = gpu.binary(BinaryOp::Mul, &a, &shape, &b, &shape).unwrap();
+            let sum = gpu.binary(BinaryOp::Add, &product, &shape, &c, &shape).unwrap();
+            gpu.unary(UnaryOp::Relu, &sum, 0.0).unwrap()
+        })
+        .collect();
+    gpu.synchronize().unwrap();
+    assert_eq!(backend.fused_epilogues(), before + 2 * chains, "a chain was split or kept");
+    for out in &outs {
+        assert_close(&gpu.to_vec(out).unwrap(), &want, 1e-6, 1e-6);
+    }
+}
+
 /// A matmul reads its operands' texture copies without binding their buffers: a sum it reads in
 /// the same batch is not fused away with its copy, even when the tensor is dropped before the
 /// batch is submitted.

@@ -71,6 +71,20 @@ enum Command {
     },
 }
 
+impl Batch {
+    /// Whether the last dispatch recorded may be fused with a next one: a product or a sum
+    /// (`binary_same` without an epilogue), or `mul_add`.
+    fn ends_in_fusable(&self) -> bool {
+        let last = self.commands.iter().rev().find_map(|c| match c {
+            Command::Dispatch { kernel, .. } => Some(kernel),
+            _ => None,
+        });
+        last.is_some_and(|k| {
+            is_binary_same(k, BinaryOp::Mul) || is_binary_same(k, BinaryOp::Add) || k.entry == "mul_add"
+        })
+    }
+}
+
 impl WgpuContext {
     fn lock_batch(&self) -> MutexGuard<'_, Batch> {
         self.batch.lock().unwrap_or_else(|p| p.into_inner())
@@ -122,6 +136,12 @@ impl WgpuContext {
             })
             .collect();
         let mut batch = self.lock_batch();
+        // Submitted before a dispatch is recorded rather than after: by then the ops recorded before
+        // have returned, so a statement's dropped intermediates can be fused (`fuse_epilogues`);
+        // and not while the last dispatch may be fused with this one (a product, then its sum).
+        if batch.dispatches >= FLUSH_EVERY && (batch.dispatches >= 2 * FLUSH_EVERY || !batch.ends_in_fusable()) {
+            self.flush(&mut batch);
+        }
         let align = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16) as usize;
         let offset = batch.params.len().next_multiple_of(align);
         let bytes = bytemuck::bytes_of(params);
@@ -137,9 +157,6 @@ impl WgpuContext {
             groups,
         });
         batch.dispatches += 1;
-        if batch.dispatches >= FLUSH_EVERY {
-            self.flush(&mut batch);
-        }
         Ok(())
     }
 
