@@ -3,13 +3,23 @@
 //! the sum of it (`a * b + c`: `mul_add`), and both (`mul_add_relu`); where the intermediate is
 //! kept, each runs. Either way the values are the CPU's.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use soma_device::testing::{assert_close, gpu};
-use soma_device::{BinaryOp, Device, MatmulDims, Shape, UnaryOp};
+use soma_device::{BinaryOp, Device, MatmulDims, Shape, UnaryOp, WgpuBackend};
 
 /// The tests share the device's batch and count fusions, so they run one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The GPU, as a device and as its backend (for the fusion count), with no other test of this file
+/// running while the guard lives.
+fn gpu_alone() -> (MutexGuard<'static, ()>, Device, WgpuBackend) {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let gpu = gpu();
+    let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
+    let backend = backend.clone();
+    (one, gpu, backend)
+}
 
 fn values(n: usize, seed: u32) -> Vec<f32> {
     (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0).collect()
@@ -28,9 +38,7 @@ fn relu_of_sum(device: &Device, a: &[f32], b: &[f32], keep_sum: bool) -> (Vec<f3
 
 #[test]
 fn relu_of_a_dropped_sum_is_fused_and_exact() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let gpu = gpu();
-    let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
+    let (_one, gpu, backend) = gpu_alone();
     // Large enough that the ReLU reads a texture copy of the sum on lavapipe, and a small one.
     for n in [1 << 18, 1001] {
         let (a, b) = (values(n, 1), values(n, 7));
@@ -76,9 +84,7 @@ fn product_sum(
 
 #[test]
 fn a_dropped_product_is_summed_in_one_kernel_with_its_relu() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let gpu = gpu();
-    let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
+    let (_one, gpu, backend) = gpu_alone();
     // Staged on lavapipe (a texture copy of the product between the kernels), and not.
     for n in [1 << 18, 1001] {
         let (a, b, c) = (values(n, 2), values(n, 9), values(n, 4));
@@ -105,9 +111,7 @@ fn a_dropped_product_is_summed_in_one_kernel_with_its_relu() {
 /// may be fused with the next.
 #[test]
 fn chains_across_periodic_submits_are_all_fused() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let gpu = gpu();
-    let Device::Wgpu(backend) = &gpu else { panic!("gpu() is a wgpu device") };
+    let (_one, gpu, backend) = gpu_alone();
     let n = 4096;
     let shape = Shape::new(vec![n]);
     let (a, b, c) = (values(n, 1), values(n, 2), values(n, 3));
