@@ -360,8 +360,12 @@ impl WgpuContext {
     /// `mul_add`, how many commands it replaces, and the product.
     fn product_sum(&self, commands: &[Command]) -> Option<(Command, usize, Arc<PooledBuffer>)> {
         let (product, at) = dropped_intermediate(commands)?;
-        let (Command::Dispatch { kernel: mul, .. }, Command::Dispatch { kernel: add, .. }) =
-            (&commands[0], &commands[at])
+        let (
+            Command::Dispatch { kernel: mul, params, bindings, textures, sources, groups, .. },
+            Command::Dispatch {
+                kernel: add, bindings: add_bindings, textures: add_textures, sources: add_sources, ..
+            },
+        ) = (&commands[0], &commands[at])
         else {
             return None;
         };
@@ -369,13 +373,6 @@ impl WgpuContext {
         if !is_binary_same(mul, BinaryOp::Mul) || !is_binary_same(add, BinaryOp::Add) || staged(mul) != staged(add) {
             return None;
         }
-        let (
-            Command::Dispatch { params, bindings, textures, sources, groups, .. },
-            Command::Dispatch { bindings: add_bindings, textures: add_textures, sources: add_sources, .. },
-        ) = (&commands[0], &commands[at])
-        else {
-            return None;
-        };
         // The addend's slot in the sum (1 or 2), its texture copy's (5 or 6), and the sum's output.
         let (slot, addend, bytes) = add_bindings.iter().find(|(s, b, _)| *s != 3 && !Arc::ptr_eq(b, product))?;
         let out = add_bindings.iter().find(|&&(s, _, _)| s == 3)?;
