@@ -81,10 +81,11 @@ impl Tensor {
     }
     pub fn from_slice(data: &[f32], shape: impl Into<Shape>, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        if shape.numel() != data.len() {
+        let numel = shape.checked_numel("from_vec")?;
+        if numel != data.len() {
             return Err(Error::shape(
                 "from_vec",
-                format!("{} values do not fill shape {shape:?} ({} elements)", data.len(), shape.numel()),
+                format!("{} values do not fill shape {shape:?} ({numel} elements)", data.len()),
             ));
         }
         Ok(Tensor::make(device.from_slice(data)?, shape, device.clone(), None))
@@ -104,10 +105,11 @@ impl Tensor {
                 });
             }
         };
-        if len != shape.numel() {
+        let numel = shape.checked_numel("from_storage")?;
+        if len != numel {
             return Err(Error::shape(
                 "from_storage",
-                format!("{len} values do not fill shape {shape:?} ({} elements)", shape.numel()),
+                format!("{len} values do not fill shape {shape:?} ({numel} elements)"),
             ));
         }
         Ok(Tensor::make(storage, shape, device.clone(), None))
@@ -124,7 +126,7 @@ impl Tensor {
     }
     pub fn full(shape: impl Into<Shape>, value: f32, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        Ok(Tensor::make(device.full(shape.numel(), value)?, shape, device.clone(), None))
+        Ok(Tensor::make(device.full(shape.checked_numel("full")?, value)?, shape, device.clone(), None))
     }
     /// `[0, 1, ..., n - 1]`.
     pub fn arange(n: usize, device: &Device) -> Result<Tensor> {
@@ -134,7 +136,8 @@ impl Tensor {
     /// Uniform numbers in [0, 1); the same values on every device for the same seed.
     pub fn rand(shape: impl Into<Shape>, rng: &mut Rng, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        Ok(Tensor::make(device.rand_uniform(shape.numel(), rng.next_seed())?, shape, device.clone(), None))
+        let numel = shape.checked_numel("rand")?;
+        Ok(Tensor::make(device.rand_uniform(numel, rng.next_seed())?, shape, device.clone(), None))
     }
     /// Uniform numbers in [low, high).
     pub fn rand_range(shape: impl Into<Shape>, low: f32, high: f32, rng: &mut Rng, device: &Device) -> Result<Tensor> {

@@ -118,6 +118,45 @@ fn shape_errors_name_the_op_and_shapes() {
 }
 
 #[test]
+fn sizes_past_a_usize_are_errors_not_panics() {
+    let huge = [1usize << 32, 1 << 32];
+    let mut rng = soma_autograd::Rng::new(1);
+    let errors = [
+        ("full", Tensor::zeros(huge, &cpu()).unwrap_err()),
+        ("from_vec", Tensor::from_vec(vec![], huge, &cpu()).unwrap_err()),
+        ("rand", Tensor::rand(huge, &mut rng, &cpu()).unwrap_err()),
+        ("reshape", Tensor::zeros([0], &cpu()).unwrap().reshape(huge).unwrap_err()),
+        ("broadcast_to", Tensor::ones([1, 1], &cpu()).unwrap().broadcast_to(huge).unwrap_err()),
+    ];
+    for (op, err) in errors {
+        assert!(matches!(err, Error::Limit { .. }), "{err}");
+        assert_eq!(err.to_string(), format!("{op}: shape {huge:?} has more elements than fit in memory"));
+    }
+    let x = Tensor::zeros([3], &cpu()).unwrap();
+    assert_eq!(
+        x.narrow(0, 1, usize::MAX).unwrap_err().to_string(),
+        format!("narrow: 1..1+{} is out of range for axis 0 of [3]", usize::MAX)
+    );
+    assert!(matches!(x.narrow(0, usize::MAX, 1).unwrap_err(), Error::Shape { .. }));
+    assert_eq!(x.narrow(0, 1, 2).unwrap().to_vec().unwrap(), vec![0.0, 0.0]);
+}
+
+#[test]
+fn empty_images_have_empty_windows() {
+    for device in [cpu(), gpu()] {
+        let x = Tensor::zeros([1, 0, 4, 4], &device).unwrap();
+        let cols = x.im2col((2, 2), 1, 0).unwrap();
+        assert_eq!(cols.dims(), &[1, 0, 9]);
+        assert_eq!(cols.to_vec().unwrap(), Vec::<f32>::new());
+        let err = Tensor::zeros([1, 1, 4, 4], &device).unwrap().im2col((2, 2), 1, usize::MAX).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("im2col: kernel 2x2, stride 1, padding {} do not fit input [1, 1, 4, 4]", usize::MAX)
+        );
+    }
+}
+
+#[test]
 fn mixing_devices_is_an_error() {
     let gpu = soma_device::testing::gpu();
     let a = Tensor::ones([2], &cpu()).unwrap();

@@ -90,7 +90,9 @@ impl InMemoryDataset {
     /// Builds a dataset from flat features (`labels.len()` samples of `feature_shape` each).
     pub fn new(features: Vec<f32>, labels: Vec<f32>, feature_shape: impl Into<Vec<usize>>) -> Result<Self> {
         let feature_shape = feature_shape.into();
-        let per_sample: usize = feature_shape.iter().product();
+        let Some(per_sample) = feature_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+            return Err(Error::shape("InMemoryDataset::new", format!("feature shape {feature_shape:?} is too large")));
+        };
         if per_sample == 0 {
             return Err(Error::shape("InMemoryDataset::new", format!("empty feature shape {feature_shape:?}")));
         }
@@ -125,6 +127,9 @@ impl InMemoryDataset {
 
     /// The features of sample `index` as a slice; `None` past the end.
     pub fn sample_features(&self, index: usize) -> Option<&[f32]> {
+        if index >= self.labels.len() {
+            return None;
+        }
         let n = self.feature_len();
         self.features.get(index * n..(index + 1) * n)
     }

@@ -157,3 +157,16 @@ fn loaders_work_on_split_subsets() {
     let first = &batches[0];
     assert_eq!(first.inputs[0], val.indices()[0] as f32);
 }
+
+#[test]
+fn indices_past_the_end_are_errors() {
+    let ds = indexed(3);
+    // 1 << 62 times 4 features wraps to 0 in a usize.
+    for i in [3, 1 << 60, 1 << 62, usize::MAX] {
+        assert_eq!(ds.get(i).unwrap_err().to_string(), format!("dataset.get: index {i} out of range for 3 samples"));
+        assert!(ds.select(&[0, i]).is_err());
+        assert!(ds.sample_features(i).is_none());
+    }
+    let huge = InMemoryDataset::new(vec![], vec![], [1 << 32, 1 << 32]).unwrap_err();
+    assert_eq!(huge.to_string(), "InMemoryDataset::new: feature shape [4294967296, 4294967296] is too large");
+}

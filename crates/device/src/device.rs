@@ -2,6 +2,7 @@
 //!
 //! Public types are not generic over the backend; one macro does the forwarding.
 
+use crate::shape::checked_product;
 use crate::{
     AxisDims, Backend, BinaryOp, CellDims, CellGrad, Conv2dGeometry, CpuBackend, CpuStorage, Error, GatherDims,
     MatmulDims, ReduceOp, Result, Shape, StridedView, UnaryOp, UpdateRule, WgpuBackend, WgpuStorage,
@@ -106,7 +107,37 @@ macro_rules! on_backend {
     };
 }
 
-/// `[rows, cols]` logits with `[rows]` targets (and row gradients), and at least one class.
+/// Checks that `x` holds the values of `what` (e.g. "input"), `dims` as the op sees it.
+fn check_len(op: &'static str, what: &str, x: &Storage, dims: &[usize]) -> Result<()> {
+    let want = checked_product(dims);
+    if want == Some(x.len()) {
+        return Ok(());
+    }
+    let want = want.map_or_else(|| "more values than fit in memory".to_string(), |w| format!("{w} values"));
+    Err(Error::shape(op, format!("{what} {dims:?} needs {want}, got {}", x.len())))
+}
+
+/// Checks that a strided view reads inside `x`'s elements.
+fn check_view(x: &Storage, view: &StridedView) -> Result<()> {
+    let last = view.shape.iter().zip(&view.strides).try_fold(view.offset, |at, (&d, &s)| {
+        d.checked_sub(1).map_or(Some(at), |steps| steps.checked_mul(s).and_then(|reach| at.checked_add(reach)))
+    });
+    let empty = view.shape.contains(&0);
+    if view.shape.len() == view.strides.len() && (empty || last.is_some_and(|last| last < x.len())) {
+        return Ok(());
+    }
+    Err(Error::shape(
+        "copy_strided",
+        format!(
+            "a view of shape {:?}, strides {:?} from offset {} reads past a {}-element input",
+            view.shape,
+            view.strides,
+            view.offset,
+            x.len()
+        ),
+    ))
+}
+
 /// The operands of a product: `batch` matrices of `m x k` and of `k x n` values.
 fn check_matmul_operands(op: &'static str, x: &Storage, y: &Storage, d: &MatmulDims) -> Result<()> {
     let (want_x, want_y) = (d.batch * d.m * d.k, d.batch * d.k * d.n);
@@ -254,12 +285,16 @@ impl Device {
         on_backend!(self, op.name(), |b, x| b.unary(op, x, alpha))
     }
     pub fn binary(&self, op: BinaryOp, a: &Storage, a_shape: &Shape, b_: &Storage, b_shape: &Shape) -> Result<Storage> {
+        check_len(op.name(), "a", a, a_shape.dims())?;
+        check_len(op.name(), "b", b_, b_shape.dims())?;
         on_backend!(self, op.name(), |b, a, b_| b.binary(op, a, a_shape, b_, b_shape))
     }
     pub fn binary_scalar(&self, op: BinaryOp, x: &Storage, scalar: f32, scalar_first: bool) -> Result<Storage> {
         on_backend!(self, op.name(), |b, x| b.binary_scalar(op, x, scalar, scalar_first))
     }
     pub fn where_cond(&self, cond: &Storage, x: &Storage, y: &Storage) -> Result<Storage> {
+        check_len("where", "x, as long as the condition,", x, &[cond.len()])?;
+        check_len("where", "y, as long as the condition,", y, &[cond.len()])?;
         on_backend!(self, "where", |b, cond, x, y| b.where_cond(cond, x, y))
     }
     pub fn mul_add(&self, x: &Storage, y: &Storage, z: &Storage, relu: bool) -> Result<Storage> {
@@ -270,9 +305,11 @@ impl Device {
         on_backend!(self, "mul_add", |b, x, y, z| b.mul_add(x, y, z, relu))
     }
     pub fn reduce(&self, op: ReduceOp, x: &Storage, dims: AxisDims) -> Result<Storage> {
+        check_len(op.name(), "input", x, &[dims.outer, dims.axis, dims.inner])?;
         on_backend!(self, op.name(), |b, x| b.reduce(op, x, dims))
     }
     pub fn softmax(&self, x: &Storage, rows: usize, cols: usize, log: bool) -> Result<Storage> {
+        check_len("softmax", "input", x, &[rows, cols])?;
         on_backend!(self, "softmax", |b, x| b.softmax(x, rows, cols, log))
     }
     pub fn cross_entropy(&self, logits: &Storage, targets: &Storage, rows: usize, cols: usize) -> Result<Storage> {
@@ -350,6 +387,7 @@ impl Device {
         on_backend!(self, "linear", |b, x, y, bias| b.linear(x, y, dims, Some(bias), relu))
     }
     pub fn copy_strided(&self, x: &Storage, view: &StridedView) -> Result<Storage> {
+        check_view(x, view)?;
         on_backend!(self, "copy_strided", |b, x| b.copy_strided(x, view))
     }
     pub fn pad_axis(
@@ -373,6 +411,9 @@ impl Device {
         on_backend!(self, "pad_axis", |b, x| b.pad_axis(x, outer, axis, inner, offset, total))
     }
     pub fn concat(&self, parts: &[(&Storage, usize)], outer: usize, inner: usize) -> Result<Storage> {
+        for &(part, axis) in parts {
+            check_len("cat", "part", part, &[outer, axis, inner])?;
+        }
         let storages: Vec<&Storage> = parts.iter().map(|p| p.0).collect();
         match self {
             Device::Cpu(b) => {
@@ -388,15 +429,33 @@ impl Device {
         }
     }
     pub fn gather(&self, src: &Storage, index: &Storage, dims: GatherDims) -> Result<Storage> {
+        let GatherDims { outer, src_axis, index_axis, inner } = dims;
+        check_len("gather", "source", src, &[outer, src_axis, inner])?;
+        check_len("gather", "index", index, &[outer, index_axis, inner])?;
         on_backend!(self, "gather", |b, src, index| b.gather(src, index, dims))
     }
     pub fn scatter_add(&self, src: &Storage, index: &Storage, dims: GatherDims) -> Result<Storage> {
+        let GatherDims { outer, src_axis, index_axis, inner } = dims;
+        check_len("scatter_add", "source", src, &[outer, index_axis, inner])?;
+        check_len("scatter_add", "index", index, &[outer, index_axis, inner])?;
+        // The output, [outer, src_axis, inner], must be countable too.
+        if checked_product(&[outer, src_axis, inner]).is_none() {
+            return Err(Error::limit(
+                "scatter_add",
+                format!("an output of [{outer}, {src_axis}, {inner}] is too large"),
+            ));
+        }
         on_backend!(self, "scatter_add", |b, src, index| b.scatter_add(src, index, dims))
     }
     pub fn im2col(&self, x: &Storage, geom: Conv2dGeometry) -> Result<Storage> {
+        geom.check("im2col")?;
+        check_len("im2col", "input", x, &[geom.n, geom.c, geom.h, geom.w])?;
         on_backend!(self, "im2col", |b, x| b.im2col(x, geom))
     }
     pub fn col2im(&self, cols: &Storage, geom: Conv2dGeometry) -> Result<Storage> {
+        geom.check("col2im")?;
+        let rows = geom.c * geom.kernel_h * geom.kernel_w;
+        check_len("col2im", "columns", cols, &[geom.n, rows, geom.out_h() * geom.out_w()])?;
         on_backend!(self, "col2im", |b, cols| b.col2im(cols, geom))
     }
     pub fn update(

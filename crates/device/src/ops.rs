@@ -2,6 +2,9 @@
 //!
 //! Adding an elementwise op is one row here plus one entry point in the family's .wgsl file.
 
+use crate::shape::checked_product;
+use crate::{Error, Result};
+
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_C: f32 = 0.044_715;
 
@@ -284,6 +287,32 @@ pub struct Conv2dGeometry {
 }
 
 impl Conv2dGeometry {
+    /// Checks that the window fits: stride and kernel at least 1, the kernel no larger than the
+    /// padded input, and every size (the input's, the im2col matrix's) countable in a `usize`.
+    pub fn check(&self, op: &'static str) -> Result<()> {
+        let fits = |side: usize, kernel: usize| {
+            self.padding
+                .checked_mul(2)
+                .and_then(|p| p.checked_add(side))
+                .is_some_and(|padded| (1..=padded).contains(&kernel))
+        };
+        let countable = |dims: &[usize]| checked_product(dims).is_some();
+        let ok = self.stride > 0
+            && fits(self.h, self.kernel_h)
+            && fits(self.w, self.kernel_w)
+            && countable(&[self.n, self.c, self.h, self.w])
+            && countable(&[self.n, self.c, self.kernel_h, self.kernel_w, self.out_h(), self.out_w()]);
+        if ok {
+            return Ok(());
+        }
+        let Conv2dGeometry { n, c, h, w, kernel_h, kernel_w, stride, padding } = *self;
+        Err(Error::shape(
+            op,
+            format!(
+                "kernel {kernel_h}x{kernel_w}, stride {stride}, padding {padding} do not fit input [{n}, {c}, {h}, {w}]"
+            ),
+        ))
+    }
     pub fn out_h(&self) -> usize {
         (self.h + 2 * self.padding - self.kernel_h) / self.stride + 1
     }

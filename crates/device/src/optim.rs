@@ -36,6 +36,13 @@ impl UpdateRule {
 
     /// Updates one element: returns the new parameter and updates `state` in place.
     #[inline(always)]
+    /// Adam's bias corrections `1 - beta^t` for step `t` (counted from 1); a step past `i32::MAX`
+    /// (a corrupt checkpoint) takes the limit, 1, rather than overflowing the exponent.
+    pub fn bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
+        let t = i32::try_from(step.max(1)).unwrap_or(i32::MAX);
+        (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
+    }
+
     pub fn apply(&self, p: f32, g: f32, state: &mut [f32]) -> f32 {
         match *self {
             UpdateRule::Sgd { lr, momentum, dampening, nesterov, weight_decay } => {
@@ -66,9 +73,9 @@ impl UpdateRule {
                 let (p, g) = if decoupled { (p * (1.0 - lr * weight_decay), g) } else { (p, g + weight_decay * p) };
                 state[0] = beta1 * state[0] + (1.0 - beta1) * g;
                 state[1] = beta2 * state[1] + (1.0 - beta2) * g * g;
-                let t = step.max(1) as i32;
-                let m_hat = state[0] / (1.0 - beta1.powi(t));
-                let v_hat = state[1] / (1.0 - beta2.powi(t));
+                let (bias1, bias2) = UpdateRule::bias_corrections(beta1, beta2, step);
+                let m_hat = state[0] / bias1;
+                let v_hat = state[1] / bias2;
                 p - lr * m_hat / (v_hat.sqrt() + eps)
             }
         }

@@ -5,6 +5,11 @@ use crate::{Error, Result};
 /// The highest rank a kernel accepts (the GPU kernels carry shapes in fixed-size arrays).
 pub const MAX_RANK: usize = 6;
 
+/// The product of `dims`, or `None` when it does not fit a `usize`.
+pub(crate) fn checked_product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
 /// The dimensions of a tensor, outermost first. A scalar has no dimensions.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Shape(Vec<usize>);
@@ -25,6 +30,12 @@ impl Shape {
     /// The number of elements (1 for a scalar).
     pub fn numel(&self) -> usize {
         self.0.iter().product()
+    }
+    /// `numel`, or a `Limit` error naming `op` when the count does not fit a `usize`. Shapes a
+    /// caller spells out are checked with this before anything is allocated for them.
+    pub fn checked_numel(&self, op: &'static str) -> Result<usize> {
+        checked_product(&self.0)
+            .ok_or_else(|| Error::limit(op, format!("shape {self:?} has more elements than fit in memory")))
     }
     /// Row-major strides in elements.
     pub fn strides(&self) -> Vec<usize> {
@@ -64,7 +75,9 @@ impl Shape {
                 }
             };
         }
-        Ok(Shape(dims))
+        let shape = Shape(dims);
+        shape.checked_numel(op)?;
+        Ok(shape)
     }
     /// Strides that read this shape as if it had been broadcast to `target` (0 where stretched).
     pub fn broadcast_strides(&self, target: &Shape) -> Vec<usize> {

@@ -115,3 +115,69 @@ fn update_checks_its_state() {
         assert_eq!(err.to_string(), "adam: parameter, gradient and state lengths differ: [4, 4, 4, 3]");
     }
 }
+
+#[test]
+fn operands_that_do_not_fill_their_shapes_name_the_op() {
+    use soma_device::{AxisDims, Conv2dGeometry, GatherDims, ReduceOp};
+    for device in [Device::cpu(), gpu()] {
+        let v = |n: usize| device.from_slice(&vec![1.0; n]).unwrap();
+        let message = |r: soma_device::Result<soma_device::Storage>| {
+            let err = r.unwrap_err();
+            assert!(matches!(err, Error::Shape { .. }), "{err}");
+            err.to_string()
+        };
+        let (s4, s3) = (Shape::new([4]), Shape::new([3]));
+        assert_eq!(message(device.binary(BinaryOp::Add, &v(4), &s4, &v(3), &s4)), "add: b [4] needs 4 values, got 3");
+        assert_eq!(message(device.binary(BinaryOp::Mul, &v(4), &s3, &v(3), &s3)), "mul: a [3] needs 3 values, got 4");
+        assert_eq!(
+            message(device.where_cond(&v(4), &v(4), &v(2))),
+            "where: y, as long as the condition, [4] needs 4 values, got 2"
+        );
+        let dims = AxisDims { outer: 2, axis: 3, inner: 4 };
+        assert_eq!(message(device.reduce(ReduceOp::Sum, &v(23), dims)), "sum: input [2, 3, 4] needs 24 values, got 23");
+        assert_eq!(message(device.softmax(&v(5), 2, 3, false)), "softmax: input [2, 3] needs 6 values, got 5");
+        let view = StridedView { shape: vec![2, 3], strides: vec![1, 2], offset: 1 };
+        assert_eq!(
+            message(device.copy_strided(&v(6), &view)),
+            "copy_strided: a view of shape [2, 3], strides [1, 2] from offset 1 reads past a 6-element input"
+        );
+        assert_eq!(device.to_vec(&device.copy_strided(&v(7), &view).unwrap()).unwrap(), vec![1.0; 6]);
+        assert_eq!(
+            message(device.concat(&[(&v(4), 2), (&v(5), 3)], 1, 2)),
+            "cat: part [1, 3, 2] needs 6 values, got 5"
+        );
+        let g = GatherDims { outer: 2, src_axis: 3, index_axis: 1, inner: 1 };
+        assert_eq!(message(device.gather(&v(5), &v(2), g)), "gather: source [2, 3, 1] needs 6 values, got 5");
+        assert_eq!(message(device.scatter_add(&v(2), &v(3), g)), "scatter_add: index [2, 1, 1] needs 2 values, got 3");
+        let geom = Conv2dGeometry { n: 1, c: 2, h: 3, w: 3, kernel_h: 2, kernel_w: 2, stride: 1, padding: 0 };
+        assert_eq!(message(device.im2col(&v(17), geom)), "im2col: input [1, 2, 3, 3] needs 18 values, got 17");
+        assert_eq!(message(device.col2im(&v(31), geom)), "col2im: columns [1, 8, 4] needs 32 values, got 31");
+        let too_big = Conv2dGeometry { kernel_h: 6, ..geom };
+        assert_eq!(
+            message(device.im2col(&v(18), too_big)),
+            "im2col: kernel 6x2, stride 1, padding 0 do not fit input [1, 2, 3, 3]"
+        );
+        let no_stride = Conv2dGeometry { stride: 0, ..geom };
+        assert!(message(device.col2im(&v(32), no_stride)).starts_with("col2im: kernel 2x2, stride 0"));
+    }
+}
+
+#[test]
+fn the_cpu_backend_refuses_short_operands_and_indices_out_of_range() {
+    use soma_device::{CpuBackend, GatherDims};
+    let cpu = CpuBackend;
+    let (a, b) = (cpu.from_slice(&[1.0; 4]).unwrap(), cpu.from_slice(&[1.0; 3]).unwrap());
+    let s = Shape::new([4]);
+    let err = cpu.binary(BinaryOp::Add, &a, &s, &b, &s).unwrap_err();
+    assert_eq!(err.to_string(), "add: 4 and 3 values do not fill shapes [4] and [4]");
+    let g = GatherDims { outer: 1, src_axis: 4, index_axis: 3, inner: 1 };
+    for bad in [4.0, -1.0, 0.5, f32::NAN] {
+        let index = cpu.from_slice(&[0.0, bad, 1.0]).unwrap();
+        let err = cpu.gather(&a, &index, g).unwrap_err();
+        assert_eq!(err.to_string(), format!("gather: index {bad} is out of range for an axis of length 4"));
+        assert!(cpu.scatter_add(&b, &index, g).is_err());
+    }
+    let index = cpu.from_slice(&[3.0, 0.0, 3.0]).unwrap();
+    let scattered = cpu.scatter_add(&b, &index, g).unwrap();
+    assert_eq!(cpu.to_vec(&scattered).unwrap(), vec![1.0, 0.0, 0.0, 2.0]);
+}

@@ -384,3 +384,14 @@ fn sequential_fuses_a_linear_and_its_relu() {
         }
     }
 }
+
+#[test]
+fn batch_norm_needs_a_feature() {
+    let errors = [BatchNorm1d::new(0, &cpu()).err(), BatchNorm2d::new(0, &cpu()).err()];
+    for err in errors {
+        assert_eq!(
+            err.expect("zero features are refused").to_string(),
+            "BatchNorm: needs at least one feature (channel)"
+        );
+    }
+}

@@ -355,3 +355,31 @@ fn perceptron_learns_and_with_a_step_activation() {
     }
     assert_eq!(model.forward(&x).unwrap().to_vec().unwrap(), [0.0, 0.0, 0.0, 1.0]);
 }
+
+/// Adam continued from a state dict whose step counts are `steps`, one more step on `0.5 w²`.
+fn adam_resumed_at(steps: u32) -> (Vec<f32>, String) {
+    let model = Vector::new(&[1.0, -2.0], &Device::cpu());
+    let mut adam = Adam::new(0.1);
+    adam.step(&model, &half_square_grads(&model)).unwrap();
+    let mut state = adam.state_dict();
+    for (key, value) in state.meta.iter_mut() {
+        if key.ends_with(".step") {
+            *value = steps.to_string();
+        }
+    }
+    adam.load_state_dict(state).unwrap();
+    adam.step(&model, &half_square_grads(&model)).unwrap();
+    let step = adam.state_dict().meta.iter().find(|(k, _)| k.ends_with(".step")).unwrap().1.clone();
+    (model.values(), step)
+}
+
+#[test]
+fn a_step_count_past_i32_resumes_at_the_limit() {
+    // From a corrupt or very long-lived checkpoint: the bias corrections take their limit, 1, as
+    // they already have by step 10^9 in f32 (before, u32::MAX became the exponent -1).
+    let (limit, _) = adam_resumed_at(1_000_000_000);
+    let (got, step) = adam_resumed_at(u32::MAX);
+    assert_eq!(got, limit);
+    assert!(got.iter().all(|v| v.is_finite()) && got != [1.0, -2.0], "{got:?}");
+    assert_eq!(step, u32::MAX.to_string(), "the count saturates");
+}

@@ -10,7 +10,7 @@ impl Tensor {
     /// The same buffer under a new shape with as many elements (free: storage is contiguous).
     pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();
-        if shape.numel() != self.numel() {
+        if shape.checked_numel("reshape")? != self.numel() {
             return Err(Error::shape(
                 "reshape",
                 format!("cannot reshape {:?} ({} elements) to {shape:?}", self.shape(), self.numel()),
@@ -107,10 +107,10 @@ impl Tensor {
     /// The slice `start..start + len` of `axis`.
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Result<Tensor> {
         self.shape().check_axis("narrow", axis)?;
-        if start + len > self.dims()[axis] {
+        if start.checked_add(len).is_none_or(|end| end > self.dims()[axis]) {
             return Err(Error::shape(
                 "narrow",
-                format!("{start}..{} is out of range for axis {axis} of {:?}", start + len, self.shape()),
+                format!("{start}..{start}+{len} is out of range for axis {axis} of {:?}", self.shape()),
             ));
         }
         check_rank("narrow", self.shape())?;

@@ -25,15 +25,8 @@ impl Tensor {
         let &[n, c, h, w] = self.dims() else {
             return Err(Error::shape(op, format!("expects [n, c, h, w], got {:?}", self.shape())));
         };
-        if stride == 0 || kernel_h == 0 || kernel_w == 0 || kernel_h > h + 2 * padding || kernel_w > w + 2 * padding {
-            return Err(Error::shape(
-                op,
-                format!(
-                    "kernel {kernel_h}x{kernel_w}, stride {stride}, padding {padding} do not fit input {:?}",
-                    self.shape()
-                ),
-            ));
-        }
-        Ok(Conv2dGeometry { n, c, h, w, kernel_h, kernel_w, stride, padding })
+        let geometry = Conv2dGeometry { n, c, h, w, kernel_h, kernel_w, stride, padding };
+        geometry.check(op)?;
+        Ok(geometry)
     }
 }

@@ -27,6 +27,9 @@ pub fn im2col(x: &[f32], g: Conv2dGeometry) -> Vec<f32> {
     let l = g.out_h() * g.out_w();
     let rows = g.c * g.kernel_h * g.kernel_w;
     let mut out = vec![0.0; g.cols_len()];
+    if out.is_empty() {
+        return out;
+    }
     out.par_chunks_mut(rows * l).enumerate().for_each(|(b, cols)| {
         let image = &x[b * g.c * g.h * g.w..(b + 1) * g.c * g.h * g.w];
         for (r, row) in cols.chunks_mut(l).enumerate() {
@@ -41,6 +44,9 @@ pub fn col2im(cols: &[f32], g: Conv2dGeometry) -> Vec<f32> {
     let l = g.out_h() * g.out_w();
     let rows = g.c * g.kernel_h * g.kernel_w;
     let mut out = vec![0.0; g.n * g.c * g.h * g.w];
+    if out.is_empty() {
+        return out;
+    }
     out.par_chunks_mut(g.c * g.h * g.w).enumerate().for_each(|(b, image)| {
         let cols = &cols[b * rows * l..(b + 1) * rows * l];
         for (r, row) in cols.chunks(l).enumerate() {

@@ -6,7 +6,7 @@
 use std::mem::MaybeUninit;
 
 use super::fill::{CHUNK, filled};
-use crate::{BinaryOp, Result, Shape, UnaryOp};
+use crate::{BinaryOp, Error, Result, Shape, UnaryOp};
 
 /// Binds `$f` to op `$op`'s formula as a closure with the op fixed at compile time, then runs `$body`.
 macro_rules! with_binary {
@@ -108,6 +108,14 @@ pub fn mul_add(a: &[f32], b: &[f32], c: &[f32], relu: bool) -> Vec<f32> {
 
 /// `op(a, b)` with NumPy broadcasting.
 pub fn binary(op: BinaryOp, a: &[f32], a_shape: &Shape, b: &[f32], b_shape: &Shape) -> Result<Vec<f32>> {
+    // The kernels below write every output element only when the inputs fill their shapes.
+    if a.len() != a_shape.numel() || b.len() != b_shape.numel() {
+        let (la, lb) = (a.len(), b.len());
+        return Err(Error::shape(
+            op.name(),
+            format!("{la} and {lb} values do not fill shapes {a_shape:?} and {b_shape:?}"),
+        ));
+    }
     with_binary!(op, f => broadcast(op, a, a_shape, b, b_shape, f))
 }
 

@@ -1,6 +1,6 @@
 //! Data movement on the CPU: strided copies, concatenation, gather and its adjoint.
 
-use crate::{GatherDims, StridedView};
+use crate::{Error, GatherDims, Result, StridedView};
 
 pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
     let len: usize = view.shape.iter().product();
@@ -57,30 +57,38 @@ pub fn pad_axis(x: &[f32], outer: usize, block: usize, offset: usize, total: usi
     out
 }
 
-pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Vec<f32> {
+pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
     let mut out = vec![0.0; d.outer * d.index_axis * d.inner];
     for o in 0..d.outer {
         for i in 0..d.index_axis {
             for n in 0..d.inner {
                 let at = (o * d.index_axis + i) * d.inner + n;
-                let j = index[at] as usize;
+                let j = axis_index("gather", index[at], d.src_axis)?;
                 out[at] = src[(o * d.src_axis + j) * d.inner + n];
             }
         }
     }
-    out
+    Ok(out)
 }
 
-pub fn scatter_add(src: &[f32], index: &[f32], d: GatherDims) -> Vec<f32> {
+pub fn scatter_add(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
     let mut out = vec![0.0; d.outer * d.src_axis * d.inner];
     for o in 0..d.outer {
         for i in 0..d.index_axis {
             for n in 0..d.inner {
                 let at = (o * d.index_axis + i) * d.inner + n;
-                let j = index[at] as usize;
+                let j = axis_index("scatter_add", index[at], d.src_axis)?;
                 out[(o * d.src_axis + j) * d.inner + n] += src[at];
             }
         }
     }
-    out
+    Ok(out)
+}
+
+/// An index stored as f32, checked to be a whole number in `0..len`.
+fn axis_index(op: &'static str, v: f32, len: usize) -> Result<usize> {
+    if v >= 0.0 && v.fract() == 0.0 && (v as usize) < len {
+        return Ok(v as usize);
+    }
+    Err(Error::invalid(op, format!("index {v} is out of range for an axis of length {len}")))
 }

@@ -167,10 +167,10 @@ impl Backend for CpuBackend {
         Ok(CpuStorage::new(layout::concat(&parts, outer, inner)))
     }
     fn gather(&self, src: &CpuStorage, index: &CpuStorage, dims: GatherDims) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(layout::gather(&src.0, &index.0, dims)))
+        Ok(CpuStorage::new(layout::gather(&src.0, &index.0, dims)?))
     }
     fn scatter_add(&self, src: &CpuStorage, index: &CpuStorage, dims: GatherDims) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(layout::scatter_add(&src.0, &index.0, dims)))
+        Ok(CpuStorage::new(layout::scatter_add(&src.0, &index.0, dims)?))
     }
     fn im2col(&self, x: &CpuStorage, geom: Conv2dGeometry) -> Result<CpuStorage> {
         Ok(CpuStorage::new(conv::im2col(&x.0, geom)))

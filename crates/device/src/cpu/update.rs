@@ -23,8 +23,7 @@ pub fn update(rule: &UpdateRule, param: &[f32], grad: &[f32], state: &[&[f32]]) 
         (UpdateRule::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, step }, [s0, s1]) => {
             // `UpdateRule::apply` with the bias corrections computed once instead of per element
             // (the same operations, so the same results).
-            let t = step.max(1) as i32;
-            let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+            let (c1, c2) = UpdateRule::bias_corrections(beta1, beta2, step);
             unpack(run(param, grad, [s0, s1], move |p, g, s| {
                 let (p, g) = if decoupled { (p * (1.0 - lr * weight_decay), g) } else { (p, g + weight_decay * p) };
                 s[0] = beta1 * s[0] + (1.0 - beta1) * g;

@@ -21,6 +21,9 @@ struct BatchNorm {
 
 impl BatchNorm {
     fn new(num_features: usize, device: &Device) -> Result<BatchNorm> {
+        if num_features == 0 {
+            return Err(Error::invalid("BatchNorm", "needs at least one feature (channel)"));
+        }
         Ok(BatchNorm {
             weight: Param::new(Tensor::ones([num_features], device)?),
             bias: Param::new(Tensor::zeros([num_features], device)?),

@@ -57,7 +57,7 @@ impl ParamStates {
                         format!("state of {path} has shape {:?}, the parameter {:?}", b.shape(), value.shape()),
                     ));
                 }
-                let rule = rule_for(state.step + 1);
+                let rule = rule_for(state.step.saturating_add(1));
                 let buffers: Vec<_> = state.buffers.iter().map(Tensor::storage).collect();
                 let (new_value, new_buffers) = device.update(&rule, value.storage(), grad.storage(), &buffers)?;
                 param.set(Tensor::from_storage(new_value, value.shape().clone(), device)?);
@@ -65,7 +65,7 @@ impl ParamStates {
                     .into_iter()
                     .map(|s| Tensor::from_storage(s, value.shape().clone(), device))
                     .collect::<Result<_>>()?;
-                state.step += 1;
+                state.step = state.step.saturating_add(1);
             }
             Ok(())
         })

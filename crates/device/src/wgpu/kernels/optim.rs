@@ -57,7 +57,7 @@ pub(crate) fn update(
         }
         UpdateRule::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, step } => {
             // The bias corrections exactly as optim.rs computes them, in f32.
-            let t = step.max(1) as i32;
+            let (bias1, bias2) = UpdateRule::bias_corrections(beta1, beta2, step);
             (
                 3.0,
                 OptimParams {
@@ -67,8 +67,8 @@ pub(crate) fn update(
                     beta2,
                     eps,
                     weight_decay,
-                    bias1: 1.0 - beta1.powi(t),
-                    bias2: 1.0 - beta2.powi(t),
+                    bias1,
+                    bias2,
                     ..base
                 },
             )
