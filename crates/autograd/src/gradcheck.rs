@@ -26,6 +26,10 @@ pub fn gradcheck(
     inputs: &[Tensor],
     tolerance: f32,
 ) -> Result<GradcheckReport> {
+    // A NaN tolerance would pass every gradient (no comparison with NaN is true).
+    if !tolerance.is_finite() || tolerance < 0.0 {
+        return Err(Error::invalid("gradcheck", format!("tolerance must be finite and >= 0, got {tolerance}")));
+    }
     let device = inputs.first().map(|t| t.device().clone()).unwrap_or_else(Device::cpu);
     let leaves: Vec<Tensor> = inputs.iter().map(|t| t.detach().requires_grad()).collect();
     let out = f(&leaves)?;

@@ -141,6 +141,9 @@ impl Tensor {
     }
     /// Uniform numbers in [low, high).
     pub fn rand_range(shape: impl Into<Shape>, low: f32, high: f32, rng: &mut Rng, device: &Device) -> Result<Tensor> {
+        if low.is_nan() || high.is_nan() || low > high || !(high - low).is_finite() {
+            return Err(Error::invalid("rand_range", format!("needs finite low <= high, got {low} and {high}")));
+        }
         crate::no_grad(|| Tensor::rand(shape, rng, device)?.affine(high - low, low))
     }
     /// Standard normal numbers (Box-Muller over two uniform tensors).

@@ -28,4 +28,8 @@ fn gradcheck_catches_a_wrong_gradient() {
     let x = soma_autograd::Tensor::from_vec(vec![1.0, -2.0, 3.0], [3], &device).unwrap();
     let err = gradcheck(|x| &x[0] * &x[0].detach(), &[x], 1e-2).unwrap_err();
     assert!(err.to_string().starts_with("gradcheck: input 0 element 0"), "{err}");
+    // A NaN tolerance would have passed it.
+    let x = soma_autograd::Tensor::from_vec(vec![1.0], [1], &device).unwrap();
+    let err = gradcheck(|x| &x[0] * &x[0].detach(), &[x], f32::NAN).unwrap_err();
+    assert_eq!(err.to_string(), "gradcheck: tolerance must be finite and >= 0, got NaN");
 }

@@ -100,6 +100,9 @@ fn shape_errors_name_the_op_and_shapes() {
         "add: shapes cannot be broadcast: [2, 3] and [4]"
     );
     assert_eq!(c.sum(2).unwrap_err().to_string(), "sum: axis 2 is out of range for shape [2, 3]");
+    assert_eq!(c.flatten(2).unwrap_err().to_string(), "flatten: axis 2 is out of range for [2, 3]");
+    assert_eq!(c.flatten(1).unwrap().dims(), &[2, 3]);
+    assert_eq!(Tensor::scalar(2.0, &cpu()).unwrap().flatten(0).unwrap().dims(), &[1]);
     assert!(Tensor::from_vec(vec![1.0; 5], [2, 3], &cpu()).unwrap_err().to_string().contains("[2, 3]"));
     let idx = Tensor::from_vec(vec![5.0], [1, 1], &cpu()).unwrap();
     assert_eq!(

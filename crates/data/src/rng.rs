@@ -31,8 +31,9 @@ impl SplitMix64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
 
-    /// A uniform integer in `-k..=k`.
+    /// A uniform integer in `-k..=k` (`k` capped at half of `isize::MAX`, far past any image).
     pub fn offset(&mut self, k: usize) -> isize {
+        let k = k.min(isize::MAX as usize / 2);
         self.below(2 * k + 1) as isize - k as isize
     }
 

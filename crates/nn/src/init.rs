@@ -50,8 +50,9 @@ pub fn fans(shape: &Shape) -> Result<(usize, usize)> {
 /// Uniform numbers in `[low, high)`.
 pub fn uniform(shape: impl Into<Shape>, low: f32, high: f32, device: &Device, rng: &mut Rng) -> Result<Tensor> {
     let shape = shape.into();
-    if low.is_nan() || high.is_nan() || low > high {
-        return Err(Error::invalid("init::uniform", format!("low {low} exceeds high {high} for {shape:?}")));
+    if low.is_nan() || high.is_nan() || low > high || !(high - low).is_finite() {
+        let msg = format!("needs finite low <= high, got {low} and {high} for {shape:?}");
+        return Err(Error::invalid("init::uniform", msg));
     }
     Tensor::rand_range(shape, low, high, rng, device)
 }

@@ -29,8 +29,8 @@ pub fn l1_loss(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
 /// `delta * (d - 0.5 delta)`; mean over elements.
 pub fn huber_loss(pred: &Tensor, target: &Tensor, delta: f32) -> Result<Tensor> {
     same_shape("huber_loss", pred, target)?;
-    if delta.is_nan() || delta <= 0.0 {
-        return Err(Error::invalid("huber_loss", format!("delta must be positive, got {delta}")));
+    if !delta.is_finite() || delta <= 0.0 {
+        return Err(Error::invalid("huber_loss", format!("delta must be positive and finite, got {delta}")));
     }
     // With q = min(d, delta): 0.5 q² + delta (d - q) is both branches at once.
     let d = (pred - target)?.abs()?;

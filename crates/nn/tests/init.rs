@@ -87,6 +87,10 @@ fn simple_initialisers() {
     let b = init::fan_in_uniform([10_000], 25, &dev, &mut Rng::new(3)).unwrap().to_vec().unwrap();
     assert!(b.iter().all(|v| v.abs() <= 0.2) && b.iter().any(|v| v.abs() > 0.19));
     assert!(init::uniform([2], 1.0, 0.0, &dev, &mut Rng::new(1)).is_err());
+    let err = init::uniform([2], f32::MIN, f32::MAX, &dev, &mut Rng::new(1)).unwrap_err();
+    assert!(err.to_string().starts_with("init::uniform: needs finite low <= high"), "{err}");
+    let err = soma_autograd::Tensor::rand_range([2], 0.0, f32::INFINITY, &mut Rng::new(1), &dev).unwrap_err();
+    assert_eq!(err.to_string(), "rand_range: needs finite low <= high, got 0 and inf");
     assert!(init::normal([2], 0.0, -1.0, &dev, &mut Rng::new(1)).is_err());
 }
 

@@ -156,6 +156,14 @@ fn pools_gradcheck_and_values() {
     // Padding never wins a max of negative numbers.
     let padded = MaxPool2d::new(2).padding(1).forward(&v).unwrap().to_vec().unwrap();
     assert_eq!(padded, [0.0, -1.0, -3.0, -4.0, -5.0, -7.0, -12.0, -13.0, -15.0]);
+    // Exact beside very large magnitudes (padding once came from shifting the input, which
+    // rounded 0.2 to 0.25 next to -1e6, and turned everything to 0 next to -inf).
+    let pool = MaxPool2d::new(2).stride(1).padding(1);
+    let w = Tensor::from_vec(vec![-1e6, 0.2, 0.3, -5.0], [1, 1, 2, 2], &dev).unwrap();
+    assert_eq!(pool.forward(&w).unwrap().to_vec().unwrap(), [-1e6, 0.2, 0.2, 0.3, 0.3, 0.2, 0.3, 0.3, -5.0]);
+    let w = Tensor::from_vec(vec![f32::NEG_INFINITY, 1.0, 2.0, 3.0], [1, 1, 2, 2], &dev).unwrap();
+    let pooled = pool.forward(&w).unwrap().to_vec().unwrap();
+    assert_eq!(pooled, [f32::NEG_INFINITY, 1.0, 1.0, 2.0, 3.0, 3.0, 2.0, 3.0, 3.0]);
 }
 
 #[test]
@@ -394,4 +402,17 @@ fn batch_norm_needs_a_feature() {
             "BatchNorm: needs at least one feature (channel)"
         );
     }
+}
+
+#[test]
+fn sizes_too_large_to_count_are_errors() {
+    let dev = cpu();
+    let x = Tensor::zeros([1, 1, 4, 4], &dev).unwrap();
+    let conv = Conv2d::new(1, 1, 3, &dev, &mut Rng::new(1)).unwrap().padding(usize::MAX / 2 + 1);
+    let err = conv.forward(&x).unwrap_err().to_string();
+    assert!(err.contains("a padded image of at least 3x3"), "{err}");
+    let err = Conv2d::new(1 << 32, 1, (1 << 32, 1), &dev, &mut Rng::new(1)).err().expect("too large").to_string();
+    assert_eq!(err, "Conv2d: shape [4294967296, 4294967296, 1] has more elements than fit in memory");
+    let err = MaxPool2d::new(2).padding(usize::MAX).forward(&x).unwrap_err().to_string();
+    assert!(err.contains("a padded image of at least 2x2"), "{err}");
 }

@@ -39,6 +39,8 @@ fn huber_literal() {
     // ad = abs(d); mean(where(ad < 1, .5 * ad**2, ad - .5)) = 0.796875
     close(huber_loss(&pred(), &target(), 1.0).unwrap().item().unwrap(), 0.796875);
     assert!(matches!(huber_loss(&pred(), &target(), 0.0), Err(Error::Invalid { .. })));
+    let err = huber_loss(&pred(), &target(), f32::INFINITY).unwrap_err();
+    assert_eq!(err.to_string(), "huber_loss: delta must be positive and finite, got inf");
 }
 
 // x = array([-3, -.5, 0, .7, 2, 40]); y = array([0, 1, 1, 0, 1, 0])

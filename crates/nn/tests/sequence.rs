@@ -285,6 +285,11 @@ fn explicit_mask_matches_the_causal_flag() {
     let mha = MultiHeadAttention::new(4, 2, &dev, &mut Rng::new(1)).unwrap();
     let err = mha.forward_masked(&x, Some(&Tensor::ones([4, 4], &dev).unwrap())).unwrap_err().to_string();
     assert!(err.contains("mask [4, 4]"), "{err}");
+    // A mask of higher rank would add axes to the scores and softmax the wrong one.
+    let mask5 = Tensor::ones([1, 1, 1, 5, 5], &dev).unwrap();
+    let mha = MultiHeadAttention::new(4, 2, &dev, &mut Rng::new(1)).unwrap();
+    let err = mha.forward_masked(&x, Some(&mask5)).unwrap_err().to_string();
+    assert!(err.starts_with("MultiHeadAttention: mask [1, 1, 1, 5, 5] must broadcast to [2, 2, 5, 5]"), "{err}");
 }
 
 #[test]
@@ -339,6 +344,8 @@ fn positional_embeddings() {
     assert_eq!(names_and_shapes(&learned), [("weight".to_string(), vec![5, 4])]);
     let sin = PositionalEmbedding::sinusoidal(5, 4, &dev).unwrap();
     check_input(&sin, &x);
+    let huge = PositionalEmbedding::sinusoidal(1 << 32, 1 << 32, &dev).err().expect("too large").to_string();
+    assert_eq!(huge, "PositionalEmbedding: shape [4294967296, 4294967296] has more elements than fit in memory");
     assert_eq!(sin.num_parameters(), 0);
     assert_eq!(sin.named_params()[0].0, "pe");
     // pe[p] = [sin p, cos p, sin(p / 100), cos(p / 100)] for dim 4.

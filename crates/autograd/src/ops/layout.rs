@@ -18,9 +18,10 @@ impl Tensor {
         }
         Ok(Tensor::from_op(self.storage().clone(), shape, self.device(), &[self], || Op::Reshape { x: self.clone() }))
     }
-    /// Flattens all axes from `start` on into one: `[n, c, h, w].flatten(1)` is `[n, c*h*w]`.
+    /// Flattens all axes from `start` on into one: `[n, c, h, w].flatten(1)` is `[n, c*h*w]`; a
+    /// scalar flattens (from 0) to `[1]`.
     pub fn flatten(&self, start: usize) -> Result<Tensor> {
-        if start > self.rank() {
+        if start >= self.rank().max(1) {
             return Err(Error::invalid("flatten", format!("axis {start} is out of range for {:?}", self.shape())));
         }
         let mut dims = self.dims()[..start].to_vec();

@@ -1,7 +1,7 @@
 //! `Conv2d`: 2-D convolution as im2col + one batched matrix product.
 
 use soma_autograd::{Rng, Tensor};
-use soma_device::{Device, Error, Result};
+use soma_device::{Device, Error, Result, Shape};
 
 use crate::layers::bad_input;
 use crate::{Module, Param, init, join};
@@ -57,7 +57,7 @@ impl Conv2d {
         rng: &mut Rng,
     ) -> Result<Conv2d> {
         let Size2(kh, kw) = kernel_size.into();
-        let fan_in = in_channels * kh * kw;
+        let fan_in = Shape::new([in_channels, kh, kw]).checked_numel("Conv2d")?;
         let weight = init::fan_in_uniform([out_channels, in_channels, kh, kw], fan_in, device, rng)?;
         let bias = if bias { Some(init::fan_in_uniform([out_channels], fan_in, device, rng)?) } else { None };
         Conv2d::from_tensors(weight, bias)
@@ -133,7 +133,9 @@ impl Module for Conv2d {
         if c != self.in_channels {
             return Err(bad_input("Conv2d", name(), &format!("[n, {}, h, w]", self.in_channels), x));
         }
-        let (ph, pw) = (h + 2 * self.padding, w + 2 * self.padding);
+        // A padding too large to count cannot fit either.
+        let padded = |side: usize| self.padding.checked_mul(2).and_then(|p| p.checked_add(side)).unwrap_or(0);
+        let (ph, pw) = (padded(h), padded(w));
         if self.stride == 0 || kh > ph || kw > pw {
             return Err(bad_input("Conv2d", name(), &format!("a padded image of at least {kh}x{kw}"), x));
         }

@@ -1,6 +1,6 @@
 //! Pooling: `MaxPool2d` and `AvgPool2d`, as im2col over each channel + a reduction over the window.
 
-use soma_autograd::{Tensor, no_grad};
+use soma_autograd::Tensor;
 use soma_device::{ReduceOp, Result};
 
 use crate::layers::{Size2, bad_input};
@@ -15,22 +15,42 @@ struct Window {
 }
 
 impl Window {
-    /// Reduces each `kh x kw` window of `[n, c, h, w]` with `op` (padding cells hold zeros).
-    fn pool(&self, layer: &'static str, x: &Tensor, op: ReduceOp) -> Result<Tensor> {
+    /// Reduces each `kh x kw` window of `[n, c, h, w]` with `op`, padding cells holding `pad`.
+    fn pool(&self, layer: &'static str, x: &Tensor, op: ReduceOp, pad: f32) -> Result<Tensor> {
         let Size2(kh, kw) = self.kernel;
         let name = || format!("{layer}(kernel {kh}x{kw}, stride {}, padding {})", self.stride, self.padding);
         let &[n, c, h, w] = x.dims() else {
             return Err(bad_input(layer, name(), "[n, c, h, w]", x));
         };
+        let too_small = || bad_input(layer, name(), &format!("a padded image of at least {kh}x{kw}"), x);
+        // Padding at most half the kernel (as PyTorch), checked first so the padded sides fit a usize.
+        if self.stride == 0 || kh == 0 || kw == 0 || self.padding > kh.min(kw) / 2 {
+            return Err(too_small());
+        }
         let (ph, pw) = (h + 2 * self.padding, w + 2 * self.padding);
-        if self.stride == 0 || kh == 0 || kw == 0 || kh > ph || kw > pw || 2 * self.padding > kh.min(kw) {
-            return Err(bad_input(layer, name(), &format!("a padded image of at least {kh}x{kw}"), x));
+        if kh > ph || kw > pw {
+            return Err(too_small());
         }
         let (oh, ow) = ((ph - kh) / self.stride + 1, (pw - kw) / self.stride + 1);
         let planes = x.reshape([n * c, 1, h, w])?;
-        let cols = planes.im2col((kh, kw), self.stride, self.padding)?;
+        // im2col pads with zeros; any other value is padded here first.
+        let cols = if pad == 0.0 || self.padding == 0 {
+            planes.im2col((kh, kw), self.stride, self.padding)?
+        } else {
+            padded(&planes, self.padding, pad)?.im2col((kh, kw), self.stride, 0)?
+        };
         cols.reduce(op, 1)?.reshape([n, c, oh, ow])
     }
+}
+
+/// `[n, c, h, w]` with `p` cells of `value` on each side of its last two axes.
+fn padded(x: &Tensor, p: usize, value: f32) -> Result<Tensor> {
+    let (dims, device) = (x.dims(), x.device());
+    let (n, c, h, w) = (dims[0], dims[1], dims[2], dims[3]);
+    let rows = Tensor::full([n, c, p, w], value, device)?;
+    let taller = Tensor::cat(&[rows.clone(), x.clone(), rows], 2)?;
+    let columns = Tensor::full([n, c, h + 2 * p, p], value, device)?;
+    Tensor::cat(&[columns.clone(), taller, columns], 3)
 }
 
 /// `new(kernel_size)` (`nn.MaxPool2d(kernel_size)` / `nn.AvgPool2d(kernel_size)`: stride = kernel
@@ -56,7 +76,8 @@ macro_rules! window_builders {
     };
 }
 
-/// Max over `kernel` windows (stride defaults to the kernel size; padding never wins the max).
+/// Max over `kernel` windows (stride defaults to the kernel size; padding is -inf, so it never
+/// wins the max).
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d {
     window: Window,
@@ -66,14 +87,7 @@ window_builders!(MaxPool2d);
 
 impl Module for MaxPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.window.padding == 0 {
-            return self.window.pool("MaxPool2d", x, ReduceOp::Max);
-        }
-        // im2col pads with zeros; shift the input above zero so padding never wins, then back.
-        // The shift, 1 - min(min(x), 0), stays on the device (no readback) and is a constant for autograd.
-        let shift = no_grad(|| x.reduce_all(ReduceOp::Min)?.clamp(f32::MIN, 0.0)?.affine(-1.0, 1.0))?;
-        let pooled = self.window.pool("MaxPool2d", &(x + &shift)?, ReduceOp::Max)?;
-        &pooled - &shift
+        self.window.pool("MaxPool2d", x, ReduceOp::Max, f32::NEG_INFINITY)
     }
     fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
 }
@@ -89,7 +103,7 @@ window_builders!(AvgPool2d);
 
 impl Module for AvgPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.window.pool("AvgPool2d", x, ReduceOp::Mean)
+        self.window.pool("AvgPool2d", x, ReduceOp::Mean, 0.0)
     }
     fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
 }

@@ -42,6 +42,7 @@ impl Adagrad {
         check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
         check(kind, self.lr_decay >= 0.0, "lr_decay must be >= 0", self.lr_decay)?;
         check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
+        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
         let Adagrad { lr, lr_decay, eps, weight_decay, .. } = *self;
         Ok(move |step| UpdateRule::Adagrad { lr: lr / (1.0 + (step - 1) as f32 * lr_decay), eps, weight_decay })
     }

@@ -57,6 +57,7 @@ impl Adam {
         check(kind, (0.0..1.0).contains(&self.beta1), "beta1 must be in [0, 1)", self.beta1)?;
         check(kind, (0.0..1.0).contains(&self.beta2), "beta2 must be in [0, 1)", self.beta2)?;
         check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
+        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
         let Adam { lr, beta1, beta2, eps, weight_decay, decoupled, .. } = *self;
         Ok(move |step| UpdateRule::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, step })
     }

@@ -47,6 +47,8 @@ impl RmsProp {
         check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
         check(kind, (0.0..=1.0).contains(&self.alpha), "alpha must be in [0, 1]", self.alpha)?;
         check(kind, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
+        check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
+        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
         let RmsProp { lr, alpha, eps, momentum, weight_decay, .. } = *self;
         Ok(move |_| UpdateRule::RmsProp { lr, alpha, eps, momentum, weight_decay })
     }

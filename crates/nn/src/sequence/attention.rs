@@ -82,7 +82,14 @@ impl MultiHeadAttention {
             scores = masked_fill(&scores, &causal_mask(t, x.device())?)?;
         }
         if let Some(m) = mask {
-            scores = masked_fill(&scores, m).map_err(|err| {
+            // The mask must broadcast to the scores without adding axes to them, or the softmax
+            // and the reshape below would run over the wrong axes.
+            let filled = masked_fill(&scores, m).and_then(|filled| {
+                (filled.shape() == scores.shape())
+                    .then_some(filled)
+                    .ok_or_else(|| Error::shape("where", format!("the result is {:?}", scores.shape())))
+            });
+            scores = filled.map_err(|err| {
                 Error::shape(
                     "MultiHeadAttention",
                     format!("mask {:?} must broadcast to {:?}: {err}", m.shape(), scores.shape()),

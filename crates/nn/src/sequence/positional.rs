@@ -1,7 +1,7 @@
 //! `PositionalEmbedding`: adds a learned or a fixed sinusoidal vector per position.
 
 use soma_autograd::{Rng, Tensor};
-use soma_device::{Device, Error, Result};
+use soma_device::{Device, Error, Result, Shape};
 
 use crate::sequence::check_sequence;
 use crate::{Module, Param, init, join};
@@ -52,7 +52,7 @@ fn check_sizes(max_len: usize, dim: usize) -> Result<()> {
     if max_len == 0 || dim == 0 {
         return Err(Error::invalid("PositionalEmbedding", format!("max_len {max_len} and dim {dim} must be positive")));
     }
-    Ok(())
+    Shape::new([max_len, dim]).checked_numel("PositionalEmbedding").map(|_| ())
 }
 
 impl Module for PositionalEmbedding {
