@@ -78,23 +78,36 @@ fn binary_sub(x: f32, y: f32) -> f32 { return x - y; }
 fn binary_mul(x: f32, y: f32) -> f32 { return x * y; }
 fn binary_div(x: f32, y: f32) -> f32 { return x / y; }
 
-// `powf` semantics: WGSL's pow is undefined for a negative base, so integer exponents of a
-// negative base take the sign from the exponent's parity.
+// `powf` semantics (C's `pow`): WGSL's pow is exp2(y log2 x), undefined for a negative base and
+// NaN for 1^inf, so zeros, infinities, NaNs and negative bases are handled here; a negative base
+// (or -0) to an odd integer power keeps its sign.
 fn binary_pow(x: f32, y: f32) -> f32 {
+    let inf = bitcast<f32>(0x7f800000u);
     if y == 0.0 || x == 1.0 {
         return 1.0;
     }
-    if x == 0.0 {
-        return select(bitcast<f32>(0x7f800000u), 0.0, y > 0.0);
+    // NaN compared by its bits: a compiler may assume `v != v` is false.
+    if (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u || (bitcast<u32>(y) & 0x7fffffffu) > 0x7f800000u {
+        return bitcast<f32>(0x7fc00000u);
     }
-    if x < 0.0 {
-        if y != floor(y) {
-            return bitcast<f32>(0x7fc00000u);
+    let ax = abs(x);
+    if abs(y) == inf {
+        if ax == 1.0 {
+            return 1.0;
         }
-        let r = pow(-x, y);
-        return select(r, -r, fract(y * 0.5) != 0.0);
+        return select(0.0, inf, (ax > 1.0) == (y > 0.0));
     }
-    return pow(x, y);
+    let odd = y == floor(y) && fract(y * 0.5) != 0.0;
+    let negative = (bitcast<u32>(x) >> 31u) == 1u;
+    var r: f32;
+    if x == 0.0 || ax == inf {
+        r = select(0.0, inf, (x == 0.0) == (y < 0.0));
+    } else if x < 0.0 && y != floor(y) {
+        return bitcast<f32>(0x7fc00000u);
+    } else {
+        r = pow(ax, y);
+    }
+    return select(r, -r, negative && odd);
 }
 
 fn binary_max(x: f32, y: f32) -> f32 { return max(x, y); }

@@ -80,7 +80,8 @@ fn better(v: f32, i: u32, best_v: f32, best_i: u32) -> bool {
 
 fn finish(v: f32, i: u32) -> f32 {
     if OP == OP_ARGMAX || OP == OP_ARGMIN {
-        return f32(i);
+        // NaNs never win, so a line of NaNs has no index: 0, as on the CPU.
+        return f32(select(i, 0u, i == NO_INDEX));
     }
     if OP == OP_MEAN {
         return v / p.divisor;

@@ -123,7 +123,8 @@ fn check_view(x: &Storage, view: &StridedView) -> Result<()> {
         d.checked_sub(1).map_or(Some(at), |steps| steps.checked_mul(s).and_then(|reach| at.checked_add(reach)))
     });
     let empty = view.shape.contains(&0);
-    if view.shape.len() == view.strides.len() && (empty || last.is_some_and(|last| last < x.len())) {
+    let countable = checked_product(&view.shape).is_some();
+    if view.shape.len() == view.strides.len() && countable && (empty || last.is_some_and(|last| last < x.len())) {
         return Ok(());
     }
     Err(Error::shape(
@@ -140,7 +141,14 @@ fn check_view(x: &Storage, view: &StridedView) -> Result<()> {
 
 /// The operands of a product: `batch` matrices of `m x k` and of `k x n` values.
 fn check_matmul_operands(op: &'static str, x: &Storage, y: &Storage, d: &MatmulDims) -> Result<()> {
-    let (want_x, want_y) = (d.batch * d.m * d.k, d.batch * d.k * d.n);
+    let (Some(want_x), Some(want_y), Some(_)) = (
+        checked_product(&[d.batch, d.m, d.k]),
+        checked_product(&[d.batch, d.k, d.n]),
+        checked_product(&[d.batch, d.m, d.n]),
+    ) else {
+        let msg = format!("a batch of {} [{}, {}] x [{}, {}] products is too large", d.batch, d.m, d.k, d.k, d.n);
+        return Err(Error::limit(op, msg));
+    };
     if x.len() != want_x || y.len() != want_y {
         return Err(Error::shape(
             op,
@@ -168,7 +176,7 @@ fn check_class_rows(
     cols: usize,
 ) -> Result<()> {
     let grad_ok = grad.is_none_or(|g| g.len() == rows || g.len() == 1);
-    if logits.len() != rows * cols || targets.len() != rows || !grad_ok || cols == 0 {
+    if checked_product(&[rows, cols]) != Some(logits.len()) || targets.len() != rows || !grad_ok || cols == 0 {
         let grad = grad.map(|g| format!(", {} row gradients (or 1 for all)", g.len())).unwrap_or_default();
         return Err(Error::shape(
             op,
@@ -185,8 +193,11 @@ fn check_class_rows(
 /// The operands of a cell step: gates `gi` and `gh` `[batch, gates * hidden]`, a state (and a
 /// gradient) `[batch, state_width * hidden]`.
 fn check_cell(gi: &Storage, gh: &Storage, state: &Storage, grad: Option<&Storage>, d: CellDims) -> Result<()> {
-    let (gates, states) = (d.gates_len(), d.state_len());
-    if gi.len() != gates || gh.len() != gates || state.len() != states || grad.is_some_and(|g| g.len() != states) {
+    // Sizes too large to count match no storage.
+    let gates = checked_product(&[d.batch, d.kind.gates(), d.hidden]);
+    let states = checked_product(&[d.batch, d.kind.state_width(), d.hidden]);
+    let fits = |s: &Storage, want: Option<usize>| want == Some(s.len());
+    if !fits(gi, gates) || !fits(gh, gates) || !fits(state, states) || grad.is_some_and(|g| !fits(g, states)) {
         let grad = grad.map(|g| format!(", a {}-element gradient", g.len())).unwrap_or_default();
         let (b, h) = (d.batch, d.hidden);
         return Err(Error::shape(
@@ -194,8 +205,8 @@ fn check_cell(gi: &Storage, gh: &Storage, state: &Storage, grad: Option<&Storage
             format!(
                 "needs gates [{b}, {}] twice and a state [{b}, {}] for batch {b}, hidden {h}; got {} and {} gate \
                  elements, a {}-element state{grad}",
-                d.kind.gates() * h,
-                d.kind.state_width() * h,
+                d.kind.gates() as u128 * h as u128,
+                d.kind.state_width() as u128 * h as u128,
                 gi.len(),
                 gh.len(),
                 state.len(),
@@ -360,7 +371,8 @@ impl Device {
     /// The gradient through a ReLU whose output is `out` (`grad` where `out > 0`) for
     /// `[rows, cols]`, and its column sums (a bias's gradient).
     pub fn relu_backward(&self, grad: &Storage, out: &Storage, rows: usize, cols: usize) -> Result<(Storage, Storage)> {
-        if grad.len() != rows * cols || out.len() != rows * cols {
+        let want = checked_product(&[rows, cols]);
+        if want != Some(grad.len()) || want != Some(out.len()) {
             let msg =
                 format!("needs a [{rows}, {cols}] gradient and output, got {} and {} values", grad.len(), out.len());
             return Err(Error::shape("relu_backward", msg));
@@ -399,7 +411,9 @@ impl Device {
         offset: usize,
         total: usize,
     ) -> Result<Storage> {
-        if x.len() != outer * axis * inner || offset + axis > total {
+        let fits = offset.checked_add(axis).is_some_and(|end| end <= total);
+        let countable = checked_product(&[outer, total, inner]).is_some();
+        if checked_product(&[outer, axis, inner]) != Some(x.len()) || !fits || !countable {
             return Err(Error::shape(
                 "pad_axis",
                 format!(

@@ -297,7 +297,11 @@ impl Conv2dGeometry {
                 .is_some_and(|padded| (1..=padded).contains(&kernel))
         };
         let countable = |dims: &[usize]| checked_product(dims).is_some();
+        // The GPU kernels take stride and padding as 32-bit integers.
+        let small = |v: usize| v <= i32::MAX as usize;
         let ok = self.stride > 0
+            && small(self.stride)
+            && small(self.padding)
             && fits(self.h, self.kernel_h)
             && fits(self.w, self.kernel_w)
             && countable(&[self.n, self.c, self.h, self.w])

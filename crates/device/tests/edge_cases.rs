@@ -21,6 +21,27 @@ fn gather_with_a_bad_index_writes_nan() {
 }
 
 #[test]
+fn arg_reductions_skip_nans_as_max_and_min_do() {
+    let nan = f32::NAN;
+    // Rows of 4: a NaN first, a NaN in the middle, all NaNs, no NaN.
+    let x = [nan, 1.0, 3.0, 2.0, 5.0, nan, -1.0, 5.0, nan, nan, nan, nan, 0.5, -2.0, 7.0, 7.0];
+    let dims = AxisDims { outer: 4, axis: 4, inner: 1 };
+    let want = [
+        (ReduceOp::ArgMax, [2.0, 0.0, 0.0, 2.0]),
+        (ReduceOp::ArgMin, [1.0, 2.0, 0.0, 1.0]),
+        (ReduceOp::Max, [3.0, 5.0, f32::NEG_INFINITY, 7.0]),
+        (ReduceOp::Min, [1.0, -1.0, f32::INFINITY, -2.0]),
+    ];
+    for device in [Device::cpu(), gpu()] {
+        let x = device.from_slice(&x).unwrap();
+        for (op, want) in want {
+            let got = device.to_vec(&device.reduce(op, &x, dims).unwrap()).unwrap();
+            assert_eq!(got, want, "{op:?} on {}", device.name());
+        }
+    }
+}
+
+#[test]
 fn reductions_of_many_medium_rows() {
     // 70,000 outputs of a 40-long axis (more outputs than one grid dimension holds workgroups).
     let dims = AxisDims { outer: 70_000, axis: 40, inner: 1 };

@@ -181,3 +181,29 @@ fn the_cpu_backend_refuses_short_operands_and_indices_out_of_range() {
     let scattered = cpu.scatter_add(&b, &index, g).unwrap();
     assert_eq!(cpu.to_vec(&scattered).unwrap(), vec![1.0, 0.0, 0.0, 2.0]);
 }
+
+#[test]
+fn sizes_too_large_to_count_are_errors() {
+    use soma_device::{CellDims, CellKind, Conv2dGeometry};
+    for device in [Device::cpu(), gpu()] {
+        let empty = device.from_slice(&[]).unwrap();
+        let two = device.from_slice(&[1.0, 2.0]).unwrap();
+        // [2^32, 0] x [0, 2^32]: both operands are empty, the product is not.
+        let dims = MatmulDims { batch: 1, m: 1 << 32, n: 1 << 32, k: 0, transpose_a: false, transpose_b: false };
+        let err = device.matmul(&empty, &empty, dims).unwrap_err();
+        assert!(matches!(err, Error::Limit { .. }), "{err}");
+        assert_eq!(err.to_string(), "matmul: a batch of 1 [4294967296, 0] x [0, 4294967296] products is too large");
+        let err = device.pad_axis(&two, 2, 1, 1, usize::MAX, 4).unwrap_err();
+        assert!(err.to_string().starts_with("pad_axis: cannot place 2 elements"), "{err}");
+        assert!(device.pad_axis(&two, 2, 1, 1, 0, 1 << 63).is_err());
+        let view = StridedView { shape: vec![1 << 40, 1 << 40, 0], strides: vec![0, 0, 0], offset: 0 };
+        assert!(device.copy_strided(&two, &view).unwrap_err().to_string().starts_with("copy_strided: a view"));
+        let cell = CellDims { kind: CellKind::Lstm, batch: 1 << 40, hidden: 1 << 40 };
+        let err = device.cell_step(&two, &two, &two, cell).unwrap_err();
+        assert!(err.to_string().contains("[1099511627776, 4398046511104]"), "{err}");
+        let geom =
+            Conv2dGeometry { n: 1, c: 1, h: 1, w: 1, kernel_h: 1, kernel_w: 1, stride: 1 << 32, padding: 1 << 32 };
+        let err = device.im2col(&two, geom).unwrap_err();
+        assert!(err.to_string().starts_with("im2col: kernel 1x1, stride 4294967296"), "{err}");
+    }
+}

@@ -145,6 +145,20 @@ fn pow_of_negative_bases_with_integer_exponents() {
     assert_close(&g[2..3], &[-1.0 / 3.0], 1e-6, 0.0);
 }
 
+#[test]
+fn pow_of_zeros_infinities_and_nans_agrees_with_powf() {
+    let specials = [-f32::INFINITY, -2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0, f32::INFINITY, f32::NAN];
+    let exponents = [-f32::INFINITY, -3.0, -2.0, -0.5, 0.0, 0.5, 2.0, 3.0, f32::INFINITY, f32::NAN];
+    let (a, b): (Vec<f32>, Vec<f32>) = specials.iter().flat_map(|&x| exponents.iter().map(move |&y| (x, y))).unzip();
+    let shape = Shape::new([a.len()]);
+    let (g, c) = on_both(&[&a, &b], |d, xs| d.binary(BinaryOp::Pow, &xs[0], &shape, &xs[1], &shape));
+    for (i, (&g, &c)) in g.iter().zip(&c).enumerate() {
+        let same = (g.is_nan() && c.is_nan()) || (g == c && g.is_sign_negative() == c.is_sign_negative());
+        let close = g.is_finite() && c.is_finite() && (g - c).abs() <= 2e-6 * c.abs();
+        assert!(same || close, "pow({}, {}): GPU {g}, powf {c}", a[i], b[i]);
+    }
+}
+
 /// A shape of rank `rank` that broadcasts to the last `rank` dims of `full`, some stretched from 1.
 fn broadcastable(r: &mut StdRng, full: &[usize], rank: usize) -> Vec<usize> {
     full[full.len() - rank..].iter().map(|&d| if r.random_bool(0.35) { 1 } else { d }).collect()

@@ -74,7 +74,7 @@ fn reduce_long_line(op: ReduceOp, x: &[f32]) -> f32 {
             let better = |a: f32, b: f32| if matches!(op, ReduceOp::Max | ReduceOp::ArgMax) { a > b } else { a < b };
             let mut best = partial[0];
             for &p in &partial[1..] {
-                if better(p.0, best.0) {
+                if (best.0.is_nan() && !p.0.is_nan()) || better(p.0, best.0) {
                     best = p;
                 }
             }
@@ -83,10 +83,12 @@ fn reduce_long_line(op: ReduceOp, x: &[f32]) -> f32 {
     }
 }
 
+/// The index of the extreme value, the first of ties; NaNs are skipped (as by `Max` and `Min`),
+/// and a line of NaNs gives 0.
 fn arg_extreme(values: impl Iterator<Item = f32>, better: impl Fn(f32, f32) -> bool) -> f32 {
     let mut best = (0usize, f32::NAN);
     for (i, v) in values.enumerate() {
-        if i == 0 || better(v, best.1) {
+        if (best.1.is_nan() && !v.is_nan()) || better(v, best.1) {
             best = (i, v);
         }
     }

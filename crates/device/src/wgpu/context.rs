@@ -9,6 +9,10 @@ use super::pipelines::Pipelines;
 use super::pool::Pool;
 use crate::{Error, Result};
 
+/// The most elements a tensor may have on the GPU: kernels take lengths as `u32` and round them
+/// up to whole vec4s.
+const MAX_KERNEL_ELEMENTS: u32 = u32::MAX - 3;
+
 /// Everything the backend shares: one per process, built on first use.
 pub(crate) struct WgpuContext {
     pub device: wgpu::Device,
@@ -119,6 +123,11 @@ impl WgpuContext {
                 static_name(op()),
                 format!("{bytes} bytes exceed the device's max {what} of {max}"),
             ));
+        }
+        // Kernels count elements (and whole vec4s, rounding up) in 32 bits.
+        if elems as u128 > u128::from(MAX_KERNEL_ELEMENTS) {
+            let msg = format!("{elems} elements exceed the {MAX_KERNEL_ELEMENTS} a kernel counts in 32 bits");
+            return Err(Error::limit(static_name(op()), msg));
         }
         Ok(())
     }
