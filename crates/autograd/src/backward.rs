@@ -279,8 +279,9 @@ fn unary_vjp(op: UnaryOp, alpha: f32, x: &Tensor, g: &Tensor) -> Result<Tensor> 
         UnaryOp::Relu => g.binary(BinaryOp::ReluGrad, x),
         UnaryOp::LeakyRelu => g * &x.step()?.affine(1.0 - alpha, alpha)?,
         UnaryOp::Elu => {
-            // d/dx = 1 where x > 0, else alpha * exp(x) (= elu(x) + alpha).
-            let slope = x.elu(alpha)?.affine(1.0, alpha)?;
+            // d/dx = 1 where x > 0, else alpha * exp(x) (not elu(x) + alpha, which cancels to 0
+            // far below zero).
+            let slope = x.scalar_op(BinaryOp::Min, 0.0, false)?.exp()?.affine(alpha, 0.0)?;
             let ones = Tensor::ones(x.shape().clone(), x.device())?;
             g * &Tensor::where_cond(&x.step()?, &ones, &slope)?
         }
@@ -300,10 +301,15 @@ fn binary_vjp(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tenso
             Ok((ga, gb))
         }
         BinaryOp::Pow => {
-            let out = a.pow(b)?;
-            let ga = (g * &(b * &a.pow(&b.affine(1.0, -1.0)?)?)?)?;
-            let gb = (g * &(&out * &a.log()?)?)?;
-            Ok((ga, gb))
+            // As torch: no gradient to the base where the exponent is 0, nor to the exponent
+            // where the base is 0 and the exponent >= 0 (0 * inf there otherwise).
+            let zero = Tensor::zeros([1], g.device())?;
+            let da = (b * &a.pow(&b.affine(1.0, -1.0)?)?)?;
+            let da = Tensor::where_cond(&b.scalar_op(BinaryOp::Eq, 0.0, false)?, &zero, &da)?;
+            let db = (&a.pow(b)? * &a.log()?)?;
+            let flat = (&a.scalar_op(BinaryOp::Eq, 0.0, false)? * &b.scalar_op(BinaryOp::Ge, 0.0, false)?)?;
+            let db = Tensor::where_cond(&flat, &zero, &db)?;
+            Ok(((g * &da)?, (g * &db)?))
         }
         BinaryOp::Max | BinaryOp::Min => {
             // The larger (smaller) input takes the gradient; ties split it evenly, like torch.
@@ -325,13 +331,21 @@ fn scalar_vjp(op: BinaryOp, x: &Tensor, s: f32, scalar_first: bool, g: &Tensor) 
         (BinaryOp::Sub, true) => g.neg(),
         (BinaryOp::Mul, _) | (BinaryOp::Div, false) => g * if op == BinaryOp::Mul { s } else { 1.0 / s },
         (BinaryOp::Div, true) => (g / &x.square()?)? * -s,
+        // x^0 is constant (torch gives 0 even at x = 0, where 0 * 0^-1 would be NaN).
+        (BinaryOp::Pow, false) if s == 0.0 => Tensor::zeros(g.shape().clone(), g.device()),
         (BinaryOp::Pow, false) => g * &x.powf(s - 1.0)?.affine(s, 0.0)?,
+        // 0^x: no gradient where x >= 0, as torch (0 * -inf otherwise).
+        (BinaryOp::Pow, true) if s == 0.0 => {
+            let zero = Tensor::zeros([1], g.device())?;
+            let slope = x.scalar_op(BinaryOp::Pow, s, true)?.affine(s.ln(), 0.0)?;
+            g * &Tensor::where_cond(&x.scalar_op(BinaryOp::Ge, 0.0, false)?, &zero, &slope)?
+        }
         (BinaryOp::Pow, true) => g * &x.scalar_op(BinaryOp::Pow, s, true)?.affine(s.ln(), 0.0)?,
+        // The scalar is a bound (`clamp`): x takes the whole gradient where it is the result,
+        // ties included, as torch.clamp.
         (BinaryOp::Max | BinaryOp::Min, _) => {
-            let cmp = if op == BinaryOp::Max { BinaryOp::Gt } else { BinaryOp::Lt };
-            let wins = x.scalar_op(cmp, s, false)?;
-            let share = (&wins + &x.scalar_op(BinaryOp::Eq, s, false)?.affine(0.5, 0.0)?)?;
-            g * &share
+            let cmp = if op == BinaryOp::Max { BinaryOp::Ge } else { BinaryOp::Le };
+            g * &x.scalar_op(cmp, s, false)?
         }
         (BinaryOp::ReluGrad, false) => g * if s > 0.0 { 1.0 } else { 0.0 },
         (

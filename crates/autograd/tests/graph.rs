@@ -160,6 +160,48 @@ fn empty_images_have_empty_windows() {
 }
 
 #[test]
+fn gradients_at_kinks_and_zeros_follow_torch() {
+    let grad_of = |x: &Tensor, f: &dyn Fn(&Tensor) -> soma_autograd::Result<Tensor>| -> Vec<f32> {
+        let x = x.detach().requires_grad();
+        f(&x).unwrap().sum_all().unwrap().backward().unwrap().get(&x).unwrap().to_vec().unwrap()
+    };
+    let t = |v: &[f32]| Tensor::from_vec(v.to_vec(), [v.len()], &cpu()).unwrap();
+    // clamp passes the whole gradient at its bounds (it split it in halves there).
+    assert_eq!(grad_of(&t(&[-1.0, 0.0, 1.0, 2.0]), &|x| x.clamp(-1.0, 1.0)), [1.0, 1.0, 1.0, 0.0]);
+    // x^0 and 0^x: no NaN from 0 * inf.
+    assert_eq!(grad_of(&t(&[0.0, 2.0]), &|x| x.powf(0.0)), [0.0, 0.0]);
+    assert_eq!(
+        grad_of(&t(&[0.0, 2.0, -1.0]), &|x| x.scalar_op(soma_device::BinaryOp::Pow, 0.0, true))[..2],
+        [0.0, 0.0]
+    );
+    let (a, b) = (t(&[0.0, 0.0, 2.0]).requires_grad(), t(&[2.0, 0.0, 3.0]).requires_grad());
+    let grads = a.pow(&b).unwrap().sum_all().unwrap().backward().unwrap();
+    assert_eq!(grads.get(&a).unwrap().to_vec().unwrap(), [0.0, 0.0, 12.0]);
+    let db = grads.get(&b).unwrap().to_vec().unwrap();
+    assert_eq!(db[..2], [0.0, 0.0]);
+    close(&db[2..], &[8.0 * 2f32.ln()]);
+    // ELU far below zero: alpha * e^x, not elu(x) + alpha (which rounds to 0).
+    let g = grad_of(&t(&[-20.0]), &|x| x.elu(1.0));
+    assert!((g[0] / (-20f32).exp() - 1.0).abs() < 1e-5, "{g:?}");
+}
+
+#[test]
+fn an_empty_axis_sums_to_zero_and_averages_to_nan() {
+    for device in [cpu(), gpu()] {
+        let x = Tensor::zeros([2, 0, 3], &device).unwrap().requires_grad();
+        assert_eq!(x.sum(1).unwrap().to_vec().unwrap(), vec![0.0; 6]);
+        assert!(x.mean(1).unwrap().to_vec().unwrap().iter().all(|v| v.is_nan()));
+        assert!(x.max(1).is_err() && x.argmax(1).is_err());
+        let g = x.sum(1).unwrap().sum_all().unwrap().backward().unwrap();
+        assert_eq!(g.get(&x).unwrap().dims(), &[2, 0, 3]);
+        // A [1] broadcast to [0] now has a gradient: zero.
+        let one = Tensor::ones([1], &device).unwrap().requires_grad();
+        let g = one.broadcast_to([0]).unwrap().sum_all().unwrap().backward().unwrap();
+        assert_eq!(g.get(&one).unwrap().to_vec().unwrap(), [0.0]);
+    }
+}
+
+#[test]
 fn mixing_devices_is_an_error() {
     let gpu = soma_device::testing::gpu();
     let a = Tensor::ones([2], &cpu()).unwrap();

@@ -1,7 +1,7 @@
 //! Losses, each reduced to a mean scalar, and `accuracy`.
 
 use soma_autograd::{Tensor, no_grad};
-use soma_device::{Error, Result};
+use soma_device::{BinaryOp, Error, Result};
 
 fn same_shape(op: &'static str, pred: &Tensor, target: &Tensor) -> Result<()> {
     if pred.shape() != target.shape() {
@@ -41,24 +41,27 @@ pub fn huber_loss(pred: &Tensor, target: &Tensor, delta: f32) -> Result<Tensor> 
 }
 
 /// Binary cross-entropy on logits, stable for any magnitude:
-/// `mean(max(x, 0) - x y + log(1 + e^-|x|))`.
+/// `mean(max(x, 0) - x y + log(1 + e^-|x|))`, with `max(x, 0)` written as `(x + |x|) / 2` so
+/// that the gradient at `x = 0` is `σ(0) - y` (relu and |x| both have slope 0 there).
 pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     same_shape("binary_cross_entropy_with_logits", logits, targets)?;
-    let softplus_tail = logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
-    let linear = (&logits.relu()? - &(logits * targets)?)?;
+    let magnitude = logits.abs()?;
+    let softplus_tail = magnitude.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
+    let positive_part = (logits + &magnitude)?.affine(0.5, 0.0)?;
+    let linear = (&positive_part - &(logits * targets)?)?;
     (&linear + &softplus_tail)?.mean_all()
 }
 
-/// The probability clamp of `binary_cross_entropy`: logs stay finite at exactly 0 or 1.
-const PROB_EPS: f32 = 1e-7;
+/// The floor of `binary_cross_entropy`'s logs (torch's): the loss stays finite at exactly 0 or 1.
+const LOG_FLOOR: f32 = -100.0;
 
-/// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`, with `p`
-/// clamped into `[1e-7, 1 - 1e-7]`. Prefer `binary_cross_entropy_with_logits` (stable).
+/// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`, each log at
+/// least -100, as torch (where a log is floored the gradient is 0; torch caps it at 1e12).
+/// Prefer `binary_cross_entropy_with_logits` (stable).
 pub fn binary_cross_entropy(probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
     same_shape("binary_cross_entropy", probs, targets)?;
-    let p = probs.clamp(PROB_EPS, 1.0 - PROB_EPS)?;
-    let log_p = p.log()?;
-    let log_not_p = p.affine(-1.0, 1.0)?.log()?;
+    let log_p = probs.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
+    let log_not_p = probs.affine(-1.0, 1.0)?.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
     let not_y = targets.affine(-1.0, 1.0)?;
     let ll = (&(targets * &log_p)? + &(&not_y * &log_not_p)?)?;
     ll.mean_all()?.neg()

@@ -416,3 +416,16 @@ fn sizes_too_large_to_count_are_errors() {
     let err = MaxPool2d::new(2).padding(usize::MAX).forward(&x).unwrap_err().to_string();
     assert!(err.contains("a padded image of at least 2x2"), "{err}");
 }
+
+#[test]
+fn max_pool_sends_the_gradient_to_the_first_maximum() {
+    for dev in [cpu(), soma_device::testing::gpu()] {
+        // Two windows: four ties, and a maximum in the last position.
+        let x = Tensor::from_vec(vec![1.0, 1.0, 0.0, 3.0, 1.0, 1.0, 2.0, 0.5], [1, 1, 2, 4], &dev).unwrap();
+        let x = x.requires_grad();
+        let y = MaxPool2d::new(2).forward(&x).unwrap();
+        assert_eq!(y.to_vec().unwrap(), [1.0, 3.0]);
+        let g = y.sum_all().unwrap().backward().unwrap().get(&x).unwrap().to_vec().unwrap();
+        assert_eq!(g, [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+}

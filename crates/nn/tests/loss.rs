@@ -53,6 +53,13 @@ fn bce_with_logits_literal_and_stable() {
     let huge = t(&[1e4, -1e4], &[2]);
     let v = binary_cross_entropy_with_logits(&huge, &t(&[1.0, 0.0], &[2])).unwrap().item().unwrap();
     assert!(v.is_finite() && v.abs() < 1e-6, "{v}");
+    // The gradient is (sigmoid(x) - y) / n everywhere, x = 0 included (it was -y / n there).
+    let x = t(&[0.0, 0.0, -3.0], &[3]).requires_grad();
+    let loss = binary_cross_entropy_with_logits(&x, &t(&[0.0, 1.0, 1.0], &[3])).unwrap();
+    let g = loss.backward().unwrap().get(&x).unwrap().to_vec().unwrap();
+    let sigmoid_minus_3 = 1.0 / (1.0 + 3f64.exp());
+    let want = [0.5 / 3.0, -0.5 / 3.0, (sigmoid_minus_3 - 1.0) / 3.0];
+    soma_device::testing::assert_close(&g, &want.map(|v| v as f32), 1e-6, 1e-7);
 }
 
 #[test]
@@ -61,11 +68,18 @@ fn bce_literal_and_clamped() {
     let y = t(&[0.0, 1.0, 1.0, 0.0, 1.0, 0.0], &[6]);
     // -mean(y*log(p) + (1-y)*log(1-p)) = 0.23476320577362242
     close(binary_cross_entropy(&p, &y).unwrap().item().unwrap(), 0.23476320577362242);
+    // Logs floored at -100, as torch: the loss of certain and wrong predictions is 100.
     let edge = binary_cross_entropy(&t(&[0.0, 1.0], &[2]), &t(&[1.0, 0.0], &[2])).unwrap();
-    let v = edge.item().unwrap();
-    assert!(v.is_finite() && v > 10.0, "{v}");
+    close(edge.item().unwrap(), 100.0);
     let g = binary_cross_entropy(&t(&[0.0, 1.0], &[2]).requires_grad(), &t(&[1.0, 0.0], &[2])).unwrap();
     assert!(g.backward().is_ok());
+    // Small but positive probabilities keep their exact loss and gradient, -1 / (n p)
+    // (a clamp at 1e-7 used to give 16.1 and no gradient for p = 1e-8).
+    let p = t(&[1e-8], &[1]).requires_grad();
+    let loss = binary_cross_entropy(&p, &t(&[1.0], &[1])).unwrap();
+    close(loss.item().unwrap(), 18.420680743952367);
+    let g = loss.backward().unwrap().get(&p).unwrap().to_vec().unwrap();
+    soma_device::testing::assert_close(&g, &[-1e8], 1e-5, 0.0);
 }
 
 // L = array([[2, 1, .1], [.5, 2.5, -1], [1000, 0, -1000], [0, 0, 0]]); tg = [0, 2, 1, 1]

@@ -7,11 +7,12 @@ use crate::Tensor;
 use crate::op::Op;
 
 impl Tensor {
-    /// Reduces `axis` away. ArgMax/ArgMin give indices (as f32) and record no gradient.
+    /// Reduces `axis` away. ArgMax/ArgMin give indices (as f32) and record no gradient. An empty
+    /// axis sums to 0 and averages to NaN (as torch); it has no max, min or index.
     pub fn reduce(&self, op: ReduceOp, axis: usize) -> Result<Tensor> {
         self.shape().check_axis(op.name(), axis)?;
         let (outer, len, inner) = self.shape().split_at_axis(axis);
-        if len == 0 {
+        if len == 0 && !matches!(op, ReduceOp::Sum | ReduceOp::Mean) {
             return Err(Error::shape(op.name(), format!("cannot reduce an empty axis {axis} of {:?}", self.shape())));
         }
         let storage = self.device().reduce(op, self.storage(), AxisDims { outer, axis: len, inner })?;

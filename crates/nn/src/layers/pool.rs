@@ -39,7 +39,14 @@ impl Window {
         } else {
             padded(&planes, self.padding, pad)?.im2col((kh, kw), self.stride, 0)?
         };
-        cols.reduce(op, 1)?.reshape([n, c, oh, ow])
+        let pooled = if op == ReduceOp::Max {
+            // As torch's max_pool2d, the gradient goes to the first maximum of a window (a
+            // reduction's backward would split it among ties, e.g. the zeros after a ReLU).
+            cols.gather(1, &cols.argmax(1)?.unsqueeze(1)?)?
+        } else {
+            cols.reduce(op, 1)?
+        };
+        pooled.reshape([n, c, oh, ow])
     }
 }
 
