@@ -197,13 +197,21 @@ fn run_peer(key: &str) -> [f64; 2] {
 
 fn main() -> Result<()> {
     // `--peers`: also run PyTorch and NumPy on the CPU workloads (needs python3 with torch and numpy).
-    let args: Vec<String> = std::env::args().collect();
-    let peers = args.iter().any(|a| a == "--peers");
     // `--rounds N` (default 3): how many times each workload runs on each side.
-    let rounds = match args.iter().position(|a| a == "--rounds") {
-        Some(i) => rounds_from(args.get(i + 1))?,
-        None => 3,
-    };
+    let (mut peers, mut rounds) = (false, 3);
+    let mut words = std::env::args().skip(1);
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--peers" => peers = true,
+            "--rounds" => rounds = rounds_from(words.next().as_ref())?,
+            other => {
+                let msg = format!(
+                    "unknown flag {other:?}; it takes --peers and --rounds N (and always compares CPU and GPU)"
+                );
+                return Err(soma::device::Error::invalid("bench_report", msg));
+            }
+        }
+    }
     let startup = startup_seconds()?;
     let cpu = Device::cpu();
     let gpu = Device::gpu()?;

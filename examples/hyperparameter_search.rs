@@ -22,7 +22,7 @@ fn main() -> Result<()> {
     let dev = &args.device;
     let mnist = Mnist::load()?;
     let (train, val) = train_val_split(args.subset(&mnist.train, 1500)?, 0.2, 7)?;
-    let (trials, epochs) = if args.quick { (2, 1) } else { (8, args.epochs_or(2, 1)) };
+    let (trials, epochs) = (if args.quick { 2 } else { 8 }, args.epochs_or(2, 1));
 
     let mut sampler = Rng::new(42);
     let mut results = Vec::new();

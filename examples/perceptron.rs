@@ -11,14 +11,15 @@ use soma::nn::{Linear, Module, PerceptronRule, Step};
 
 const INPUTS: [f32; 8] = [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0];
 
-/// Trains a 2-input perceptron on a truth table; returns the epochs it needed, or None.
-fn train(name: &str, truth: [f32; 4], device: &Device) -> Result<Option<usize>> {
+/// Trains a 2-input perceptron on a truth table for at most `epochs`; returns the epochs it
+/// needed, or None.
+fn train(name: &str, truth: [f32; 4], epochs: usize, device: &Device) -> Result<Option<usize>> {
     let neuron = Linear::new(2, 1, device, &mut Rng::new(3))?;
     let step = Step::new();
     let rule = PerceptronRule::new(0.1);
     let x = Tensor::from_slice(&INPUTS, [4, 2], device)?;
     let target = Tensor::from_slice(&truth, [4, 1], device)?;
-    for epoch in 1..=100 {
+    for epoch in 1..=epochs {
         let prediction = step.forward(&neuron.forward(&x)?)?;
         if prediction.to_vec()? == truth {
             println!("{name}: learned in {epoch} epochs; outputs {:?}", prediction.to_vec()?);
@@ -27,15 +28,16 @@ fn train(name: &str, truth: [f32; 4], device: &Device) -> Result<Option<usize>> 
         rule.update(neuron.weight(), neuron.bias(), &x, &prediction, &target)?;
     }
     let outputs = step.forward(&neuron.forward(&x)?)?.to_vec()?;
-    println!("{name}: not learned after 100 epochs; outputs {outputs:?}, wanted {truth:?}");
+    println!("{name}: not learned after {epochs} epochs; outputs {outputs:?}, wanted {truth:?}");
     Ok(None)
 }
 
 fn main() -> Result<()> {
     let args = common::Args::parse()?;
-    let and = train("AND", [0.0, 0.0, 0.0, 1.0], &args.device)?;
-    let or = train("OR", [0.0, 1.0, 1.0, 1.0], &args.device)?;
-    let xor = train("XOR", [0.0, 1.0, 1.0, 0.0], &args.device)?;
+    let epochs = args.epochs_or(100, 100);
+    let and = train("AND", [0.0, 0.0, 0.0, 1.0], epochs, &args.device)?;
+    let or = train("OR", [0.0, 1.0, 1.0, 1.0], epochs, &args.device)?;
+    let xor = train("XOR", [0.0, 1.0, 1.0, 0.0], epochs, &args.device)?;
     if xor.is_none() {
         println!(
             "XOR is not linearly separable: a single perceptron provably cannot learn it (Minsky & Papert, 1969)."

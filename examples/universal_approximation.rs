@@ -26,11 +26,12 @@ fn main() -> Result<()> {
         .add(Tanh::new())
         .add(Linear::new(hidden, 1, dev, &mut rng)?);
     let mut optimizer = Adam::new(0.01);
-    let steps = if args.quick { 500 } else { 3000 };
+    // Every step sees all the points: a step is an epoch.
+    let steps = args.epochs_or(3000, 500);
     for step in 1..=steps {
         let loss = loss::mse_loss(&model.forward(&x)?, &y)?;
         optimizer.step(&model, &loss.backward()?)?;
-        if step % (steps / 6) == 0 {
+        if step % (steps / 6).max(1) == 0 {
             println!("step {step:>4}: mse {:.6}", loss.item()?);
         }
     }

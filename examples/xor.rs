@@ -22,12 +22,13 @@ fn main() -> Result<()> {
     let y = Tensor::from_vec(vec![0.0, 1.0, 1.0, 0.0], [4, 1], dev)?;
     let mut optimizer = Sgd::new(2.0).momentum(0.9);
 
-    let steps = if args.quick { 600 } else { 2000 };
+    // Every step sees the whole truth table: a step is an epoch.
+    let steps = args.epochs_or(2000, 600);
     for step in 1..=steps {
         let loss = loss::mse_loss(&model.forward(&x)?, &y)?;
         let grads = loss.backward()?;
         optimizer.step(&model, &grads)?;
-        if step % (steps / 5) == 0 {
+        if step % (steps / 5).max(1) == 0 {
             println!("step {step:>4}: mse {:.5}", loss.item()?);
         }
     }

@@ -253,6 +253,23 @@ fn tensorboard_reads_the_logged_metrics_back() {
 }
 
 #[test]
+fn a_run_evaluated_on_the_test_split_is_labelled_so() {
+    let dir = temp_dir("held_out");
+    let mut log = MetricsLogger::in_dir(&dir).unwrap().held_out("test").unwrap();
+    let header = "epoch,train_loss,test_loss,test_accuracy,seconds\n";
+    assert_eq!(std::fs::read_to_string(log.csv_path()).unwrap(), header);
+    log.log(epochs()[0]).unwrap();
+    assert_eq!(std::fs::read_to_string(log.csv_path()).unwrap(), format!("{header}1,2.25,1.5,0.625,3.5\n"));
+    let (_, scalars) = read_with_tensorboard(&dir);
+    let tags: Vec<&str> = scalars.iter().map(|s| s.tag.as_str()).collect();
+    assert_eq!(tags, ["accuracy/test", "loss/test", "loss/train", "time/epoch_seconds"]);
+    drop(log);
+    let err = MetricsLogger::in_dir(&dir).unwrap().held_out("Test set").unwrap_err();
+    assert!(err.to_string().starts_with("MetricsLogger::held_out: split name"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn plot_curves_and_plot_xy_write_decodable_pngs() {
     let dir = temp_dir("curves");
     let sgd: Vec<f32> = (0..100).map(|i| 2.0 * (-(i as f32) / 30.0).exp()).collect();

@@ -24,7 +24,12 @@ impl Args {
                 "--quick" => quick = true,
                 "--epochs" => {
                     let n = words.next().unwrap_or_default();
-                    epochs = Some(n.parse().map_err(|_| Error::invalid("--epochs", format!("not a count: {n:?}")))?);
+                    let count: usize =
+                        n.parse().map_err(|_| Error::invalid("--epochs", format!("not a count: {n:?}")))?;
+                    if count == 0 {
+                        return Err(Error::invalid("--epochs", "must be at least 1, got 0"));
+                    }
+                    epochs = Some(count);
                 }
                 other => return Err(Error::invalid("arguments", format!("unknown flag {other:?}"))),
             }
@@ -80,6 +85,9 @@ pub fn evaluate<D: Dataset>(model: &mut dyn Module, loader: &DataLoader<D>) -> R
             correct += loss::accuracy(&logits, &batch.labels)? * n as f32;
             seen += n;
         }
+        if seen == 0 {
+            return Err(Error::invalid("evaluate", "the evaluation split is empty"));
+        }
         Ok((loss_sum / seen as f32, correct / seen as f32))
     })
 }
@@ -95,7 +103,8 @@ pub fn fit<D: Dataset, T: Dataset>(
     test: &DataLoader<T>,
     epochs: usize,
 ) -> Result<f32> {
-    let mut log = MetricsLogger::new(name)?;
+    // Evaluated on the test split each epoch (as PyTorch's MNIST example), and labelled so.
+    let mut log = MetricsLogger::new(name)?.held_out("test")?;
     let mut accuracy = 0.0;
     for epoch in 1..=epochs {
         let start = std::time::Instant::now();

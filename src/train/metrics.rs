@@ -13,7 +13,8 @@ use super::tensorboard::EventWriter;
 /// The folder runs are written to, relative to the working directory.
 pub const RUNS_DIR: &str = "runs";
 
-/// The CSV header, one column per field of [`EpochMetrics`].
+/// The CSV header, one column per field of [`EpochMetrics`], for a validation split (see
+/// [`MetricsLogger::held_out`] for another).
 pub const CSV_HEADER: &str = "epoch,train_loss,val_loss,val_accuracy,seconds";
 
 /// What one epoch measured. Use NaN for a value that was not measured (e.g. no validation set).
@@ -44,6 +45,8 @@ pub struct MetricsLogger {
     dir: PathBuf,
     rows: Vec<EpochMetrics>,
     events: EventWriter,
+    /// The split the `val_*` fields were measured on: `val`, or e.g. `test`.
+    held_out: &'static str,
 }
 
 impl MetricsLogger {
@@ -62,9 +65,25 @@ impl MetricsLogger {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(dir.display(), e))?;
         remove_old_event_files(&dir)?;
         let events = EventWriter::create(&dir)?;
-        let logger = Self { dir, rows: Vec::new(), events };
+        let logger = Self { dir, rows: Vec::new(), events, held_out: "val" };
         write_atomic(&logger.csv_path(), logger.csv().as_bytes())?;
         Ok(logger)
+    }
+
+    /// Names the split the `val_*` fields are measured on, e.g. `test` when a run evaluates on
+    /// the test set each epoch: it becomes the CSV columns (`test_loss`, `test_accuracy`), the
+    /// TensorBoard tags (`loss/test`, `accuracy/test`) and the plot's legend, so curves measured
+    /// on the test set are not mistaken for validation curves.
+    pub fn held_out(mut self, split: &'static str) -> Result<Self> {
+        if split.is_empty() || !split.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(Error::invalid(
+                "MetricsLogger::held_out",
+                format!("split name {split:?} is not lowercase letters"),
+            ));
+        }
+        self.held_out = split;
+        write_atomic(&self.csv_path(), self.csv().as_bytes())?;
+        Ok(self)
     }
 
     /// The run's folder.
@@ -91,15 +110,17 @@ impl MetricsLogger {
     }
 
     /// Records one epoch: rewrites the CSV and the plot, appends TensorBoard scalars
-    /// (`loss/train`, `loss/val`, `accuracy/val`, `time/epoch_seconds` at step `epoch`), flushes.
+    /// (`loss/train`, `loss/val`, `accuracy/val`, `time/epoch_seconds` at step `epoch`; `val` is
+    /// the `held_out` split's name), flushes.
     /// A NaN (not measured) is an empty CSV field, no TensorBoard point and no point in the plot.
     pub fn log(&mut self, metrics: EpochMetrics) -> Result<()> {
         self.rows.push(metrics);
         write_atomic(&self.csv_path(), self.csv().as_bytes())?;
+        let (loss_tag, accuracy_tag) = (format!("loss/{}", self.held_out), format!("accuracy/{}", self.held_out));
         let scalars = [
             ("loss/train", metrics.train_loss),
-            ("loss/val", metrics.val_loss),
-            ("accuracy/val", metrics.val_accuracy),
+            (loss_tag.as_str(), metrics.val_loss),
+            (accuracy_tag.as_str(), metrics.val_accuracy),
             ("time/epoch_seconds", metrics.seconds),
         ];
         let finite: Vec<(&str, f32)> = scalars.into_iter().filter(|(_, v)| v.is_finite()).collect();
@@ -110,7 +131,8 @@ impl MetricsLogger {
 
     /// The CSV text of the epochs logged so far.
     pub fn csv(&self) -> String {
-        let mut out = format!("{CSV_HEADER}\n");
+        let split = self.held_out;
+        let mut out = format!("epoch,train_loss,{split}_loss,{split}_accuracy,seconds\n");
         for m in &self.rows {
             let _ = writeln!(
                 out,
@@ -128,18 +150,16 @@ impl MetricsLogger {
     /// Draws the loss curves and the validation accuracy side by side into `curves.png`.
     pub fn write_plot(&self) -> Result<()> {
         let curve = |f: fn(&EpochMetrics) -> f32| self.rows.iter().map(|m| (m.epoch as f32, f(m))).collect();
+        let held_out = if self.held_out == "val" { "validation" } else { self.held_out };
         let losses = Panel {
             title: "loss".to_string(),
             x_label: "epoch".to_string(),
-            series: vec![
-                Series::new("train", curve(|m| m.train_loss)),
-                Series::new("validation", curve(|m| m.val_loss)),
-            ],
+            series: vec![Series::new("train", curve(|m| m.train_loss)), Series::new(held_out, curve(|m| m.val_loss))],
         };
         let accuracy = Panel {
-            title: "validation accuracy".to_string(),
+            title: format!("{held_out} accuracy"),
             x_label: "epoch".to_string(),
-            series: vec![Series::new("validation", curve(|m| m.val_accuracy))],
+            series: vec![Series::new(held_out, curve(|m| m.val_accuracy))],
         };
         plot_panels(self.plot_path(), &[losses, accuracy])
     }

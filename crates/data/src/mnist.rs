@@ -49,6 +49,7 @@ impl Mnist {
 
     /// Loads the four standard files from `dir`, mapping pixel bytes with `normalization`.
     pub fn load_with(dir: impl AsRef<Path>, normalization: Normalization) -> Result<Self> {
+        normalization.check()?;
         let dir = dir.as_ref();
         Ok(Self {
             train: load_split(dir, MnistSplit::Train, normalization)?,

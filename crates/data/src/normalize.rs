@@ -1,5 +1,7 @@
 //! How raw pixel bytes become features: MNIST mean/std standardisation, [0, 1] scaling, or raw.
 
+use soma_device::{Error, Result};
+
 /// The mapping from a pixel byte (0..=255) to a feature value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Normalization {
@@ -14,6 +16,18 @@ pub enum Normalization {
 impl Normalization {
     /// The mean and standard deviation of the MNIST training pixels (scaled to [0, 1]).
     pub const MNIST: Normalization = Normalization::MeanStd { mean: 0.1307, std: 0.3081 };
+
+    /// Checks that a `MeanStd` mapping has a finite mean and a finite std above 0 (else every
+    /// feature would be infinite or NaN).
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            Normalization::MeanStd { mean, std } if !(mean.is_finite() && std.is_finite() && std > 0.0) => {
+                let msg = format!("MeanStd needs a finite mean and a finite std > 0, got mean {mean}, std {std}");
+                Err(Error::invalid("Normalization", msg))
+            }
+            _ => Ok(()),
+        }
+    }
 
     /// The feature value of pixel byte `byte`.
     pub fn apply(&self, byte: u8) -> f32 {
@@ -51,6 +65,12 @@ mod tests {
         assert_eq!(Normalization::UnitRange.apply(0), 0.0);
         assert_eq!(Normalization::Raw.apply(17), 17.0);
         assert_eq!(Normalization::UnitRange.apply_all(&[0, 51, 255]), vec![0.0, 0.2, 1.0]);
+        assert!(Normalization::MNIST.check().is_ok() && Normalization::Raw.check().is_ok());
+        let err = Normalization::MeanStd { mean: 0.5, std: 0.0 }.check().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Normalization: MeanStd needs a finite mean and a finite std > 0, got mean 0.5, std 0"
+        );
         assert_eq!(Normalization::default(), Normalization::MNIST);
     }
 }

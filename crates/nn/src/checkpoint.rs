@@ -167,8 +167,9 @@ fn write_tensors(path: &Path, tensors: &BTreeMap<String, Tensor>, metadata: Hash
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`, so a
-/// crash leaves either the old file or the new one, never a partial one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// crash leaves either the old file or the new one, never a partial one. The temporary name is
+/// unique per process and call, so concurrent writers to one path do not share it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let io = |e: std::io::Error| Error::io(path.display(), e);
     let file_name = path.file_name().ok_or_else(|| Error::io(path.display(), "not a file path"))?;

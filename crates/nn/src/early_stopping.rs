@@ -1,5 +1,7 @@
 //! Early stopping: stop training when a validation metric has not improved for a while.
 
+use soma_device::{Error, Result};
+
 /// Whether a smaller metric is better (a loss) or a larger one (an accuracy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -20,15 +22,20 @@ pub struct EarlyStopping {
 }
 
 impl EarlyStopping {
-    pub fn new(patience: usize, min_delta: f32, mode: Mode) -> EarlyStopping {
-        EarlyStopping {
+    /// `min_delta` counts by its magnitude and must be finite (with NaN nothing would improve);
+    /// `patience` 0 is treated as 1.
+    pub fn new(patience: usize, min_delta: f32, mode: Mode) -> Result<EarlyStopping> {
+        if !min_delta.is_finite() {
+            return Err(Error::invalid("EarlyStopping", format!("min_delta must be finite, got {min_delta}")));
+        }
+        Ok(EarlyStopping {
             patience,
             min_delta: min_delta.abs(),
             mode,
             best: None,
             epochs_seen: 0,
             epochs_without_improvement: 0,
-        }
+        })
     }
 
     /// Records the metric of the next epoch (epochs count from 0) and says whether to stop.

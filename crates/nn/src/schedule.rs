@@ -1,7 +1,22 @@
 //! Learning-rate schedules with PyTorch's semantics: `lr_at(epoch)` is pure; `step` advances one
 //! epoch and sets the optimizer's learning rate.
 
+use soma_device::{Error, Result};
+
 use crate::Optimizer;
+
+/// Checks a schedule's rates (finite, >= 0) and decay factor (finite, > 0), naming the schedule.
+fn check_rates(name: &'static str, rates: &[(&str, f32)], gamma: Option<f32>) -> Result<()> {
+    if let Some(&(what, v)) = rates.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+        return Err(Error::invalid(name, format!("{what} must be finite and >= 0, got {v}")));
+    }
+    match gamma {
+        Some(g) if !(g.is_finite() && g > 0.0) => {
+            Err(Error::invalid(name, format!("gamma must be finite and > 0, got {g}")))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// A learning rate as a function of the epoch (counted from 0, where it is the base rate).
 pub trait LrScheduler {
@@ -44,8 +59,9 @@ pub struct StepLR {
 
 impl StepLR {
     /// `step_size` 0 is treated as 1.
-    pub fn new(base_lr: f32, step_size: usize, gamma: f32) -> StepLR {
-        StepLR { base_lr, step_size: step_size.max(1), gamma, epoch: 0 }
+    pub fn new(base_lr: f32, step_size: usize, gamma: f32) -> Result<StepLR> {
+        check_rates("StepLR", &[("base_lr", base_lr)], Some(gamma))?;
+        Ok(StepLR { base_lr, step_size: step_size.max(1), gamma, epoch: 0 })
     }
     fn rate(&self, epoch: usize) -> f32 {
         self.base_lr * self.gamma.powi((epoch / self.step_size) as i32)
@@ -62,8 +78,10 @@ pub struct ExponentialLR {
 }
 
 impl ExponentialLR {
-    pub fn new(base_lr: f32, gamma: f32) -> ExponentialLR {
-        ExponentialLR { base_lr, gamma, epoch: 0 }
+    /// A `gamma` above 1 grows the rate; once it overflows, the optimizer's step reports it.
+    pub fn new(base_lr: f32, gamma: f32) -> Result<ExponentialLR> {
+        check_rates("ExponentialLR", &[("base_lr", base_lr)], Some(gamma))?;
+        Ok(ExponentialLR { base_lr, gamma, epoch: 0 })
     }
     fn rate(&self, epoch: usize) -> f32 {
         (self.base_lr as f64 * (self.gamma as f64).powf(epoch as f64)) as f32
@@ -84,8 +102,9 @@ pub struct CosineAnnealingLR {
 
 impl CosineAnnealingLR {
     /// `t_max` 0 is treated as 1.
-    pub fn new(base_lr: f32, t_max: usize, eta_min: f32) -> CosineAnnealingLR {
-        CosineAnnealingLR { base_lr, t_max: t_max.max(1), eta_min, epoch: 0 }
+    pub fn new(base_lr: f32, t_max: usize, eta_min: f32) -> Result<CosineAnnealingLR> {
+        check_rates("CosineAnnealingLR", &[("base_lr", base_lr), ("eta_min", eta_min)], None)?;
+        Ok(CosineAnnealingLR { base_lr, t_max: t_max.max(1), eta_min, epoch: 0 })
     }
     fn rate(&self, epoch: usize) -> f32 {
         let phase = std::f64::consts::PI * epoch as f64 / self.t_max as f64;

@@ -254,7 +254,7 @@ fn invalid_hyper_parameters_are_errors_naming_the_optimizer() {
     let err = Adam::new(0.1).betas(1.0, 0.999).step(&model, &grads).unwrap_err();
     assert_eq!(err.to_string(), "adam: beta1 must be in [0, 1), got 1");
     let err = AdamW::new(-1.0).step(&model, &grads).unwrap_err();
-    assert_eq!(err.to_string(), "adamw: lr must be >= 0, got -1");
+    assert_eq!(err.to_string(), "adamw: lr must be finite and >= 0, got -1");
     // Each would turn every parameter to NaN (or grow it) on the first step.
     let err = Adam::new(0.1).weight_decay(f32::NAN).step(&model, &grads).unwrap_err();
     assert_eq!(err.to_string(), "adam: weight_decay must be >= 0, got NaN");

@@ -15,14 +15,14 @@ fn rates(s: &dyn LrScheduler, epochs: usize) -> Vec<f32> {
 #[test]
 fn step_lr_decays_every_step_size_epochs() {
     // torch.optim.lr_scheduler.StepLR(opt(lr=0.1), step_size=3, gamma=0.1)
-    let s = StepLR::new(0.1, 3, 0.1);
+    let s = StepLR::new(0.1, 3, 0.1).unwrap();
     assert_close(&rates(&s, 7), &[0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001], 1e-6, 0.0);
 }
 
 #[test]
 fn exponential_lr_decays_every_epoch() {
     // ExponentialLR(opt(lr=0.1), gamma=0.5)
-    let s = ExponentialLR::new(0.1, 0.5);
+    let s = ExponentialLR::new(0.1, 0.5).unwrap();
     assert_close(&rates(&s, 4), &[0.1, 0.05, 0.025, 0.0125], 1e-6, 0.0);
 }
 
@@ -30,7 +30,7 @@ fn exponential_lr_decays_every_epoch() {
 fn cosine_annealing_lr_follows_half_a_cosine() {
     // CosineAnnealingLR(opt(lr=0.1), T_max=10, eta_min=0.001):
     // epoch 2: 0.001 + 0.099 * (1 + cos(0.2 pi)) / 2 = 0.0905463; epoch 5: 0.0505; epoch 10: 0.001
-    let s = CosineAnnealingLR::new(0.1, 10, 0.001);
+    let s = CosineAnnealingLR::new(0.1, 10, 0.001).unwrap();
     assert_close(&[s.lr_at(0), s.lr_at(2), s.lr_at(5), s.lr_at(10)], &[0.1, 0.0905463, 0.0505, 0.001], 1e-5, 0.0);
     // Past t_max PyTorch's schedule comes back up: epoch 15 = epoch 5, epoch 20 = epoch 0.
     assert_close(&[s.lr_at(15), s.lr_at(20)], &[0.0505, 0.1], 1e-5, 0.0);
@@ -39,7 +39,7 @@ fn cosine_annealing_lr_follows_half_a_cosine() {
 #[test]
 fn step_sets_the_optimizer_learning_rate_each_epoch() {
     let mut opt = Sgd::new(0.1);
-    let mut s = StepLR::new(opt.learning_rate(), 2, 0.5);
+    let mut s = StepLR::new(opt.learning_rate(), 2, 0.5).unwrap();
     let mut seen = vec![opt.learning_rate()];
     for _ in 0..4 {
         let lr = s.step(&mut opt);
@@ -123,7 +123,7 @@ fn clipped_gradients_feed_the_optimizer() {
 
 #[test]
 fn early_stopping_min_with_patience_and_min_delta() {
-    let mut stop = EarlyStopping::new(2, 0.01, Mode::Min);
+    let mut stop = EarlyStopping::new(2, 0.01, Mode::Min).unwrap();
     assert!(!stop.should_stop(1.0)); // epoch 0: best 1.0
     assert!(stop.improved());
     assert!(!stop.should_stop(0.5)); // epoch 1: best 0.5
@@ -138,10 +138,31 @@ fn early_stopping_min_with_patience_and_min_delta() {
 
 #[test]
 fn early_stopping_max_for_accuracy() {
-    let mut stop = EarlyStopping::new(3, 0.0, Mode::Max);
+    let mut stop = EarlyStopping::new(3, 0.0, Mode::Max).unwrap();
     let accuracies = [0.5, 0.7, 0.7, 0.69, 0.71, 0.70, 0.70, 0.65];
     let stopped_at = accuracies.iter().position(|&a| stop.should_stop(a));
     assert_eq!(stopped_at, Some(7));
     assert_eq!((stop.best(), stop.best_epoch()), (Some(0.71), Some(4)));
-    assert_eq!(EarlyStopping::new(0, 0.0, Mode::Max).best(), None);
+    assert_eq!(EarlyStopping::new(0, 0.0, Mode::Max).unwrap().best(), None);
+}
+
+#[test]
+fn bad_schedule_and_stopping_parameters_are_errors() {
+    let err = StepLR::new(0.1, 3, -0.5).unwrap_err();
+    assert_eq!(err.to_string(), "StepLR: gamma must be finite and > 0, got -0.5");
+    let err = ExponentialLR::new(f32::NAN, 0.5).unwrap_err();
+    assert_eq!(err.to_string(), "ExponentialLR: base_lr must be finite and >= 0, got NaN");
+    let err = CosineAnnealingLR::new(0.1, 10, -1.0).unwrap_err();
+    assert_eq!(err.to_string(), "CosineAnnealingLR: eta_min must be finite and >= 0, got -1");
+    let err = EarlyStopping::new(3, f32::NAN, Mode::Min).unwrap_err();
+    assert_eq!(err.to_string(), "EarlyStopping: min_delta must be finite, got NaN");
+    // A growing rate that overflows is refused by the next step, before any weight turns NaN.
+    let schedule = ExponentialLR::new(0.1, 1.5).unwrap();
+    assert_eq!(schedule.lr_at(300), f32::INFINITY);
+    let model = Vector::new(&[1.0], &Device::cpu());
+    let mut opt = Adam::new(0.1);
+    opt.set_learning_rate(schedule.lr_at(300));
+    let err = opt.step(&model, &half_square_grads(&model)).unwrap_err();
+    assert_eq!(err.to_string(), "adam: lr must be finite and >= 0, got inf");
+    assert_eq!(model.values(), [1.0]);
 }

@@ -2,7 +2,7 @@
 
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, rule_optimizer};
+use super::state::{ParamStates, check, check_lr, rule_optimizer};
 
 /// Adagrad with PyTorch's semantics and defaults (`eps = 1e-10`, no decay).
 #[derive(Clone, Debug)]
@@ -39,7 +39,7 @@ impl Adagrad {
     }
     fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
         let kind = self.kind();
-        check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check_lr(kind, self.lr)?;
         check(kind, self.lr_decay >= 0.0, "lr_decay must be >= 0", self.lr_decay)?;
         check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
         check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;

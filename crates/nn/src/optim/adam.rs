@@ -3,7 +3,7 @@
 use soma_autograd::Grads;
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, rule_optimizer};
+use super::state::{ParamStates, check, check_lr, rule_optimizer};
 use super::{Optimizer, StateDict};
 use crate::Module;
 
@@ -53,7 +53,7 @@ impl Adam {
     }
     fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
         let kind = self.kind();
-        check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check_lr(kind, self.lr)?;
         check(kind, (0.0..1.0).contains(&self.beta1), "beta1 must be in [0, 1)", self.beta1)?;
         check(kind, (0.0..1.0).contains(&self.beta2), "beta2 must be in [0, 1)", self.beta2)?;
         check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;

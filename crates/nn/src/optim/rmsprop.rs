@@ -2,7 +2,7 @@
 
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, rule_optimizer};
+use super::state::{ParamStates, check, check_lr, rule_optimizer};
 
 /// RMSProp with PyTorch's semantics and defaults (`alpha = 0.99`, `eps = 1e-8`; not centered).
 #[derive(Clone, Debug)]
@@ -44,7 +44,7 @@ impl RmsProp {
     }
     fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
         let kind = self.kind();
-        check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check_lr(kind, self.lr)?;
         check(kind, (0.0..=1.0).contains(&self.alpha), "alpha must be in [0, 1]", self.alpha)?;
         check(kind, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
         check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;

@@ -2,7 +2,7 @@
 
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, rule_optimizer};
+use super::state::{ParamStates, check, check_lr, rule_optimizer};
 
 /// SGD with PyTorch's semantics: `Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(1e-4)`.
 #[derive(Clone, Debug)]
@@ -46,7 +46,7 @@ impl Sgd {
     }
     fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
         let kind = self.kind();
-        check(kind, self.lr >= 0.0, "lr must be >= 0", self.lr)?;
+        check_lr(kind, self.lr)?;
         check(kind, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
         check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
         let nesterov_ok = !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0);

@@ -153,6 +153,11 @@ pub(crate) fn check(kind: &'static str, ok: bool, what: &str, value: f32) -> Res
     if ok { Ok(()) } else { Err(Error::invalid(kind, format!("{what}, got {value}"))) }
 }
 
+/// Checks a learning rate: finite (an exponential schedule can overflow to inf) and >= 0.
+pub(crate) fn check_lr(kind: &'static str, lr: f32) -> Result<()> {
+    check(kind, lr >= 0.0 && lr.is_finite(), "lr must be finite and >= 0", lr)
+}
+
 fn parse_meta<T: std::str::FromStr>(dict: &StateDict, kind: &'static str, key: &str) -> Result<T> {
     let text = dict.meta.get(key).ok_or_else(|| Error::invalid(kind, format!("state entry {key:?} is missing")))?;
     text.parse().map_err(|_| Error::invalid(kind, format!("state entry {key:?} is not a number: {text:?}")))
