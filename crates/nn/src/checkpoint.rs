@@ -6,6 +6,9 @@
 //! are the file's `__metadata__` (see `StateDict`). Files are written atomically (a temporary file
 //! in the same directory, fsync, rename) and loaded strictly: missing, extra or mis-shaped tensors
 //! are errors that name them, and a corrupt or truncated file is an `Error::Format` naming the file.
+//! PyTorch's BatchNorm batch counters (`*.num_batches_tracked`, int64) are skipped when reading:
+//! Soma's BatchNorm always averages with its momentum, so it has no counter (PyTorch fills in a
+//! missing counter when it loads Soma's files).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -137,6 +140,9 @@ fn read_tensors(path: &Path) -> Result<(BTreeMap<String, FileTensor>, HashMap<St
     let file = SafeTensors::deserialize(&bytes).map_err(corrupt)?;
     let mut tensors = BTreeMap::new();
     for (name, view) in file.iter() {
+        if name.rsplit('.').next() == Some("num_batches_tracked") {
+            continue;
+        }
         if view.dtype() != Dtype::F32 {
             return Err(Error::format(
                 path.display(),

@@ -127,8 +127,8 @@ pub fn kaiming_normal(
 }
 
 /// PyTorch's default for `Linear` and `Conv2d` weights and biases: `U(-1/√fan_in, 1/√fan_in)`
-/// (what `kaiming_uniform_(a=√5)` amounts to).
+/// (what `kaiming_uniform_(a=√5)` amounts to); zeros when `fan_in` is 0, as torch.
 pub fn fan_in_uniform(shape: impl Into<Shape>, fan_in: usize, device: &Device, rng: &mut Rng) -> Result<Tensor> {
-    let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+    let bound = if fan_in == 0 { 0.0 } else { 1.0 / (fan_in as f32).sqrt() };
     uniform(shape, -bound, bound, device, rng)
 }

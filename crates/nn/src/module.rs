@@ -23,7 +23,9 @@ pub trait Module: Send + Sync {
     /// Calls `f(path, param)` for every parameter and buffer, paths prefixed by `prefix`.
     fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param));
 
-    /// Switches training behaviour (dropout, batch statistics) on or off.
+    /// Switches training behaviour (dropout, batch statistics) on or off. Unlike PyTorch this does
+    /// not walk a module's children by itself: a container holding modes must pass it on (as
+    /// `Sequential` does); the default does nothing.
     fn train(&mut self, _on: bool) {}
 
     /// `train(false)`.

@@ -269,6 +269,30 @@ save_file({{"0.weight": np.zeros((4, 3)), "0.bias": np.zeros(4, dtype=np.float32
 }
 
 #[test]
+fn a_pytorch_batch_norm_checkpoint_loads_without_its_batch_counter() {
+    // torch's BatchNorm1d(4).state_dict() layout, with its int64 num_batches_tracked.
+    let dir = scratch("python_batch_norm");
+    let path = dir.join("bn.safetensors");
+    python(&format!(
+        r#"
+from safetensors.numpy import save_file
+import numpy as np
+save_file({{"0.weight": np.array([1, 2, 3, 4], dtype=np.float32),
+           "0.bias": np.array([0.5, 0, 0, -0.5], dtype=np.float32),
+           "0.running_mean": np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32),
+           "0.running_var": np.array([1, 1, 2, 2], dtype=np.float32),
+           "0.num_batches_tracked": np.array(7, dtype=np.int64)}}, {path:?})
+"#,
+        path = path.display().to_string()
+    ));
+    let m = Sequential::new().add(BatchNorm1d::new(4, &Device::cpu()).unwrap());
+    load(&m, &path).unwrap();
+    let got: std::collections::HashMap<_, _> = snapshot(&m).into_iter().collect();
+    assert_eq!(got["0.running_var"], [1.0, 1.0, 2.0, 2.0]);
+    assert_eq!(got["0.bias"], [0.5, 0.0, 0.0, -0.5]);
+}
+
+#[test]
 fn python_safetensors_reads_optimizer_state_and_metadata() {
     let dir = scratch("python_optimizer");
     let path = dir.join("adam.safetensors");

@@ -429,3 +429,22 @@ fn max_pool_sends_the_gradient_to_the_first_maximum() {
         assert_eq!(g, [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
     }
 }
+
+#[test]
+fn non_square_pooling_needs_an_explicit_stride() {
+    // torch's default stride for a (1, 2) kernel is (1, 2); strides here are one number, so the
+    // default is refused rather than silently taken as 1.
+    let x = Tensor::zeros([1, 1, 2, 4], &cpu()).unwrap();
+    let err = MaxPool2d::new((1, 2)).forward(&x).unwrap_err().to_string();
+    assert_eq!(err, "MaxPool2d: a 1x2 kernel needs an explicit .stride(s): strides are one number for both axes");
+    assert!(AvgPool2d::new((1, 2)).forward(&x).is_err());
+    assert_eq!(MaxPool2d::new((1, 2)).stride(2).forward(&x).unwrap().dims(), [1, 1, 1, 2]);
+    assert_eq!(MaxPool2d::new(2).forward(&x).unwrap().dims(), [1, 1, 1, 2]);
+}
+
+#[test]
+fn a_layer_without_inputs_has_a_zero_bias() {
+    // torch: bound 1/sqrt(fan_in) becomes 0 when fan_in is 0.
+    let linear = Linear::new(0, 3, &cpu(), &mut Rng::new(1)).unwrap();
+    assert_eq!(linear.bias().unwrap().get().to_vec().unwrap(), [0.0; 3]);
+}

@@ -1,7 +1,7 @@
 //! Pooling: `MaxPool2d` and `AvgPool2d`, as im2col over each channel + a reduction over the window.
 
 use soma_autograd::Tensor;
-use soma_device::{ReduceOp, Result};
+use soma_device::{Error, ReduceOp, Result};
 
 use crate::layers::{Size2, bad_input};
 use crate::{Module, Param};
@@ -10,7 +10,8 @@ use crate::{Module, Param};
 #[derive(Clone, Copy, Debug)]
 struct Window {
     kernel: Size2,
-    stride: usize,
+    /// `None`: the kernel size (PyTorch's default), for square kernels.
+    stride: Option<usize>,
     padding: usize,
 }
 
@@ -18,26 +19,36 @@ impl Window {
     /// Reduces each `kh x kw` window of `[n, c, h, w]` with `op`, padding cells holding `pad`.
     fn pool(&self, layer: &'static str, x: &Tensor, op: ReduceOp, pad: f32) -> Result<Tensor> {
         let Size2(kh, kw) = self.kernel;
-        let name = || format!("{layer}(kernel {kh}x{kw}, stride {}, padding {})", self.stride, self.padding);
+        // Strides are one number here, so a non-square kernel's default, (kh, kw), cannot be kept.
+        let stride = match self.stride {
+            Some(s) => s,
+            None if kh == kw => kh,
+            None => {
+                let msg =
+                    format!("a {kh}x{kw} kernel needs an explicit .stride(s): strides are one number for both axes");
+                return Err(Error::invalid(layer, msg));
+            }
+        };
+        let name = || format!("{layer}(kernel {kh}x{kw}, stride {stride}, padding {})", self.padding);
         let &[n, c, h, w] = x.dims() else {
             return Err(bad_input(layer, name(), "[n, c, h, w]", x));
         };
         let too_small = || bad_input(layer, name(), &format!("a padded image of at least {kh}x{kw}"), x);
         // Padding at most half the kernel (as PyTorch), checked first so the padded sides fit a usize.
-        if self.stride == 0 || kh == 0 || kw == 0 || self.padding > kh.min(kw) / 2 {
+        if stride == 0 || kh == 0 || kw == 0 || self.padding > kh.min(kw) / 2 {
             return Err(too_small());
         }
         let (ph, pw) = (h + 2 * self.padding, w + 2 * self.padding);
         if kh > ph || kw > pw {
             return Err(too_small());
         }
-        let (oh, ow) = ((ph - kh) / self.stride + 1, (pw - kw) / self.stride + 1);
+        let (oh, ow) = ((ph - kh) / stride + 1, (pw - kw) / stride + 1);
         let planes = x.reshape([n * c, 1, h, w])?;
         // im2col pads with zeros; any other value is padded here first.
         let cols = if pad == 0.0 || self.padding == 0 {
-            planes.im2col((kh, kw), self.stride, self.padding)?
+            planes.im2col((kh, kw), stride, self.padding)?
         } else {
-            padded(&planes, self.padding, pad)?.im2col((kh, kw), self.stride, 0)?
+            padded(&planes, self.padding, pad)?.im2col((kh, kw), stride, 0)?
         };
         let pooled = if op == ReduceOp::Max {
             // As torch's max_pool2d, the gradient goes to the first maximum of a window (a
@@ -65,13 +76,14 @@ fn padded(x: &Tensor, p: usize, value: f32) -> Result<Tensor> {
 macro_rules! window_builders {
     ($layer:ident) => {
         impl $layer {
-            /// Stride = kernel size, no padding (as PyTorch's default).
+            /// Stride = kernel size, no padding (as PyTorch's default); a non-square kernel needs
+            /// an explicit `stride`.
             pub fn new(kernel_size: impl Into<Size2>) -> Self {
-                let kernel = kernel_size.into();
-                $layer { window: Window { kernel, stride: kernel.0, padding: 0 } }
+                $layer { window: Window { kernel: kernel_size.into(), stride: None, padding: 0 } }
             }
+            /// One stride for both axes.
             pub fn stride(mut self, stride: usize) -> Self {
-                self.window.stride = stride;
+                self.window.stride = Some(stride);
                 self
             }
             /// Padding on every side, at most half the kernel (as PyTorch).
