@@ -78,7 +78,7 @@ impl MetricsLogger {
         if split.is_empty() || !split.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
             return Err(Error::invalid(
                 "MetricsLogger::held_out",
-                format!("split name {split:?} is not lowercase letters"),
+                format!("split name {split:?} is not lowercase letters and underscores"),
             ));
         }
         self.held_out = split;
@@ -147,7 +147,7 @@ impl MetricsLogger {
         out
     }
 
-    /// Draws the loss curves and the validation accuracy side by side into `curves.png`.
+    /// Draws the loss curves and the held-out split's accuracy side by side into `curves.png`.
     pub fn write_plot(&self) -> Result<()> {
         let curve = |f: fn(&EpochMetrics) -> f32| self.rows.iter().map(|m| (m.epoch as f32, f(m))).collect();
         let held_out = if self.held_out == "val" { "validation" } else { self.held_out };

@@ -299,23 +299,19 @@ impl Conv2dGeometry {
         let countable = |dims: &[usize]| checked_product(dims).is_some();
         // The GPU kernels take stride and padding as 32-bit integers.
         let small = |v: usize| v <= i32::MAX as usize;
-        let ok = self.stride > 0
-            && small(self.stride)
-            && small(self.padding)
-            && fits(self.h, self.kernel_h)
-            && fits(self.w, self.kernel_w)
-            && countable(&[self.n, self.c, self.h, self.w])
-            && countable(&[self.n, self.c, self.kernel_h, self.kernel_w, self.out_h(), self.out_w()]);
-        if ok {
-            return Ok(());
-        }
         let Conv2dGeometry { n, c, h, w, kernel_h, kernel_w, stride, padding } = *self;
-        Err(Error::shape(
-            op,
-            format!(
+        let window_fits = stride > 0 && small(stride) && small(padding) && fits(h, kernel_h) && fits(w, kernel_w);
+        if !window_fits {
+            let msg = format!(
                 "kernel {kernel_h}x{kernel_w}, stride {stride}, padding {padding} do not fit input [{n}, {c}, {h}, {w}]"
-            ),
-        ))
+            );
+            return Err(Error::shape(op, msg));
+        }
+        if !countable(&[n, c, h, w]) || !countable(&[n, c, kernel_h, kernel_w, self.out_h(), self.out_w()]) {
+            let msg = format!("windows of {kernel_h}x{kernel_w} over [{n}, {c}, {h}, {w}] are too many to count");
+            return Err(Error::limit(op, msg));
+        }
+        Ok(())
     }
     pub fn out_h(&self) -> usize {
         (self.h + 2 * self.padding - self.kernel_h) / self.stride + 1

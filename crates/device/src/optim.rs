@@ -34,8 +34,6 @@ impl UpdateRule {
         }
     }
 
-    /// Updates one element: returns the new parameter and updates `state` in place.
-    #[inline(always)]
     /// Adam's bias corrections `1 - beta^t` for step `t` (counted from 1); a step past `i32::MAX`
     /// (a corrupt checkpoint) takes the limit, 1, rather than overflowing the exponent.
     pub fn bias_corrections(beta1: f32, beta2: f32, step: u32) -> (f32, f32) {
@@ -43,6 +41,8 @@ impl UpdateRule {
         (1.0 - beta1.powi(t), 1.0 - beta2.powi(t))
     }
 
+    /// Updates one element: returns the new parameter and updates `state` in place.
+    #[inline(always)]
     pub fn apply(&self, p: f32, g: f32, state: &mut [f32]) -> f32 {
         match *self {
             UpdateRule::Sgd { lr, momentum, dampening, nesterov, weight_decay } => {

@@ -5,8 +5,12 @@ use crate::{Error, Result};
 /// The highest rank a kernel accepts (the GPU kernels carry shapes in fixed-size arrays).
 pub const MAX_RANK: usize = 6;
 
-/// The product of `dims`, or `None` when it does not fit a `usize`.
+/// The product of `dims`, or `None` when it does not fit a `usize` (0 whenever a dim is 0, however
+/// large the others).
 pub(crate) fn checked_product(dims: &[usize]) -> Option<usize> {
+    if dims.contains(&0) {
+        return Some(0);
+    }
     dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 

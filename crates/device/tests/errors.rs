@@ -196,7 +196,10 @@ fn sizes_too_large_to_count_are_errors() {
         let err = device.pad_axis(&two, 2, 1, 1, usize::MAX, 4).unwrap_err();
         assert!(err.to_string().starts_with("pad_axis: cannot place 2 elements"), "{err}");
         assert!(device.pad_axis(&two, 2, 1, 1, 0, 1 << 63).is_err());
+        // Empty however large its other dims, as in torch; but not countable is an error.
         let view = StridedView { shape: vec![1 << 40, 1 << 40, 0], strides: vec![0, 0, 0], offset: 0 };
+        assert_eq!(device.copy_strided(&two, &view).unwrap().len(), 0);
+        let view = StridedView { shape: vec![1 << 40, 1 << 40], strides: vec![0, 0], offset: 0 };
         assert!(device.copy_strided(&two, &view).unwrap_err().to_string().starts_with("copy_strided: a view"));
         let cell = CellDims { kind: CellKind::Lstm, batch: 1 << 40, hidden: 1 << 40 };
         let err = device.cell_step(&two, &two, &two, cell).unwrap_err();

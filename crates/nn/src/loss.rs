@@ -56,15 +56,25 @@ pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Re
 const LOG_FLOOR: f32 = -100.0;
 
 /// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`, each log at
-/// least -100, as torch (where a log is floored the gradient is 0; torch caps it at 1e12).
+/// least -100, as torch (where a log is floored its gradient is 0; torch caps it at 1e12).
 /// Prefer `binary_cross_entropy_with_logits` (stable).
 pub fn binary_cross_entropy(probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
     same_shape("binary_cross_entropy", probs, targets)?;
-    let log_p = probs.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
-    let log_not_p = probs.affine(-1.0, 1.0)?.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
+    let log_p = floored_log(probs)?;
+    let log_not_p = floored_log(&probs.affine(-1.0, 1.0)?)?;
     let not_y = targets.affine(-1.0, 1.0)?;
     let ll = (&(targets * &log_p)? + &(&not_y * &log_not_p)?)?;
     ll.mean_all()?.neg()
+}
+
+/// `max(log q, -100)`, with a finite gradient at `q = 0` too: there the floor is selected without
+/// taking the log of 0 (whose backward, `g / q`, would be 0 / 0).
+fn floored_log(q: &Tensor) -> Result<Tensor> {
+    let positive = q.scalar_op(BinaryOp::Gt, 0.0, false)?;
+    let one = Tensor::ones([1], q.device())?;
+    let floor = Tensor::full([1], LOG_FLOOR, q.device())?;
+    let log = Tensor::where_cond(&positive, q, &one)?.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
+    Tensor::where_cond(&positive, &log, &floor)
 }
 
 /// Checks `[n, c]` scores against `[n]` class indices.

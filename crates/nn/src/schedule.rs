@@ -5,14 +5,14 @@ use soma_device::{Error, Result};
 
 use crate::Optimizer;
 
-/// Checks a schedule's rates (finite, >= 0) and decay factor (finite, > 0), naming the schedule.
+/// Checks a schedule's rates and decay factor (finite, >= 0, as torch), naming the schedule.
 fn check_rates(name: &'static str, rates: &[(&str, f32)], gamma: Option<f32>) -> Result<()> {
     if let Some(&(what, v)) = rates.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
         return Err(Error::invalid(name, format!("{what} must be finite and >= 0, got {v}")));
     }
     match gamma {
-        Some(g) if !(g.is_finite() && g > 0.0) => {
-            Err(Error::invalid(name, format!("gamma must be finite and > 0, got {g}")))
+        Some(g) if !(g.is_finite() && g >= 0.0) => {
+            Err(Error::invalid(name, format!("gamma must be finite and >= 0, got {g}")))
         }
         _ => Ok(()),
     }

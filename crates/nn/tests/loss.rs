@@ -71,8 +71,12 @@ fn bce_literal_and_clamped() {
     // Logs floored at -100, as torch: the loss of certain and wrong predictions is 100.
     let edge = binary_cross_entropy(&t(&[0.0, 1.0], &[2]), &t(&[1.0, 0.0], &[2])).unwrap();
     close(edge.item().unwrap(), 100.0);
-    let g = binary_cross_entropy(&t(&[0.0, 1.0], &[2]).requires_grad(), &t(&[1.0, 0.0], &[2])).unwrap();
-    assert!(g.backward().is_ok());
+    // Probabilities of exactly 0 and 1 (a sigmoid saturates to 1.0 above ~17) keep finite
+    // gradients, right or wrong: the floored log gets none, the other log its usual -1/(1 - p).
+    let p = t(&[0.0, 1.0, 0.0, 1.0], &[4]).requires_grad();
+    let loss = binary_cross_entropy(&p, &t(&[1.0, 0.0, 0.0, 1.0], &[4])).unwrap();
+    let g = loss.backward().unwrap().get(&p).unwrap().to_vec().unwrap();
+    assert_eq!(g, [0.0, 0.0, 0.25, -0.25]);
     // Small but positive probabilities keep their exact loss and gradient, -1 / (n p)
     // (a clamp at 1e-7 used to give 16.1 and no gradient for p = 1e-8).
     let p = t(&[1e-8], &[1]).requires_grad();

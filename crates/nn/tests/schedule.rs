@@ -149,7 +149,7 @@ fn early_stopping_max_for_accuracy() {
 #[test]
 fn bad_schedule_and_stopping_parameters_are_errors() {
     let err = StepLR::new(0.1, 3, -0.5).unwrap_err();
-    assert_eq!(err.to_string(), "StepLR: gamma must be finite and > 0, got -0.5");
+    assert_eq!(err.to_string(), "StepLR: gamma must be finite and >= 0, got -0.5");
     let err = ExponentialLR::new(f32::NAN, 0.5).unwrap_err();
     assert_eq!(err.to_string(), "ExponentialLR: base_lr must be finite and >= 0, got NaN");
     let err = CosineAnnealingLR::new(0.1, 10, -1.0).unwrap_err();

@@ -1,9 +1,12 @@
 //! Data movement on the CPU: strided copies, concatenation, gather and its adjoint.
 
+use rayon::prelude::*;
+
 use crate::{Error, GatherDims, Result, StridedView};
 
 pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
-    let len: usize = view.shape.iter().product();
+    // Countable: Device::copy_strided checked it (a 0 dim makes it 0 however large the others).
+    let len = crate::shape::checked_product(&view.shape).unwrap_or(0);
     let rank = view.shape.len();
     if rank == 0 {
         return vec![x[view.offset]; len];
@@ -59,30 +62,44 @@ pub fn pad_axis(x: &[f32], outer: usize, block: usize, offset: usize, total: usi
 
 pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
     let mut out = vec![0.0; d.outer * d.index_axis * d.inner];
-    for o in 0..d.outer {
-        for i in 0..d.index_axis {
-            for n in 0..d.inner {
-                let at = (o * d.index_axis + i) * d.inner + n;
-                let j = axis_index("gather", index[at], d.src_axis)?;
-                out[at] = src[(o * d.src_axis + j) * d.inner + n];
-            }
+    // One `[index_axis, inner]` block of the output per outer index, on all cores when large.
+    let block = |o: usize, out: &mut [f32]| -> Result<()> {
+        let (src, index) = (&src[o * d.src_axis * d.inner..], &index[o * d.index_axis * d.inner..]);
+        for (at, out) in out.iter_mut().enumerate() {
+            let j = axis_index("gather", index[at], d.src_axis)?;
+            *out = src[j * d.inner + at % d.inner];
         }
-    }
+        Ok(())
+    };
+    for_each_block(&mut out, d.index_axis * d.inner, block)?;
     Ok(out)
 }
 
 pub fn scatter_add(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
     let mut out = vec![0.0; d.outer * d.src_axis * d.inner];
-    for o in 0..d.outer {
-        for i in 0..d.index_axis {
-            for n in 0..d.inner {
-                let at = (o * d.index_axis + i) * d.inner + n;
-                let j = axis_index("scatter_add", index[at], d.src_axis)?;
-                out[(o * d.src_axis + j) * d.inner + n] += src[at];
-            }
+    let block = |o: usize, out: &mut [f32]| -> Result<()> {
+        let (src, index) = (&src[o * d.index_axis * d.inner..], &index[o * d.index_axis * d.inner..]);
+        for at in 0..d.index_axis * d.inner {
+            let j = axis_index("scatter_add", index[at], d.src_axis)?;
+            out[j * d.inner + at % d.inner] += src[at];
         }
-    }
+        Ok(())
+    };
+    for_each_block(&mut out, d.src_axis * d.inner, block)?;
     Ok(out)
+}
+
+/// Runs `f(o, block)` over the `len`-element blocks of `out`, in parallel when `out` is large; the
+/// first error wins.
+fn for_each_block(out: &mut [f32], len: usize, f: impl Fn(usize, &mut [f32]) -> Result<()> + Sync) -> Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    if out.len() >= super::PARALLEL_THRESHOLD {
+        out.par_chunks_mut(len).enumerate().try_for_each(|(o, block)| f(o, block))
+    } else {
+        out.chunks_mut(len).enumerate().try_for_each(|(o, block)| f(o, block))
+    }
 }
 
 /// An index stored as f32, checked to be a whole number in `0..len`.

@@ -21,6 +21,9 @@ pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
     }
     let reduce_block = |o: usize, dst: &mut [f32]| {
         let block = &x[o * d.axis * d.inner..(o + 1) * d.axis * d.inner];
+        if d.inner > 1 && matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
+            return arg_columns(op, block, d.inner, dst);
+        }
         for (n, dst) in dst.iter_mut().enumerate() {
             *dst = reduce_line(op, (0..d.axis).map(|a| block[a * d.inner + n]), d.axis);
         }
@@ -79,6 +82,23 @@ fn reduce_long_line(op: ReduceOp, x: &[f32]) -> f32 {
                 }
             }
             if matches!(op, ReduceOp::Max | ReduceOp::Min) { best.0 } else { best.1 as f32 }
+        }
+    }
+}
+
+/// `arg_extreme` of every column of one `[axis, inner]` block, sweeping it row by row (contiguous
+/// loads, where a column at a time strides by `inner`).
+fn arg_columns(op: ReduceOp, block: &[f32], inner: usize, dst: &mut [f32]) {
+    let max = op == ReduceOp::ArgMax;
+    let mut best = vec![f32::NAN; inner];
+    dst.fill(0.0);
+    for (a, row) in block.chunks_exact(inner).enumerate() {
+        for ((best, index), &v) in best.iter_mut().zip(dst.iter_mut()).zip(row) {
+            let better = if max { v > *best } else { v < *best };
+            if better || (best.is_nan() && !v.is_nan()) {
+                *best = v;
+                *index = a as f32;
+            }
         }
     }
 }

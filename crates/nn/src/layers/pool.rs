@@ -1,6 +1,6 @@
 //! Pooling: `MaxPool2d` and `AvgPool2d`, as im2col over each channel + a reduction over the window.
 
-use soma_autograd::Tensor;
+use soma_autograd::{Tensor, is_grad_enabled};
 use soma_device::{Error, ReduceOp, Result};
 
 use crate::layers::{Size2, bad_input};
@@ -33,14 +33,15 @@ impl Window {
         let &[n, c, h, w] = x.dims() else {
             return Err(bad_input(layer, name(), "[n, c, h, w]", x));
         };
-        let too_small = || bad_input(layer, name(), &format!("a padded image of at least {kh}x{kw}"), x);
         // Padding at most half the kernel (as PyTorch), checked first so the padded sides fit a usize.
         if stride == 0 || kh == 0 || kw == 0 || self.padding > kh.min(kw) / 2 {
-            return Err(too_small());
+            let msg =
+                format!("{}: needs a stride and kernel of at least 1 and padding at most half the kernel", name());
+            return Err(Error::invalid(layer, msg));
         }
         let (ph, pw) = (h + 2 * self.padding, w + 2 * self.padding);
         if kh > ph || kw > pw {
-            return Err(too_small());
+            return Err(bad_input(layer, name(), &format!("a padded image of at least {kh}x{kw}"), x));
         }
         let (oh, ow) = ((ph - kh) / stride + 1, (pw - kw) / stride + 1);
         let planes = x.reshape([n * c, 1, h, w])?;
@@ -50,9 +51,10 @@ impl Window {
         } else {
             padded(&planes, self.padding, pad)?.im2col((kh, kw), stride, 0)?
         };
-        let pooled = if op == ReduceOp::Max {
+        let pooled = if op == ReduceOp::Max && is_grad_enabled() {
             // As torch's max_pool2d, the gradient goes to the first maximum of a window (a
             // reduction's backward would split it among ties, e.g. the zeros after a ReLU).
+            // Without a graph, the plain reduction gives the same values in one op.
             cols.gather(1, &cols.argmax(1)?.unsqueeze(1)?)?
         } else {
             cols.reduce(op, 1)?

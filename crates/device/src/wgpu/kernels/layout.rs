@@ -74,7 +74,8 @@ pub(crate) fn fill(ctx: &WgpuContext, op: &'static str, len: usize, value: f32) 
 }
 
 pub(crate) fn copy_strided(ctx: &WgpuContext, x: &WgpuStorage, view: &StridedView) -> Result<WgpuStorage> {
-    let n: usize = view.shape.iter().product();
+    // Countable: Device::copy_strided checked it (a 0 dim makes it 0 however large the others).
+    let n = crate::shape::checked_product(&view.shape).unwrap_or(0);
     let out = alloc(ctx, || "copy_strided".into(), n)?;
     let (dims, strides) = collapse(&view.shape, &[&view.strides]);
     if dims.len() > MAX_RANK {
