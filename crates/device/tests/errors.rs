@@ -180,6 +180,9 @@ fn the_cpu_backend_refuses_short_operands_and_indices_out_of_range() {
     let index = cpu.from_slice(&[3.0, 0.0, 3.0]).unwrap();
     let scattered = cpu.scatter_add(&b, &index, g).unwrap();
     assert_eq!(cpu.to_vec(&scattered).unwrap(), vec![1.0, 0.0, 0.0, 2.0]);
+    let into_nothing = GatherDims { src_axis: 0, ..g };
+    let err = cpu.scatter_add(&b, &index, into_nothing).unwrap_err();
+    assert_eq!(err.to_string(), "scatter_add: index 3 is out of range for an axis of length 0");
 }
 
 #[test]

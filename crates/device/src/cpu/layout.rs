@@ -85,6 +85,10 @@ pub fn scatter_add(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>
         }
         Ok(())
     };
+    if let (0, Some(&v)) = (d.src_axis, index.first()) {
+        // No output blocks to visit, but an index into an empty axis is still out of range.
+        axis_index("scatter_add", v, 0)?;
+    }
     for_each_block(&mut out, d.src_axis * d.inner, block)?;
     Ok(out)
 }
