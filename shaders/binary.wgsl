@@ -86,8 +86,7 @@ fn binary_pow(x: f32, y: f32) -> f32 {
     if y == 0.0 || x == 1.0 {
         return 1.0;
     }
-    // NaN compared by its bits: a compiler may assume `v != v` is false.
-    if (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u || (bitcast<u32>(y) & 0x7fffffffu) > 0x7f800000u {
+    if is_nan(x) || is_nan(y) {
         return bitcast<f32>(0x7fc00000u);
     }
     let ax = abs(x);
@@ -110,10 +109,12 @@ fn binary_pow(x: f32, y: f32) -> f32 {
     return select(r, -r, negative && odd);
 }
 
-fn binary_max(x: f32, y: f32) -> f32 { return max(x, y); }
-fn binary_min(x: f32, y: f32) -> f32 { return min(x, y); }
+// NaN propagates, as torch.maximum / minimum (WGSL's max and min leave it to the driver).
+fn binary_max(x: f32, y: f32) -> f32 { return select(max(x, y), x + y, is_nan(x) || is_nan(y)); }
+fn binary_min(x: f32, y: f32) -> f32 { return select(min(x, y), x + y, is_nan(x) || is_nan(y)); }
 fn binary_eq(x: f32, y: f32) -> f32 { return flag(x == y); }
-fn binary_ne(x: f32, y: f32) -> f32 { return flag(x != y); }
+// Not `x != y`: naga emits an ordered comparison, false when either side is NaN.
+fn binary_ne(x: f32, y: f32) -> f32 { return flag(!(x == y)); }
 fn binary_lt(x: f32, y: f32) -> f32 { return flag(x < y); }
 fn binary_le(x: f32, y: f32) -> f32 { return flag(x <= y); }
 fn binary_gt(x: f32, y: f32) -> f32 { return flag(x > y); }
@@ -149,7 +150,7 @@ override RELU: bool = false;
 
 fn relu_if(v: vec4<f32>) -> vec4<f32> {
     if RELU {
-        return select(vec4(0.0), v, v > vec4(0.0));
+        return select(v, vec4(0.0), v <= vec4(0.0));
     }
     return v;
 }
@@ -266,8 +267,8 @@ fn map_mul_add(wg: vec3<u32>, nwg: vec3<u32>, li: u32, relu: bool) {
         let i = start + k * 256u;
         if i < n4 {
             let v = load_a(i) * load_b(i) + load_c(i);
-            // The ReLU as `unary_relu` computes it (NaN becomes 0), as this may stand in for one.
-            out4[i] = select(v, select(vec4(0.0), v, v > vec4(0.0)), relu);
+            // The ReLU as `unary_relu` computes it (NaN stays NaN), as this may stand in for one.
+            out4[i] = select(v, select(v, vec4(0.0), v <= vec4(0.0)), relu);
         }
     }
 }

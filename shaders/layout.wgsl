@@ -235,7 +235,8 @@ fn where_cond(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg
         @builtin(local_invocation_index) li: u32) {
     let t = linear_id(wg, nwg, li);
     if 4u * t < p.n {
-        out4[t] = select(third4(t), second4(t), src4(t) != vec4(0.0));
+        // Not `!=`: naga's is ordered, so a NaN condition would pick the third (torch: the second).
+        out4[t] = select(third4(t), second4(t), !(src4(t) == vec4(0.0)));
     }
 }
 

@@ -51,13 +51,14 @@ fn load_a(r: u32) {
     va[r] = select(0.0, a[at], k0 + lane < p.k);
 }
 
-fn load_b(kk: u32, t: u32) {
+// `valid`: k is inside B; past it B reads as 0 like A, or an inf in B's last row would make 0 * inf.
+fn load_b(kk: u32, t: u32, valid: bool) {
     let col = min(col0 + 8u * t + lane, p.n - 1u);
     var at = b_base + kk * p.n + col;
     if TRANS_B {
         at = b_base + col * p.k + kk;
     }
-    vb[t] = b[at];
+    vb[t] = select(0.0, b[at], valid);
 }
 
 fn fma_row(r: u32, s: f32) {
@@ -74,8 +75,10 @@ fn fma_row(r: u32, s: f32) {
 // Step `q` of the 8: k = k0 + q; A[row, k] comes from lane q.
 fn step(q: u32) {
     let kk = min(k0 + q, p.k - 1u);
-    load_b(kk, 0u); load_b(kk, 1u); load_b(kk, 2u); load_b(kk, 3u); load_b(kk, 4u); load_b(kk, 5u); load_b(kk, 6u);
-    load_b(kk, 7u); fma_row(0u, subgroupShuffle(va[0], q)); fma_row(1u, subgroupShuffle(va[1], q));
+    let valid = k0 + q < p.k;
+    load_b(kk, 0u, valid); load_b(kk, 1u, valid); load_b(kk, 2u, valid); load_b(kk, 3u, valid);
+    load_b(kk, 4u, valid); load_b(kk, 5u, valid); load_b(kk, 6u, valid); load_b(kk, 7u, valid);
+    fma_row(0u, subgroupShuffle(va[0], q)); fma_row(1u, subgroupShuffle(va[1], q));
     fma_row(2u, subgroupShuffle(va[2], q)); fma_row(3u, subgroupShuffle(va[3], q));
     fma_row(4u, subgroupShuffle(va[4], q)); fma_row(5u, subgroupShuffle(va[5], q));
     fma_row(6u, subgroupShuffle(va[6], q)); fma_row(7u, subgroupShuffle(va[7], q));

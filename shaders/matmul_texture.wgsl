@@ -268,7 +268,7 @@ fn accumulate(wg: vec3<u32>, lane: u32) {
 // The epilogue of C's 4 values `v` whose columns have biases `b`.
 fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
     if RELU {
-        return select(vec4(0.0), v + b, v + b > vec4(0.0));
+        return select(v + b, vec4(0.0), v + b <= vec4(0.0));
     }
     return v + b;
 }

@@ -128,6 +128,11 @@ fn online_start() {
 }
 
 fn online_add(v: vec4<f32>) {
+    // A NaN makes the row's sum NaN, and so every output of the row, as on the CPU (max would
+    // skip it, or not, as the driver likes).
+    if is_nan(v.x) || is_nan(v.y) || is_nan(v.z) || is_nan(v.w) {
+        run_sum = bitcast<f32>(0x7fc00000u);
+    }
     let mv = max(max(v.x, v.y), max(v.z, v.w));
     if mv > run_max {
         run_sum = rescale(run_sum, run_max, mv);
@@ -210,8 +215,9 @@ fn is_class(t: f32) -> bool {
     return t >= 0.0 && t < f32(p.cols) && t == floor(t);
 }
 
-// `max + log(sum(exp(row - max)))` of the row starting at `base`.
-fn logsumexp(base: u32) -> f32 {
+// The row's maximum and `log(sum(exp(row - max)))`, for the row starting at `base`: kept apart,
+// because their sum rounds the log away for large logits (1e8 + 0.69 is 1e8 in f32).
+fn max_and_log_sum(base: u32) -> vec2<f32> {
     var mx = bitcast<f32>(0xff800000u);
     for (var j = 0u; j < p.cols; j++) {
         mx = max(mx, x[base + j]);
@@ -220,7 +226,7 @@ fn logsumexp(base: u32) -> f32 {
     for (var j = 0u; j < p.cols; j++) {
         sum += exp(x[base + j] - mx);
     }
-    return mx + log(sum);
+    return vec2(mx, log(sum));
 }
 
 // `cross_entropy` with `MEAN`: one workgroup covers every row and writes their mean loss to y[0].
@@ -233,7 +239,8 @@ fn row_loss(row: u32) -> f32 {
         return bitcast<f32>(0x7fc00000u);
     }
     let base = row * p.cols;
-    return logsumexp(base) - x[base + u32(t)];
+    let m = max_and_log_sum(base);
+    return (m.x - x[base + u32(t)]) + m.y;
 }
 
 @compute @workgroup_size(256)
@@ -278,9 +285,9 @@ fn cross_entropy_grad(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgro
         }
         return;
     }
-    let lse = logsumexp(base);
+    let m = max_and_log_sum(base);
     let g = row_grad[select(row, 0u, p.shared_grad != 0u)] * p.grad_scale;
     for (var j = 0u; j < p.cols; j++) {
-        y[base + j] = (exp(x[base + j] - lse) - select(0.0, 1.0, j == u32(t))) * g;
+        y[base + j] = (exp((x[base + j] - m.x) - m.y) - select(0.0, 1.0, j == u32(t))) * g;
     }
 }

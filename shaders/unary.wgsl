@@ -74,7 +74,8 @@ fn f_abs(v: f32) -> f32 {
 }
 
 fn f_sign(v: f32) -> f32 {
-    return select(select(0.0, -1.0, v < 0.0), 1.0, v > 0.0);
+    // ±0 and NaN stay as they are (torch's sign).
+    return select(select(v, -1.0, v < 0.0), 1.0, v > 0.0);
 }
 
 fn f_recip(v: f32) -> f32 {
@@ -102,7 +103,8 @@ fn f_tanh(v: f32) -> f32 {
 }
 
 fn f_relu(v: f32) -> f32 {
-    return select(0.0, v, v > 0.0);
+    // NaN stays NaN, as torch.relu (the comparison is false for it).
+    return select(v, 0.0, v <= 0.0);
 }
 
 fn f_leaky_relu(v: f32) -> f32 {

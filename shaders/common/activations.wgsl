@@ -14,3 +14,8 @@ fn stable_sigmoid(v: f32) -> f32 {
     let e = exp(v);
     return e / (1.0 + e);
 }
+
+// Whether `v` is NaN, by its bits: a compiler may assume `v != v` is false.
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use soma_device::{Device, Error, Result, Shape, Storage, UnaryOp};
+use soma_device::{BinaryOp, Device, Error, Result, Shape, Storage, UnaryOp};
 
 use crate::grad_mode::is_grad_enabled;
 use crate::op::Op;
@@ -144,7 +144,11 @@ impl Tensor {
         if low.is_nan() || high.is_nan() || low > high || !(high - low).is_finite() {
             return Err(Error::invalid("rand_range", format!("needs finite low <= high, got {low} and {high}")));
         }
-        crate::no_grad(|| Tensor::rand(shape, rng, device)?.affine(high - low, low))
+        // u * (high - low) + low can round up to `high` itself; the range is half-open.
+        let below_high = if low < high { high.next_down() } else { high };
+        crate::no_grad(|| {
+            Tensor::rand(shape, rng, device)?.affine(high - low, low)?.scalar_op(BinaryOp::Min, below_high, false)
+        })
     }
     /// Standard normal numbers (Box-Muller over two uniform tensors).
     pub fn randn(shape: impl Into<Shape>, rng: &mut Rng, device: &Device) -> Result<Tensor> {

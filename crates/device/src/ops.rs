@@ -8,6 +8,13 @@ use crate::{Error, Result};
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_C: f32 = 0.044_715;
 
+/// `max(x, 0)` with NaN kept (torch's relu; `f32::max` would give 0), as every ReLU computes it:
+/// the op, the fused `mul_add_relu` and the linear layer's epilogue, on both backends.
+#[inline(always)]
+pub fn relu(x: f32) -> f32 {
+    if x <= 0.0 { 0.0 } else { x }
+}
+
 /// `tanh` that stays finite for large |x| (the GPU kernels use the same form).
 pub fn stable_tanh(x: f32) -> f32 {
     let e = (-2.0 * x.abs()).exp();
@@ -64,14 +71,14 @@ unary_ops! {
     Log, "log", |x, a| x.ln();
     Sqrt, "sqrt", |x, a| x.sqrt();
     Abs, "abs", |x, a| x.abs();
-    Sign, "sign", |x, a| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 };
+    Sign, "sign", |x, a| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x };
     Recip, "recip", |x, a| 1.0 / x;
     Square, "square", |x, a| x * x;
     Sin, "sin", |x, a| x.sin();
     Cos, "cos", |x, a| x.cos();
     Sigmoid, "sigmoid", |x, a| stable_sigmoid(x);
     Tanh, "tanh", |x, a| stable_tanh(x);
-    Relu, "relu", |x, a| x.max(0.0);
+    Relu, "relu", |x, a| relu(x);
     LeakyRelu, "leaky_relu", |x, a| if x > 0.0 { x } else { a * x };
     Elu, "elu", |x, a| if x > 0.0 { x } else { a * (x.exp() - 1.0) };
     Gelu, "gelu", |x, a| gelu(x);
@@ -119,8 +126,8 @@ binary_ops! {
     Mul, "mul", |a, b| a * b;
     Div, "div", |a, b| a / b;
     Pow, "pow", |a, b| a.powf(b);
-    Max, "max", |a, b| a.max(b);
-    Min, "min", |a, b| a.min(b);
+    Max, "max", |a, b| if a.is_nan() || b.is_nan() { a + b } else { a.max(b) };
+    Min, "min", |a, b| if a.is_nan() || b.is_nan() { a + b } else { a.min(b) };
     Eq, "eq", |a, b| flag(a == b);
     Ne, "ne", |a, b| flag(a != b);
     Lt, "lt", |a, b| flag(a < b);

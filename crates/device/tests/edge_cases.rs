@@ -101,3 +101,39 @@ fn a_product_over_an_empty_inner_dimension_is_zeros() {
         assert_eq!(device.to_vec(&device.matmul(&empty, &empty, d).unwrap()).unwrap(), vec![0.0; 30]);
     }
 }
+
+#[test]
+fn nans_and_large_logits_agree_on_both_backends_and_with_torch() {
+    use soma_device::{Shape, UnaryOp};
+    let nan = f32::NAN;
+    let same = |got: &[f32], want: &[f32], what: &str| {
+        let ok = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g.is_nan() && w.is_nan()) || g == w);
+        assert!(ok, "{what}: got {got:?}, want {want:?}");
+    };
+    for device in [Device::cpu(), gpu()] {
+        let v = |x: &[f32]| device.from_slice(x).unwrap();
+        let read = |s: soma_device::Storage| device.to_vec(&s).unwrap();
+        let x = [nan, -1.0, 0.0, 2.0];
+        // NaN propagates through the elementwise ops, as in torch.
+        same(&read(device.unary(UnaryOp::Relu, &v(&x), 0.0).unwrap()), &[nan, 0.0, 0.0, 2.0], "relu");
+        same(&read(device.unary(UnaryOp::Sign, &v(&x), 0.0).unwrap()), &[nan, -1.0, 0.0, 1.0], "sign");
+        let s4 = Shape::new([4]);
+        let ones = v(&[1.0; 4]);
+        same(&read(device.binary(BinaryOp::Max, &v(&x), &s4, &ones, &s4).unwrap()), &[nan, 1.0, 1.0, 2.0], "max");
+        same(&read(device.binary(BinaryOp::Min, &v(&x), &s4, &ones, &s4).unwrap()), &[nan, -1.0, 0.0, 1.0], "min");
+        same(&read(device.binary(BinaryOp::Ne, &v(&x), &s4, &v(&x), &s4).unwrap()), &[1.0, 0.0, 0.0, 0.0], "ne");
+        let picked = device.where_cond(&v(&[nan, 0.0]), &v(&[1.0, 1.0]), &v(&[2.0, 2.0])).unwrap();
+        same(&read(picked), &[1.0, 2.0], "where (NaN counts as true)");
+        same(&read(device.mul_add(&v(&x), &ones, &ones, true).unwrap()), &[nan, 0.0, 1.0, 3.0], "mul_add_relu");
+        // A NaN in one group of 4 of a 64-wide row makes the whole row's softmax NaN.
+        let mut row = vec![0.5; 64];
+        row[..4].fill(nan);
+        assert!(read(device.softmax(&v(&row), 1, 64, false).unwrap()).iter().all(|p| p.is_nan()), "softmax");
+        // Logits of 1e8: the loss is log 2 and the gradient +-0.5 (the log-sum was rounded away).
+        let (logits, target) = (v(&[1e8, 1e8]), v(&[0.0]));
+        let loss = read(device.cross_entropy(&logits, &target, 1, 2).unwrap());
+        assert!((loss[0] - std::f32::consts::LN_2).abs() < 1e-6, "loss {loss:?}");
+        let grad = read(device.cross_entropy_grad(&logits, &target, &v(&[1.0]), 1.0, 1, 2).unwrap());
+        same(&grad, &[-0.5, 0.5], "cross_entropy_grad");
+    }
+}

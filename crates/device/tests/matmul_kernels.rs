@@ -185,3 +185,20 @@ fn linear_epilogue_agrees_with_the_cpu() {
         }
     }
 }
+
+#[test]
+fn an_infinity_in_the_last_row_of_b_stays_infinite_on_every_kernel() {
+    // k = 3 is not a multiple of the subgroup kernel's 8 steps: its steps past k once multiplied
+    // A's zeros by B's clamped last row, 0 * inf = NaN.
+    let g = backend();
+    let dims = MatmulDims { batch: 1, m: 2, n: 2, k: 3, transpose_a: false, transpose_b: false };
+    let (a, b) = ([1.0, 1.0, 1.0, 0.5, 0.5, 0.5], [1.0, 2.0, 3.0, 4.0, f32::INFINITY, 1.0]);
+    let want = [f32::INFINITY, 7.0, f32::INFINITY, 3.5];
+    let (ga, gb) = (g.from_slice(&a).unwrap(), g.from_slice(&b).unwrap());
+    assert_eq!(g.to_vec(&g.matmul(&ga, &gb, dims).unwrap()).unwrap(), want);
+    let out = g.matmul_subgroup(&ga, &gb, dims).expect("the subgroup kernel runs on lavapipe").unwrap();
+    assert_eq!(g.to_vec(&out).unwrap(), want);
+    let cpu = CpuBackend;
+    let c = cpu.matmul(&cpu.from_slice(&a).unwrap(), &cpu.from_slice(&b).unwrap(), dims).unwrap();
+    assert_eq!(cpu.to_vec(&c).unwrap(), want);
+}

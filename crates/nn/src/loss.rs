@@ -60,6 +60,14 @@ const LOG_FLOOR: f32 = -100.0;
 /// Prefer `binary_cross_entropy_with_logits` (stable).
 pub fn binary_cross_entropy(probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
     same_shape("binary_cross_entropy", probs, targets)?;
+    // As torch, probabilities outside [0, 1] are refused, where they can be read without a
+    // readback (on the GPU they give a loss below 0 or NaN).
+    if let soma_device::Storage::Cpu(s) = probs.storage()
+        && let Some(bad) = s.as_slice().iter().find(|&&p| !p.is_nan() && !(0.0..=1.0).contains(&p))
+    {
+        let msg = format!("probabilities must be in [0, 1], got {bad}");
+        return Err(Error::invalid("binary_cross_entropy", msg));
+    }
     let log_p = floored_log(probs)?;
     let log_not_p = floored_log(&probs.affine(-1.0, 1.0)?)?;
     let not_y = targets.affine(-1.0, 1.0)?;
@@ -68,13 +76,13 @@ pub fn binary_cross_entropy(probs: &Tensor, targets: &Tensor) -> Result<Tensor> 
 }
 
 /// `max(log q, -100)`, with a finite gradient at `q = 0` too: there the floor is selected without
-/// taking the log of 0 (whose backward, `g / q`, would be 0 / 0).
+/// taking the log of 0 (whose backward, `g / q`, would be 0 / 0). NaN stays NaN.
 fn floored_log(q: &Tensor) -> Result<Tensor> {
-    let positive = q.scalar_op(BinaryOp::Gt, 0.0, false)?;
+    let zero_or_less = q.scalar_op(BinaryOp::Le, 0.0, false)?;
     let one = Tensor::ones([1], q.device())?;
     let floor = Tensor::full([1], LOG_FLOOR, q.device())?;
-    let log = Tensor::where_cond(&positive, q, &one)?.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
-    Tensor::where_cond(&positive, &log, &floor)
+    let log = Tensor::where_cond(&zero_or_less, &one, q)?.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
+    Tensor::where_cond(&zero_or_less, &floor, &log)
 }
 
 /// Checks `[n, c]` scores against `[n]` class indices.

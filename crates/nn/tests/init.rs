@@ -91,6 +91,9 @@ fn simple_initialisers() {
     assert!(err.to_string().starts_with("init::uniform: needs finite low <= high"), "{err}");
     let err = soma_autograd::Tensor::rand_range([2], 0.0, f32::INFINITY, &mut Rng::new(1), &dev).unwrap_err();
     assert_eq!(err.to_string(), "rand_range: needs finite low <= high, got 0 and inf");
+    // Half-open even when rounding would reach `high`: one ulp wide, every value is `low`.
+    let narrow = soma_autograd::Tensor::rand_range([1000], 1.0, 1f32.next_up(), &mut Rng::new(1), &dev).unwrap();
+    assert!(narrow.to_vec().unwrap().iter().all(|&v| v == 1.0));
     assert!(init::normal([2], 0.0, -1.0, &dev, &mut Rng::new(1)).is_err());
 }
 

@@ -77,6 +77,10 @@ fn bce_literal_and_clamped() {
     let loss = binary_cross_entropy(&p, &t(&[1.0, 0.0, 0.0, 1.0], &[4])).unwrap();
     let g = loss.backward().unwrap().get(&p).unwrap().to_vec().unwrap();
     assert_eq!(g, [0.0, 0.0, 0.25, -0.25]);
+    let err = binary_cross_entropy(&t(&[0.5, 1.5], &[2]), &t(&[1.0, 1.0], &[2])).unwrap_err();
+    assert_eq!(err.to_string(), "binary_cross_entropy: probabilities must be in [0, 1], got 1.5");
+    let nan = binary_cross_entropy(&t(&[f32::NAN], &[1]), &t(&[1.0], &[1])).unwrap().item().unwrap();
+    assert!(nan.is_nan(), "a NaN probability gives a NaN loss, not the floor's 100: {nan}");
     // Small but positive probabilities keep their exact loss and gradient, -1 / (n p)
     // (a clamp at 1e-7 used to give 16.1 and no gradient for p = 1e-8).
     let p = t(&[1e-8], &[1]).requires_grad();

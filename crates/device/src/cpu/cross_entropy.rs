@@ -20,8 +20,9 @@ pub fn cross_entropy(logits: &[f32], targets: &[f32], rows: usize, cols: usize) 
             let row = &logits[r * cols..(r + 1) * cols];
             match class(targets[r], cols) {
                 Some(t) => {
+                    // Not max + log_sum - row[t]: that sum rounds log_sum away for large logits.
                     let (max, log_sum) = max_and_log_sum(row);
-                    max + log_sum - row[t]
+                    (max - row[t]) + log_sum
                 }
                 None => f32::NAN,
             }

@@ -80,7 +80,7 @@ pub fn where_cond(cond: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
             let r = s..s + out.len();
             out.iter_mut().zip(cond[r.clone()].iter().zip(a[r.clone()].iter().zip(&b[r]))).for_each(
                 |(o, (&c, (&a, &b)))| {
-                    o.write(if c != 0.0 { a } else { b });
+                    o.write(if c != 0.0 { a } else { b }); // NaN picks `a`, as torch
                 },
             );
         })
@@ -94,7 +94,7 @@ pub fn mul_add(a: &[f32], b: &[f32], c: &[f32], relu: bool) -> Vec<f32> {
         let inputs = a[r.clone()].iter().zip(&b[r.clone()]).zip(&c[r]);
         if relu {
             out.iter_mut().zip(inputs).for_each(|(o, ((&a, &b), &c))| {
-                o.write((a * b + c).max(0.0));
+                o.write(crate::ops::relu(a * b + c));
             });
         } else {
             out.iter_mut().zip(inputs).for_each(|(o, ((&a, &b), &c))| {

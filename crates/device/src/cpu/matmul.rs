@@ -59,11 +59,11 @@ pub fn bias_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool) {
         Some(bias) if !bias.is_empty() => {
             for row in y.chunks_exact_mut(bias.len()) {
                 for (v, b) in row.iter_mut().zip(bias) {
-                    *v = if relu { (*v + b).max(0.0) } else { *v + b };
+                    *v = if relu { crate::ops::relu(*v + b) } else { *v + b };
                 }
             }
         }
-        _ if relu => y.iter_mut().for_each(|v| *v = v.max(0.0)),
+        _ if relu => y.iter_mut().for_each(|v| *v = crate::ops::relu(*v)),
         _ => {}
     }
 }
