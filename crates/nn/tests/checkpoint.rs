@@ -205,6 +205,13 @@ fn python(script: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Writes `arrays` (a Python dict of NumPy arrays, `np` imported) to `path` with Python's
+/// `safetensors.numpy.save_file`.
+fn python_save_file(path: &Path, arrays: &str) {
+    let path = path.display().to_string();
+    python(&format!("from safetensors.numpy import save_file\nimport numpy as np\nsave_file({arrays}, {path:?})\n"));
+}
+
 #[test]
 fn python_safetensors_reads_what_soma_writes() {
     let dir = scratch("python_reads");
@@ -240,15 +247,11 @@ for name, a in sorted(load_file({path:?}).items()):
 fn soma_reads_what_python_safetensors_writes() {
     let dir = scratch("python_writes");
     let path = dir.join("from_python.safetensors");
-    python(&format!(
-        r#"
-from safetensors.numpy import save_file
-import numpy as np
-save_file({{"0.weight": np.arange(12, dtype=np.float32).reshape(4, 3) / 8,
-           "0.bias": np.array([1.5, -2.0, 0.25, 1e-3], dtype=np.float32)}}, {path:?})
-"#,
-        path = path.display().to_string()
-    ));
+    python_save_file(
+        &path,
+        r#"{"0.weight": np.arange(12, dtype=np.float32).reshape(4, 3) / 8,
+            "0.bias": np.array([1.5, -2.0, 0.25, 1e-3], dtype=np.float32)}"#,
+    );
     let cpu = Device::cpu();
     let m = Sequential::new().add(Linear::new(3, 4, &cpu, &mut Rng::new(1)).unwrap());
     load(&m, &path).unwrap();
@@ -256,14 +259,7 @@ save_file({{"0.weight": np.arange(12, dtype=np.float32).reshape(4, 3) / 8,
     assert_eq!(snapshot(&m), [("0.weight".to_string(), want_w), ("0.bias".to_string(), vec![1.5, -2.0, 0.25, 1e-3])]);
 
     // Python's float64 arrays are not silently converted.
-    python(&format!(
-        r#"
-from safetensors.numpy import save_file
-import numpy as np
-save_file({{"0.weight": np.zeros((4, 3)), "0.bias": np.zeros(4, dtype=np.float32)}}, {path:?})
-"#,
-        path = path.display().to_string()
-    ));
+    python_save_file(&path, r#"{"0.weight": np.zeros((4, 3)), "0.bias": np.zeros(4, dtype=np.float32)}"#);
     let err = load(&m, &path).unwrap_err();
     assert!(matches!(err, Error::Format { .. }) && err.to_string().contains("0.weight is F64"), "{err}");
 }
@@ -273,18 +269,14 @@ fn a_pytorch_batch_norm_checkpoint_loads_without_its_batch_counter() {
     // torch's BatchNorm1d(4).state_dict() layout, with its int64 num_batches_tracked.
     let dir = scratch("python_batch_norm");
     let path = dir.join("bn.safetensors");
-    python(&format!(
-        r#"
-from safetensors.numpy import save_file
-import numpy as np
-save_file({{"0.weight": np.array([1, 2, 3, 4], dtype=np.float32),
-           "0.bias": np.array([0.5, 0, 0, -0.5], dtype=np.float32),
-           "0.running_mean": np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32),
-           "0.running_var": np.array([1, 1, 2, 2], dtype=np.float32),
-           "0.num_batches_tracked": np.array(7, dtype=np.int64)}}, {path:?})
-"#,
-        path = path.display().to_string()
-    ));
+    python_save_file(
+        &path,
+        r#"{"0.weight": np.array([1, 2, 3, 4], dtype=np.float32),
+            "0.bias": np.array([0.5, 0, 0, -0.5], dtype=np.float32),
+            "0.running_mean": np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32),
+            "0.running_var": np.array([1, 1, 2, 2], dtype=np.float32),
+            "0.num_batches_tracked": np.array(7, dtype=np.int64)}"#,
+    );
     let m = Sequential::new().add(BatchNorm1d::new(4, &Device::cpu()).unwrap());
     load(&m, &path).unwrap();
     let got: std::collections::HashMap<_, _> = snapshot(&m).into_iter().collect();
