@@ -30,10 +30,11 @@ impl Vocab {
         chars.dedup();
         Vocab { chars }
     }
-    fn id(&self, c: char) -> usize {
-        self.chars.binary_search(&c).unwrap_or(0)
+    fn id(&self, c: char) -> Result<usize> {
+        let unknown = || Error::invalid("char_lm", format!("{c:?} is not in the training text's vocabulary"));
+        self.chars.binary_search(&c).map_err(|_| unknown())
     }
-    fn encode(&self, text: &str) -> Vec<usize> {
+    fn encode(&self, text: &str) -> Result<Vec<usize>> {
         text.chars().map(|c| self.id(c)).collect()
     }
 }
@@ -73,9 +74,14 @@ impl Module for CharLm {
 
 /// `BATCH` random windows of `ids`: inputs `[BATCH, SEQ_LEN]` and the next characters as targets.
 fn batch(ids: &[usize], rng: &mut Rng, device: &Device) -> Result<(Tensor, Tensor)> {
+    if ids.len() <= SEQ_LEN {
+        let msg = format!("a text of {} characters has no window of {SEQ_LEN} and a next character", ids.len());
+        return Err(Error::invalid("char_lm", msg));
+    }
     let (mut x, mut y) = (Vec::new(), Vec::new());
     for _ in 0..BATCH {
-        let start = rng.below(ids.len() - SEQ_LEN - 1);
+        // Every window whose next characters fit, the last one included.
+        let start = rng.below(ids.len() - SEQ_LEN);
         x.extend(ids[start..start + SEQ_LEN].iter().map(|&i| i as f32));
         y.extend(ids[start + 1..start + SEQ_LEN + 1].iter().map(|&i| i as f32));
     }
@@ -87,11 +93,14 @@ fn batch_loss(model: &CharLm, x: &Tensor, y: &Tensor, vocab: usize) -> Result<Te
     loss::cross_entropy(&model.forward(x)?.reshape([BATCH * SEQ_LEN, vocab])?, y)
 }
 
-/// Continues `prompt` by `len` characters, sampling at `temperature`.
+/// Continues `prompt` by `len` characters, sampling at `temperature` (finite, > 0).
 fn sample(model: &CharLm, vocab: &Vocab, prompt: &str, len: usize, temperature: f32, rng: &mut Rng) -> Result<String> {
+    if !(temperature.is_finite() && temperature > 0.0) {
+        return Err(Error::invalid("char_lm", format!("temperature must be finite and > 0, got {temperature}")));
+    }
     no_grad(|| {
         let device = model.head.weight().get().device().clone();
-        let ids: Vec<f32> = vocab.encode(prompt).iter().map(|&i| i as f32).collect();
+        let ids: Vec<f32> = vocab.encode(prompt)?.iter().map(|&i| i as f32).collect();
         let (mut logits, mut state) = model.step(&Tensor::from_vec(ids.clone(), [1, ids.len()], &device)?, None)?;
         let mut text = prompt.to_string();
         for _ in 0..len {
@@ -116,7 +125,7 @@ fn main() -> Result<()> {
     let epochs = args.epochs_or(10, 1);
     let device = &args.device;
     let vocab = Vocab::new(TEXT);
-    let ids = vocab.encode(TEXT);
+    let ids = vocab.encode(TEXT)?;
     let (train_ids, valid_ids) = ids.split_at(ids.len() * 9 / 10);
     println!("device: {device}; {} characters, vocabulary of {}", ids.len(), vocab.chars.len());
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{TOL, check_input, check_module, host_randn};
-use soma_autograd::{Device, Rng, Tensor, gradcheck};
+use soma_autograd::{Device, Error, Rng, Tensor, gradcheck};
 use soma_nn::*;
 
 fn cpu() -> Device {
@@ -285,6 +285,15 @@ fn explicit_mask_matches_the_causal_flag() {
     let mha = MultiHeadAttention::new(4, 2, &dev, &mut Rng::new(1)).unwrap();
     let err = mha.forward_masked(&x, Some(&Tensor::ones([4, 4], &dev).unwrap())).unwrap_err().to_string();
     assert!(err.contains("mask [4, 4]"), "{err}");
+    // A query that may see no key gets NaN, as in torch (not an even spread over every key).
+    let mut blind = vec![1.0; 25];
+    blind[10..15].fill(0.0);
+    let blind = Tensor::from_vec(blind, [5, 5], &dev).unwrap();
+    let mha = MultiHeadAttention::new(4, 2, &dev, &mut Rng::new(1)).unwrap();
+    let out = mha.forward_masked(&x, Some(&blind)).unwrap().to_vec().unwrap();
+    for (i, row) in out.chunks(4).enumerate() {
+        assert_eq!(row.iter().all(|v| v.is_nan()), i % 5 == 2, "query {i}: {row:?}");
+    }
     // A mask of higher rank would add axes to the scores and softmax the wrong one.
     let mask5 = Tensor::ones([1, 1, 1, 5, 5], &dev).unwrap();
     let mha = MultiHeadAttention::new(4, 2, &dev, &mut Rng::new(1)).unwrap();
@@ -359,4 +368,15 @@ fn positional_embeddings() {
     assert_eq!(sin.forward(&zeros).unwrap().to_vec().unwrap(), pe);
     let err = sin.forward(&Tensor::zeros([1, 6, 4], &dev).unwrap()).unwrap_err().to_string();
     assert!(err.contains("max_len 5"), "{err}");
+}
+
+#[test]
+fn an_initial_state_on_another_device_is_named() {
+    let dev = cpu();
+    let gru = Gru::new(3, 4, &dev, &mut Rng::new(1)).unwrap();
+    let x = randn(&[2, 5, 3], 7);
+    let h0 = Tensor::zeros([1, 2, 4], &soma_device::testing::gpu()).unwrap();
+    let err = gru.forward_seq(&x, Some(&h0)).unwrap_err();
+    assert!(matches!(err, Error::DeviceMismatch { op: "Gru", .. }), "{err}");
+    assert!(err.to_string().contains("(h0)"), "{err}");
 }

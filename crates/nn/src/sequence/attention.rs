@@ -65,7 +65,8 @@ impl MultiHeadAttention {
 
     /// Self-attention over `x [batch, time, embed]` where `mask` (1 = may attend, 0 = may not),
     /// broadcastable to `[batch, heads, time (query), time (key)]`, limits which keys each query
-    /// sees, on top of the causal mask if that is on. Every query needs at least one key.
+    /// sees, on top of the causal mask if that is on. A query that may see no key gets NaN, as in
+    /// torch.
     pub fn forward_masked(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (e, h) = (self.embed_dim, self.num_heads);
         let (b, t) = check_sequence("MultiHeadAttention", e, x)?;
@@ -102,9 +103,10 @@ impl MultiHeadAttention {
     }
 }
 
-/// Where `mask` is 0, the score becomes a large negative number (a zero weight after softmax).
+/// Where `mask` is 0, the score becomes -inf: a zero weight after softmax (as torch's masks; a
+/// finite stand-in would spread a query that may see no key evenly over every key instead).
 fn masked_fill(scores: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let blocked = Tensor::full([1], -1e9, scores.device())?;
+    let blocked = Tensor::full([1], f32::NEG_INFINITY, scores.device())?;
     Tensor::where_cond(mask, scores, &blocked)
 }
 

@@ -145,8 +145,12 @@ impl<C: Cell> Recurrent<C> {
         self.layers.len()
     }
 
-    /// Checks an initial state `[num_layers, batch, hidden]` (`what` is `"h0"` or `"c0"`).
-    fn check_state(&self, what: &str, state: &Tensor, batch: usize) -> Result<()> {
+    /// Checks an initial state `[num_layers, batch, hidden]` on `device` (`what` is `"h0"` or `"c0"`).
+    fn check_state(&self, what: &str, state: &Tensor, batch: usize, device: &Device) -> Result<()> {
+        if state.device() != device {
+            let (a, b) = (device.name(), format!("{} ({what})", state.device().name()));
+            return Err(Error::DeviceMismatch { op: C::NAME, a, b });
+        }
         let expected = [self.layers.len(), batch, self.hidden_size];
         if state.dims() != expected {
             return Err(Error::shape(
@@ -164,7 +168,7 @@ impl<C: Cell> Recurrent<C> {
         let hidden = self.hidden_size;
         for (what, state) in [("h0", h0), ("c0", c0)] {
             if let Some(s) = state {
-                self.check_state(what, s, batch)?;
+                self.check_state(what, s, batch, x.device())?;
             }
         }
         let zeros = Tensor::zeros([batch, hidden], x.device())?;
