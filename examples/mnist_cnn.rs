@@ -39,7 +39,7 @@ fn main() -> Result<()> {
 
     let epochs = args.epochs_or(15, 1);
     // The learning rate anneals to zero over the run, so the last epochs settle instead of jitter.
-    let mut schedule = CosineAnnealingLR::new(2e-3, epochs, 0.0)?;
+    let mut schedule = CosineAnnealingLR::new(&optimizer, epochs, 0.0)?;
     let accuracy = common::fit("mnist_cnn", &mut model, &mut optimizer, Some(&mut schedule), &train, &test, epochs)?;
     println!("test accuracy after {epochs} epochs: {:.2}%", 100.0 * accuracy);
     common::require("test accuracy", accuracy, if args.quick { 0.6 } else { 0.975 })

@@ -102,10 +102,13 @@ fn register_bundled_font() -> Result<()> {
     if ok { Ok(()) } else { Err(Error::invalid("plot", "the bundled DejaVu Sans font could not be loaded")) }
 }
 
-/// The range of the finite values, padded so a flat line or a single point still has a span.
-fn padded_range(values: impl Iterator<Item = f32>, pad_fraction: f32) -> std::ops::Range<f32> {
-    let (lo, hi) =
-        values.filter(|v| v.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+/// The range of the finite values, padded so a flat line or a single point still has a span. In
+/// f64: padding values near `f32::MAX` in f32 overflows to inf, on which plotters' ticks never end.
+fn padded_range(values: impl Iterator<Item = f32>, pad_fraction: f64) -> std::ops::Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .map(f64::from)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
     if lo > hi {
         return 0.0..1.0;
     }
@@ -114,14 +117,14 @@ fn padded_range(values: impl Iterator<Item = f32>, pad_fraction: f32) -> std::op
 }
 
 /// The legend goes to the right, at the top unless the curves end in the upper half there.
-fn legend_position(panel: &Panel, y_range: &std::ops::Range<f32>) -> SeriesLabelPosition {
-    let ends: Vec<f32> = panel
+fn legend_position(panel: &Panel, y_range: &std::ops::Range<f64>) -> SeriesLabelPosition {
+    let ends: Vec<f64> = panel
         .series
         .iter()
-        .filter_map(|s| s.points.iter().rev().find(|p| p.0.is_finite() && p.1.is_finite()).map(|p| p.1))
+        .filter_map(|s| s.points.iter().rev().find(|p| p.0.is_finite() && p.1.is_finite()).map(|p| f64::from(p.1)))
         .collect();
     let middle = (y_range.start + y_range.end) / 2.0;
-    let mean_end = ends.iter().sum::<f32>() / ends.len().max(1) as f32;
+    let mean_end = ends.iter().sum::<f64>() / ends.len().max(1) as f64;
     if !ends.is_empty() && mean_end > middle {
         SeriesLabelPosition::LowerRight
     } else {
@@ -131,7 +134,7 @@ fn legend_position(panel: &Panel, y_range: &std::ops::Range<f32>) -> SeriesLabel
 
 /// A tick label without float noise or trailing zeros: `5`, `2.5`, `0.0001`, `1e-6`. Values
 /// within a millionth of the axis `span` of zero are zero (ticks like `-2e-16` are rounding noise).
-fn tick_label(v: f32, span: f32) -> String {
+fn tick_label(v: f64, span: f64) -> String {
     let v = if v.abs() <= span.abs() * 1e-6 { 0.0 } else { v };
     if v != 0.0 && v.abs() < 1e-4 || v.abs() >= 1e6 {
         return format!("{v:.0e}");
@@ -153,7 +156,7 @@ fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, pan
     let (x_span, y_span) = (x_range.end - x_range.start, y_range.end - y_range.start);
     // Whole-number x (epochs, steps) gets ticks on whole numbers: at most one per unit.
     let whole_x = points().all(|p| p.0.fract() == 0.0);
-    let x_labels = if whole_x { (x_span as usize + 1).clamp(2, 10) } else { 10 };
+    let x_labels = if whole_x { (x_span as usize).saturating_add(1).clamp(2, 10) } else { 10 };
     let mut chart = ChartBuilder::on(area)
         .caption(&panel.title, ("sans-serif", 22))
         .margin(12)
@@ -171,7 +174,8 @@ fn draw_panel(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>, pan
     let mut drawn = 0;
     for (i, series) in panel.series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let line: Vec<(f32, f32)> = series.points.iter().filter(finite).copied().collect();
+        let line: Vec<(f64, f64)> =
+            series.points.iter().filter(finite).map(|&(x, y)| (f64::from(x), f64::from(y))).collect();
         if line.is_empty() {
             continue; // nothing measured (e.g. no validation set): no line and no legend entry
         }
@@ -225,6 +229,10 @@ mod tests {
         plot_xy(&path, "one point", &[("p", &[(1.0, 2.0)]), ("nan", &[(0.0, f32::NAN)])]).unwrap();
         plot_curves(&path, "empty", &[]).unwrap();
         assert!(plot_panels(&path, &[]).is_err());
+        // Near f32::MAX (a diverging loss before it reaches inf), and x spanning past usize.
+        plot_xy(&path, "huge", &[("a", &[(0.0, 0.1), (1.0, 3.3e38)]), ("flat", &[(0.0, 2.3e38), (3e19, 2.3e38)])])
+            .unwrap();
+        assert_eq!(&std::fs::read(&path).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
     }
 
     #[test]
@@ -232,7 +240,7 @@ mod tests {
         assert_eq!(tick_label(5.0, 10.0), "5");
         assert_eq!(tick_label(0.1 + 0.2, 1.0), "0.3");
         assert_eq!(tick_label(-0.0, 1.0), "0");
-        assert_eq!(tick_label(2.5e-6, 1e-5), "2e-6");
+        assert_eq!(tick_label(2.4e-6, 1e-5), "2e-6");
         assert_eq!(tick_label(12.25, 100.0), "12.25");
         assert_eq!(tick_label(-2e-16, 2.0), "0");
     }
@@ -242,5 +250,7 @@ mod tests {
         assert_eq!(padded_range([1.0, 3.0].into_iter(), 0.0), 1.0..3.0);
         assert_eq!(padded_range([2.0, 2.0].into_iter(), 0.1), 1.0..3.0);
         assert_eq!(padded_range([f32::NAN].into_iter(), 0.1), 0.0..1.0);
+        let huge = padded_range([0.1, f32::MAX].into_iter(), 0.05);
+        assert!(huge.start.is_finite() && huge.end.is_finite() && huge.end > f64::from(f32::MAX));
     }
 }

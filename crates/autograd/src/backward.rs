@@ -312,10 +312,11 @@ fn binary_vjp(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tenso
             Ok(((g * &da)?, (g * &db)?))
         }
         BinaryOp::Max | BinaryOp::Min => {
-            // The larger (smaller) input takes the gradient; ties split it evenly, like torch.
-            let wins = if op == BinaryOp::Max { a.gt(b)? } else { a.lt(b)? };
-            let share = (&wins + &a.eq(b)?.affine(0.5, 0.0)?)?;
-            Ok(((g * &share)?, (g * &share.affine(-1.0, 1.0)?)?))
+            // As torch: an input takes the gradient unless the other one wins, half of it on a tie;
+            // where either is NaN neither wins, so both take all of it.
+            let (a_loses, b_loses) = if op == BinaryOp::Max { (a.lt(b)?, a.gt(b)?) } else { (a.gt(b)?, a.lt(b)?) };
+            let untied = a.eq(b)?.affine(-0.5, 1.0)?;
+            Ok(((g * &(&untied - &a_loses)?)?, (g * &(&untied - &b_loses)?)?))
         }
         BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
             Ok((Tensor::zeros(g.shape().clone(), g.device())?, Tensor::zeros(g.shape().clone(), g.device())?))

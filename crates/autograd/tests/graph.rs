@@ -183,6 +183,22 @@ fn gradients_at_kinks_and_zeros_follow_torch() {
     // ELU far below zero: alpha * e^x, not elu(x) + alpha (which rounds to 0).
     let g = grad_of(&t(&[-20.0]), &|x| x.elu(1.0));
     assert!((g[0] / (-20f32).exp() - 1.0).abs() < 1e-5, "{g:?}");
+    // maximum / minimum: the winner takes the gradient, ties split it, and where either input is
+    // NaN (so is the output) both take all of it (torch 2.x: [1, 0, 0.5, 1, 1] and [0, 1, 0.5, 1, 1]).
+    for device in [cpu(), gpu()] {
+        let v = |v: &[f32]| Tensor::from_vec(v.to_vec(), [v.len()], &device).unwrap().requires_grad();
+        let (a, b) = (v(&[3.0, 1.0, 2.0, f32::NAN, 1.0]), v(&[1.0, 3.0, 2.0, 1.0, f32::NAN]));
+        for (result, lower) in [(a.maximum(&b), false), (a.minimum(&b), true)] {
+            let grads = result.unwrap().sum_all().unwrap().backward().unwrap();
+            let (mut ga, mut gb) = ([1.0, 0.0, 0.5, 1.0, 1.0], [0.0, 1.0, 0.5, 1.0, 1.0]);
+            if lower {
+                ga.swap(0, 1);
+                gb.swap(0, 1);
+            }
+            assert_eq!(grads.get(&a).unwrap().to_vec().unwrap(), ga);
+            assert_eq!(grads.get(&b).unwrap().to_vec().unwrap(), gb);
+        }
+    }
 }
 
 #[test]

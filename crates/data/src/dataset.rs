@@ -96,7 +96,7 @@ impl InMemoryDataset {
         if per_sample == 0 {
             return Err(Error::shape("InMemoryDataset::new", format!("empty feature shape {feature_shape:?}")));
         }
-        if features.len() != labels.len() * per_sample {
+        if labels.len().checked_mul(per_sample) != Some(features.len()) {
             return Err(Error::shape(
                 "InMemoryDataset::new",
                 format!(
@@ -177,6 +177,8 @@ mod tests {
         assert_eq!((&s.features[..], s.label), (&[3.0, 4.0][..], 1.0));
         assert!(ds.get(3).unwrap_err().to_string().contains("index 3 out of range for 3 samples"));
         assert!(InMemoryDataset::new(vec![1.0; 5], vec![0.0; 3], [2]).is_err());
+        // Samples times features past usize: an error, not a wrapped product that matches.
+        assert!(InMemoryDataset::new(vec![], vec![0.0; 2], [1usize << 63]).is_err());
         let picked = ds.select(&[2, 0]).unwrap();
         assert_eq!(picked.features(), &[5.0, 6.0, 1.0, 2.0]);
         assert_eq!(picked.labels(), &[2.0, 0.0]);

@@ -50,13 +50,42 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     parse_idx(&bytes, path)
 }
 
-/// Decompresses a whole gzip stream (including concatenated members).
+/// Decompresses gzip members one after another (as `cat a.gz b.gz` makes), then accepts trailing
+/// zero bytes (block padding, which Python's `gzip` also skips). It stops one byte past the length
+/// the IDX header declares: a small file that would inflate to gigabytes is then reported as too
+/// long by `parse_idx` instead of being held in memory.
 fn gunzip(compressed: &[u8], path: &Path) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(compressed.len() * 4);
-    flate2::read::MultiGzDecoder::new(compressed)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::format(path.display(), format!("corrupt or truncated gzip data: {e}")))?;
+    let corrupt = |e: std::io::Error| Error::format(path.display(), format!("corrupt or truncated gzip data: {e}"));
+    let mut out = Vec::new();
+    let mut rest = compressed;
+    while !rest.iter().all(|&b| b == 0) {
+        let mut member = flate2::bufread::GzDecoder::new(rest);
+        loop {
+            let wanted = bytes_to_read(&out);
+            if out.len() as u64 >= wanted {
+                return Ok(out);
+            }
+            let read = (&mut member).take(wanted - out.len() as u64).read_to_end(&mut out).map_err(corrupt)?;
+            if read == 0 {
+                break;
+            }
+        }
+        rest = member.into_inner();
+    }
     Ok(out)
+}
+
+/// How many bytes of an IDX file to read, given its first bytes `head`: the fixed header, then the
+/// dimensions, then the data and one byte more (to tell a file that goes on past its data).
+fn bytes_to_read(head: &[u8]) -> u64 {
+    let Some(&rank) = head.get(3) else { return 4 };
+    let header_len = 4 + 4 * u64::from(rank);
+    let Some(dims) = head.get(4..header_len as usize) else { return header_len };
+    dims.chunks_exact(4)
+        .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        .try_fold(1u64, u64::checked_mul)
+        .and_then(|count| count.checked_add(header_len + 1))
+        .unwrap_or(header_len)
 }
 
 /// Parses the bytes of an (uncompressed) IDX file; `path` is used only in error messages.
@@ -96,22 +125,30 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
         return fail(format!("truncated: dimensions {dims:?} need {count} data bytes, file has {}", body.len()));
     }
     if body.len() > count {
-        return fail(format!(
-            "{} unexpected bytes after the {count} data bytes of dimensions {dims:?}",
-            body.len() - count
-        ));
+        return fail(format!("bytes after the {count} data bytes of dimensions {dims:?}: longer than its header says"));
     }
     Ok(IdxArray { dims, data: body.to_vec() })
 }
 
 /// Encodes `data` with `dims` as an uncompressed IDX file of unsigned bytes (for tests and tools).
-pub fn encode_idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0, 0, TYPE_UNSIGNED_BYTE, dims.len() as u8];
-    for &d in dims {
-        out.extend_from_slice(&(d as u32).to_be_bytes());
+///
+/// More than 255 dimensions, a dimension past `u32::MAX`, or `data` whose length is not the
+/// product of `dims` is an [`Error::Shape`].
+pub fn encode_idx(dims: &[usize], data: &[u8]) -> Result<Vec<u8>> {
+    let fail = |why: String| Err(Error::shape("encode_idx", format!("dims {dims:?} with {} bytes: {why}", data.len())));
+    let Ok(rank) = u8::try_from(dims.len()) else { return fail("an IDX file has at most 255 dimensions".into()) };
+    let Ok(dims32) = dims.iter().map(|&d| u32::try_from(d)).collect::<std::result::Result<Vec<u32>, _>>() else {
+        return fail("an IDX dimension is a u32".into());
+    };
+    if dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(data.len()) {
+        return fail("the data is not the product of the dims".into());
+    }
+    let mut out = vec![0, 0, TYPE_UNSIGNED_BYTE, rank];
+    for d in dims32 {
+        out.extend_from_slice(&d.to_be_bytes());
     }
     out.extend_from_slice(data);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -124,7 +161,7 @@ mod tests {
 
     #[test]
     fn round_trips_an_encoded_array() {
-        let arr = parse(&encode_idx(&[2, 3], &[1, 2, 3, 4, 5, 6])).unwrap();
+        let arr = parse(&encode_idx(&[2, 3], &[1, 2, 3, 4, 5, 6]).unwrap()).unwrap();
         assert_eq!(arr.dims, vec![2, 3]);
         assert_eq!(arr.data, vec![1, 2, 3, 4, 5, 6]);
     }
@@ -137,14 +174,34 @@ mod tests {
         assert!(msg(&[0, 0, 0x0d, 1, 0, 0, 0, 0]).contains("element type 0x0d"));
         assert!(msg(&[0, 0, 8, 0]).contains("zero dimensions"));
         assert!(msg(&[0, 0, 8, 2, 0, 0, 0, 1]).contains("header needs 12 bytes"));
-        assert!(msg(&encode_idx(&[4], &[1, 2, 3])).contains("need 4 data bytes, file has 3"));
-        assert!(msg(&encode_idx(&[2], &[1, 2, 3])).contains("1 unexpected bytes"));
+        assert!(msg(&[0, 0, 8, 1, 0, 0, 0, 4, 1, 2, 3]).contains("need 4 data bytes, file has 3"));
+        assert!(msg(&[0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3]).contains("bytes after the 2 data bytes of dimensions [2]"));
         assert!(msg(&[0, 0, 8, 0]).starts_with("mem.idx: "));
     }
 
     #[test]
+    fn gunzip_stops_one_byte_past_the_declared_data() {
+        use std::io::Write;
+        let mut bomb = encode_idx(&[1], &[5]).unwrap();
+        bomb.resize(bomb.len() + (16 << 20), 0);
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&bomb).unwrap();
+        let inflated = gunzip(&enc.finish().unwrap(), Path::new("bomb.gz")).unwrap();
+        assert_eq!(inflated, [0, 0, 8, 1, 0, 0, 0, 1, 5, 0]);
+    }
+
+    #[test]
+    fn encode_refuses_what_an_idx_file_cannot_hold() {
+        let msg = |dims: &[usize], data: &[u8]| encode_idx(dims, data).unwrap_err().to_string();
+        assert!(msg(&[4], &[1, 2, 3]).contains("encode_idx: dims [4] with 3 bytes: the data is not the product"));
+        assert!(msg(&[1 << 32, 0], &[]).contains("a u32"));
+        assert!(msg(&[1; 256], &[0]).contains("at most 255 dimensions"));
+        assert_eq!(encode_idx(&[1; 255], &[7]).unwrap().len(), 4 + 4 * 255 + 1);
+    }
+
+    #[test]
     fn expect_dims_names_the_file() {
-        let arr = parse(&encode_idx(&[2, 3], &[0; 6])).unwrap();
+        let arr = parse(&encode_idx(&[2, 3], &[0; 6]).unwrap()).unwrap();
         assert!(arr.expect_dims(Path::new("a"), "images", &[None, Some(3)]).is_ok());
         let err = arr.expect_dims(Path::new("a.idx"), "images", &[None, Some(28), Some(28)]).unwrap_err();
         assert_eq!(err.to_string(), "a.idx: images: wrong dimensions [2, 3], expected [any, 28, 28]");

@@ -212,7 +212,7 @@ impl<D: Dataset> DataLoader<D> {
             match (self.augment, image_dims) {
                 (Some(shift), Some((rows, cols))) => {
                     let fill = self.dataset.background();
-                    inputs.extend(shift.apply(&sample.features, rows, cols, fill, epoch, position as u64));
+                    inputs.extend(shift.apply(&sample.features, rows, cols, fill, epoch, position as u64)?);
                 }
                 _ => inputs.extend_from_slice(&sample.features),
             }

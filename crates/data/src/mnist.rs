@@ -49,7 +49,6 @@ impl Mnist {
 
     /// Loads the four standard files from `dir`, mapping pixel bytes with `normalization`.
     pub fn load_with(dir: impl AsRef<Path>, normalization: Normalization) -> Result<Self> {
-        normalization.check()?;
         let dir = dir.as_ref();
         Ok(Self {
             train: load_split(dir, MnistSplit::Train, normalization)?,
@@ -70,6 +69,7 @@ impl Mnist {
 
 /// Loads one split of MNIST from `dir` as a dataset of `[1, rows, cols]` images.
 pub fn load_split(dir: &Path, split: MnistSplit, normalization: Normalization) -> Result<InMemoryDataset> {
+    normalization.check()?;
     let images_path = find_file(dir, split.prefix(), "images", "idx3")?;
     let labels_path = find_file(dir, split.prefix(), "labels", "idx1")?;
     let images = read_idx(&images_path)?;

@@ -82,11 +82,11 @@ fn reads_a_directory_of_raw_files() {
     let dir = temp_dir("raw");
     let image = |seed: u8| (0..12).map(|i| seed.wrapping_mul(31).wrapping_add(i)).collect::<Vec<u8>>();
     let train_images: Vec<u8> = (0..5).flat_map(image).collect();
-    std::fs::write(dir.join("train-images-idx3-ubyte"), encode_idx(&[5, 3, 4], &train_images)).unwrap();
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), encode_idx(&[5], &[3, 1, 4, 1, 5])).unwrap();
+    std::fs::write(dir.join("train-images-idx3-ubyte"), encode_idx(&[5, 3, 4], &train_images).unwrap()).unwrap();
+    std::fs::write(dir.join("train-labels-idx1-ubyte"), encode_idx(&[5], &[3, 1, 4, 1, 5]).unwrap()).unwrap();
     // The test half gzipped, to mix both kinds in one directory.
-    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip(&encode_idx(&[2, 3, 4], &[7; 24]))).unwrap();
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&encode_idx(&[2], &[9, 0]))).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip(&encode_idx(&[2, 3, 4], &[7; 24]).unwrap())).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&encode_idx(&[2], &[9, 0]).unwrap())).unwrap();
     let mnist = Mnist::load_with(&dir, Normalization::Raw).unwrap();
     assert_eq!(mnist.train.len(), 5);
     assert_eq!(mnist.train.feature_shape(), &[1, 3, 4]);
@@ -106,7 +106,7 @@ fn bad_files_give_errors_naming_the_file() {
         std::fs::write(&p, bytes).unwrap();
         p
     };
-    let good = encode_idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]);
+    let good = encode_idx(&[2, 2, 2], &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
 
     let p = write("bad-magic.idx", &[0x12, 0x34, 0x08, 0x03, 0, 0, 0, 1]);
     assert!(format_error(read_idx(&p), &p).contains("bad magic number 0x12340803"));
@@ -130,6 +130,14 @@ fn bad_files_give_errors_naming_the_file() {
     let p = write("truncated-payload.gz", &gzip(&good[..good.len() - 1]));
     assert!(format_error(read_idx(&p), &p).contains("truncated"));
 
+    // A small file that would inflate far past what its header declares: reading stops one byte
+    // after the declared data, so it is refused without inflating the rest.
+    let mut bomb = encode_idx(&[1], &[5]).unwrap();
+    bomb.resize(bomb.len() + (64 << 20), 0);
+    let p = write("bomb.idx.gz", &gzip(&bomb));
+    assert!(std::fs::metadata(&p).unwrap().len() < 1 << 20);
+    assert!(format_error(read_idx(&p), &p).contains("bytes after the 1 data bytes of dimensions [1]"));
+
     match read_idx(dir.join("missing.idx")) {
         Err(Error::Io { path, .. }) => assert!(path.ends_with("missing.idx")),
         other => panic!("expected an Io error, got {other:?}"),
@@ -138,29 +146,55 @@ fn bad_files_give_errors_naming_the_file() {
 }
 
 #[test]
+fn gzip_members_and_zero_padding_are_read_as_python_reads_them() {
+    let dir = temp_dir("members");
+    let file = encode_idx(&[2, 3], &[1, 2, 3, 4, 5, 6]).unwrap();
+    // Two members (header and data compressed apart), then 512 zero bytes of block padding.
+    let mut bytes = gzip(&file[..7]);
+    bytes.extend(gzip(&file[7..]));
+    bytes.extend([0; 512]);
+    let p = dir.join("two-members.idx.gz");
+    std::fs::write(&p, &bytes).unwrap();
+    assert_eq!(read_idx(&p).unwrap().data, vec![1, 2, 3, 4, 5, 6]);
+
+    // Anything but zeros after the members is still corrupt.
+    bytes.push(1);
+    std::fs::write(&p, &bytes).unwrap();
+    assert!(format_error(read_idx(&p), &p).contains("gzip"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn load_split_checks_its_normalisation() {
+    let bad = Normalization::MeanStd { mean: 0.5, std: 0.0 };
+    let err = load_split(&Mnist::default_dir(), MnistSplit::Test, bad).unwrap_err().to_string();
+    assert!(err.contains("finite std > 0"), "{err}");
+}
+
+#[test]
 fn mnist_checks_dimensions_labels_and_counts() {
     let dir = temp_dir("dims");
     let images = dir.join("train-images-idx3-ubyte");
     let labels = dir.join("train-labels-idx1-ubyte");
-    std::fs::write(dir.join("t10k-images-idx3-ubyte"), encode_idx(&[1, 2, 2], &[0; 4])).unwrap();
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), encode_idx(&[1], &[0])).unwrap();
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), encode_idx(&[1, 2, 2], &[0; 4]).unwrap()).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), encode_idx(&[1], &[0]).unwrap()).unwrap();
 
     // Images with two dimensions instead of three.
-    std::fs::write(&images, encode_idx(&[3, 4], &[0; 12])).unwrap();
-    std::fs::write(&labels, encode_idx(&[3], &[0, 1, 2])).unwrap();
+    std::fs::write(&images, encode_idx(&[3, 4], &[0; 12]).unwrap()).unwrap();
+    std::fs::write(&labels, encode_idx(&[3], &[0, 1, 2]).unwrap()).unwrap();
     assert!(format_error(Mnist::load_from(&dir), &images).contains("wrong dimensions [3, 4]"));
 
     // Labels with two dimensions.
-    std::fs::write(&images, encode_idx(&[3, 2, 2], &[0; 12])).unwrap();
-    std::fs::write(&labels, encode_idx(&[3, 1], &[0, 1, 2])).unwrap();
+    std::fs::write(&images, encode_idx(&[3, 2, 2], &[0; 12]).unwrap()).unwrap();
+    std::fs::write(&labels, encode_idx(&[3, 1], &[0, 1, 2]).unwrap()).unwrap();
     assert!(format_error(Mnist::load_from(&dir), &labels).contains("wrong dimensions [3, 1]"));
 
     // Fewer labels than images.
-    std::fs::write(&labels, encode_idx(&[2], &[0, 1])).unwrap();
+    std::fs::write(&labels, encode_idx(&[2], &[0, 1]).unwrap()).unwrap();
     assert!(format_error(Mnist::load_from(&dir), &labels).contains("2 labels for 3 images"));
 
     // A label that is not a digit.
-    std::fs::write(&labels, encode_idx(&[3], &[0, 12, 2])).unwrap();
+    std::fs::write(&labels, encode_idx(&[3], &[0, 12, 2]).unwrap()).unwrap();
     assert!(format_error(Mnist::load_from(&dir), &labels).contains("label 12 at index 1"));
 
     // A missing file names what was looked for.

@@ -173,8 +173,10 @@ fn write_tensors(path: &Path, tensors: &BTreeMap<String, Tensor>, metadata: Hash
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`, so a
-/// crash leaves either the old file or the new one, never a partial one. The temporary name is
-/// unique per process and call, so concurrent writers to one path do not share it.
+/// crash leaves either the old file or the new one, never a partial one. The temporary file is
+/// created new (never opened if it exists), under a name of the process id, a per-process count
+/// and the clock, so writers in other processes, even ones sharing a pid across containers, never
+/// share it.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let io = |e: std::io::Error| Error::io(path.display(), e);
@@ -183,11 +185,17 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let unique = format!("{}.{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let tmp = dir.join(format!(".{}.{unique}.tmp", file_name.to_string_lossy()));
-    let written = File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
+    let (tmp, mut file) = loop {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let unique = format!("{}.{}.{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let tmp = dir.join(format!(".{}.{unique}.tmp", file_name.to_string_lossy()));
+        match File::options().write(true).create_new(true).open(&tmp) {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io(e)),
+        }
+    };
+    let written = file.write_all(bytes).and_then(|_| file.sync_all()).and_then(|_| std::fs::rename(&tmp, path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(io(e));

@@ -40,9 +40,15 @@ pub trait Module: Send + Sync {
         out
     }
 
-    /// The trainable parameters only.
+    /// The trainable parameters only; one shared by two paths (tied weights) is listed once, as
+    /// torch's `parameters()` lists it.
     fn parameters(&self) -> Vec<Param> {
-        self.named_params().into_iter().map(|(_, p)| p).filter(Param::is_trainable).collect()
+        let mut seen = std::collections::HashSet::new();
+        self.named_params()
+            .into_iter()
+            .map(|(_, p)| p)
+            .filter(|p| p.is_trainable() && seen.insert(p.get().id()))
+            .collect()
     }
 
     /// The number of trainable scalars.

@@ -1,5 +1,6 @@
-//! Learning-rate schedules with PyTorch's semantics: `lr_at(epoch)` is pure; `step` advances one
-//! epoch and sets the optimizer's learning rate.
+//! Learning-rate schedules with PyTorch's semantics: built from an optimizer, whose learning rate
+//! is the base rate (epoch 0) as in torch; `lr_at(epoch)` is pure; `step` advances one epoch and
+//! sets the optimizer's learning rate.
 
 use soma_device::{Error, Result};
 
@@ -58,8 +59,9 @@ pub struct StepLR {
 }
 
 impl StepLR {
-    /// `step_size` 0 is treated as 1.
-    pub fn new(base_lr: f32, step_size: usize, gamma: f32) -> Result<StepLR> {
+    /// The base rate is `optimizer`'s. `step_size` 0 is treated as 1.
+    pub fn new(optimizer: &dyn Optimizer, step_size: usize, gamma: f32) -> Result<StepLR> {
+        let base_lr = optimizer.learning_rate();
         check_rates("StepLR", &[("base_lr", base_lr)], Some(gamma))?;
         Ok(StepLR { base_lr, step_size: step_size.max(1), gamma, epoch: 0 })
     }
@@ -78,8 +80,10 @@ pub struct ExponentialLR {
 }
 
 impl ExponentialLR {
-    /// A `gamma` above 1 grows the rate; once it overflows, the optimizer's step reports it.
-    pub fn new(base_lr: f32, gamma: f32) -> Result<ExponentialLR> {
+    /// The base rate is `optimizer`'s. A `gamma` above 1 grows the rate; once it overflows, the
+    /// optimizer's step reports it.
+    pub fn new(optimizer: &dyn Optimizer, gamma: f32) -> Result<ExponentialLR> {
+        let base_lr = optimizer.learning_rate();
         check_rates("ExponentialLR", &[("base_lr", base_lr)], Some(gamma))?;
         Ok(ExponentialLR { base_lr, gamma, epoch: 0 })
     }
@@ -101,8 +105,9 @@ pub struct CosineAnnealingLR {
 }
 
 impl CosineAnnealingLR {
-    /// `t_max` 0 is treated as 1.
-    pub fn new(base_lr: f32, t_max: usize, eta_min: f32) -> Result<CosineAnnealingLR> {
+    /// The base rate is `optimizer`'s. `t_max` 0 is treated as 1.
+    pub fn new(optimizer: &dyn Optimizer, t_max: usize, eta_min: f32) -> Result<CosineAnnealingLR> {
+        let base_lr = optimizer.learning_rate();
         check_rates("CosineAnnealingLR", &[("base_lr", base_lr), ("eta_min", eta_min)], None)?;
         Ok(CosineAnnealingLR { base_lr, t_max: t_max.max(1), eta_min, epoch: 0 })
     }

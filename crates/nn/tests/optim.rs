@@ -222,6 +222,8 @@ fn skips_buffers_and_params_without_gradient_and_updates_tied_params_once() {
     let cpu = Device::cpu();
     let two = |v: f32| Tensor::from_slice(&[v, v], [2], &cpu).unwrap();
     let model = Mixed { used: Param::new(two(1.0)), unused: Param::new(two(5.0)), frozen: Param::buffer(two(2.0)) };
+    // The tied weight is one parameter, as torch counts it: used and unused, 2 scalars each.
+    assert_eq!((model.parameters().len(), model.num_parameters()), (2, 4));
     // Make the buffer take part in the graph too: it must still not move.
     let loss = model.forward(&two(0.0)).unwrap().sum_all().unwrap();
     let grads = loss.backward().unwrap();

@@ -15,14 +15,14 @@ fn rates(s: &dyn LrScheduler, epochs: usize) -> Vec<f32> {
 #[test]
 fn step_lr_decays_every_step_size_epochs() {
     // torch.optim.lr_scheduler.StepLR(opt(lr=0.1), step_size=3, gamma=0.1)
-    let s = StepLR::new(0.1, 3, 0.1).unwrap();
+    let s = StepLR::new(&Sgd::new(0.1), 3, 0.1).unwrap();
     assert_close(&rates(&s, 7), &[0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001], 1e-6, 0.0);
 }
 
 #[test]
 fn exponential_lr_decays_every_epoch() {
     // ExponentialLR(opt(lr=0.1), gamma=0.5)
-    let s = ExponentialLR::new(0.1, 0.5).unwrap();
+    let s = ExponentialLR::new(&Sgd::new(0.1), 0.5).unwrap();
     assert_close(&rates(&s, 4), &[0.1, 0.05, 0.025, 0.0125], 1e-6, 0.0);
 }
 
@@ -30,7 +30,7 @@ fn exponential_lr_decays_every_epoch() {
 fn cosine_annealing_lr_follows_half_a_cosine() {
     // CosineAnnealingLR(opt(lr=0.1), T_max=10, eta_min=0.001):
     // epoch 2: 0.001 + 0.099 * (1 + cos(0.2 pi)) / 2 = 0.0905463; epoch 5: 0.0505; epoch 10: 0.001
-    let s = CosineAnnealingLR::new(0.1, 10, 0.001).unwrap();
+    let s = CosineAnnealingLR::new(&Sgd::new(0.1), 10, 0.001).unwrap();
     assert_close(&[s.lr_at(0), s.lr_at(2), s.lr_at(5), s.lr_at(10)], &[0.1, 0.0905463, 0.0505, 0.001], 1e-5, 0.0);
     // Past t_max PyTorch's schedule comes back up: epoch 15 = epoch 5, epoch 20 = epoch 0.
     assert_close(&[s.lr_at(15), s.lr_at(20)], &[0.0505, 0.1], 1e-5, 0.0);
@@ -39,7 +39,10 @@ fn cosine_annealing_lr_follows_half_a_cosine() {
 #[test]
 fn step_sets_the_optimizer_learning_rate_each_epoch() {
     let mut opt = Sgd::new(0.1);
-    let mut s = StepLR::new(opt.learning_rate(), 2, 0.5).unwrap();
+    let mut s = StepLR::new(&opt, 2, 0.5).unwrap();
+    // As torch, the base rate is the optimizer's, so the epochs before the first step follow the
+    // schedule too.
+    assert_eq!(StepLR::new(&Adam::new(0.5), 3, 0.1).unwrap().lr_at(2), 0.5);
     let mut seen = vec![opt.learning_rate()];
     for _ in 0..4 {
         let lr = s.step(&mut opt);
@@ -148,16 +151,16 @@ fn early_stopping_max_for_accuracy() {
 
 #[test]
 fn bad_schedule_and_stopping_parameters_are_errors() {
-    let err = StepLR::new(0.1, 3, -0.5).unwrap_err();
+    let err = StepLR::new(&Sgd::new(0.1), 3, -0.5).unwrap_err();
     assert_eq!(err.to_string(), "StepLR: gamma must be finite and >= 0, got -0.5");
-    let err = ExponentialLR::new(f32::NAN, 0.5).unwrap_err();
+    let err = ExponentialLR::new(&Sgd::new(f32::NAN), 0.5).unwrap_err();
     assert_eq!(err.to_string(), "ExponentialLR: base_lr must be finite and >= 0, got NaN");
-    let err = CosineAnnealingLR::new(0.1, 10, -1.0).unwrap_err();
+    let err = CosineAnnealingLR::new(&Sgd::new(0.1), 10, -1.0).unwrap_err();
     assert_eq!(err.to_string(), "CosineAnnealingLR: eta_min must be finite and >= 0, got -1");
     let err = EarlyStopping::new(3, f32::NAN, Mode::Min).unwrap_err();
     assert_eq!(err.to_string(), "EarlyStopping: min_delta must be finite, got NaN");
     // A growing rate that overflows is refused by the next step, before any weight turns NaN.
-    let schedule = ExponentialLR::new(0.1, 1.5).unwrap();
+    let schedule = ExponentialLR::new(&Sgd::new(0.1), 1.5).unwrap();
     assert_eq!(schedule.lr_at(300), f32::INFINITY);
     let model = Vector::new(&[1.0], &Device::cpu());
     let mut opt = Adam::new(0.1);
