@@ -15,7 +15,7 @@ use std::sync::{Arc, MutexGuard};
 use wgpu::util::DeviceExt;
 
 use super::WgpuStorage;
-use super::context::WgpuContext;
+use super::context::{WgpuContext, checked_create};
 use super::pipelines::Kernel;
 use super::pool::PooledBuffer;
 use crate::{BinaryOp, Error, Result};
@@ -125,6 +125,12 @@ impl WgpuContext {
         if groups.contains(&0) {
             return Ok(());
         }
+        for (_, s) in bindings {
+            refuse_failed(kernel.entry, &s.buffer)?;
+        }
+        for s in sources {
+            refuse_failed(kernel.entry, &s.buffer)?;
+        }
         let pipeline = self.pipelines.get(&self.device, kernel)?;
         // Whole vec4s, one at least (kernels bind tensors as `array<vec4<f32>>`); pooled buffers are
         // multiples of 16 bytes.
@@ -161,21 +167,27 @@ impl WgpuContext {
     }
 
     /// Records an upload of `data` into `dst` through a fresh mapped staging buffer.
-    pub fn upload(&self, dst: &WgpuStorage, data: &[f32]) {
+    pub fn upload(&self, dst: &WgpuStorage, data: &[f32]) -> Result<()> {
         if data.is_empty() {
-            return;
+            return Ok(());
         }
         let bytes = std::mem::size_of_val(data) as u64;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("soma upload"),
-            size: bytes,
-            usage: wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: true,
-        });
+        let staging = checked_create(
+            &self.device,
+            || format!("upload: a staging buffer of {bytes} bytes"),
+            || {
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("soma upload"),
+                    size: bytes,
+                    usage: wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: true,
+                })
+            },
+        )?;
         staging
             .slice(..)
             .get_mapped_range_mut()
-            .expect("a buffer mapped at creation can be written")
+            .map_err(|e| Error::Device(format!("upload: {e}")))?
             .copy_from_slice(bytemuck::cast_slice(data));
         staging.unmap();
         let mut batch = self.lock_batch();
@@ -184,6 +196,7 @@ impl WgpuContext {
         if batch.upload_bytes >= FLUSH_UPLOAD_BYTES {
             self.flush(&mut batch);
         }
+        Ok(())
     }
 
     /// Submits everything recorded so far, copies `x` to a staging buffer and waits for it.
@@ -196,18 +209,27 @@ impl WgpuContext {
         let size = self.pool.bucket(bytes);
         let staging = {
             let mut batch = self.lock_batch();
-            let staging = batch.staging.get_mut(&size).and_then(Vec::pop).unwrap_or_else(|| {
-                self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("soma readback"),
-                    size,
-                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
-            });
+            let staging = match batch.staging.get_mut(&size).and_then(Vec::pop) {
+                Some(staging) => staging,
+                None => checked_create(
+                    &self.device,
+                    || format!("to_vec: a readback buffer of {size} bytes"),
+                    || {
+                        self.device.create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("soma readback"),
+                            size,
+                            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                            mapped_at_creation: false,
+                        })
+                    },
+                )?,
+            };
             batch.commands.push(Command::Readback { src: x.buffer.clone(), staging: staging.clone(), bytes });
             self.flush(&mut batch);
             staging
         };
+        // The batch that computed `x`, or the readback's own, failed: what is there is stale.
+        refuse_failed("to_vec", &x.buffer)?;
         let slice = staging.slice(..bytes);
         let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -248,8 +270,19 @@ impl WgpuContext {
     }
 
     fn wait(&self) -> Result<()> {
-        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::Device(e.to_string()))?;
-        Ok(())
+        // wgpu panics where the driver reports a lost device while polling; that is an error
+        // here, like the other device errors.
+        let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.device.poll(wgpu::PollType::wait_indefinitely())
+        }));
+        match poll {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(Error::Device(e.to_string())),
+            Err(panic) => {
+                let why = panic.downcast_ref::<String>().map(String::as_str).or(panic.downcast_ref::<&str>().copied());
+                Err(Error::Device(format!("waiting for the device failed: {}", why.unwrap_or("wgpu panicked"))))
+            }
+        }
     }
 
     /// Encodes the batch into one command encoder (consecutive dispatches share a compute pass)
@@ -258,6 +291,10 @@ impl WgpuContext {
         if batch.commands.is_empty() {
             return;
         }
+        // A command the device refuses drops the whole submission: caught here, so that nothing
+        // trusts what the batch should have written.
+        let scopes = [wgpu::ErrorFilter::OutOfMemory, wgpu::ErrorFilter::Validation, wgpu::ErrorFilter::Internal]
+            .map(|filter| self.device.push_error_scope(filter));
         let uniforms = (!batch.params.is_empty()).then(|| {
             self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("soma params"),
@@ -318,6 +355,12 @@ impl WgpuContext {
             }
         }
         self.queue.submit([encoder.finish()]);
+        // Every scope is popped, innermost first.
+        let errors: Vec<wgpu::Error> =
+            scopes.into_iter().rev().filter_map(|scope| pollster::block_on(scope.pop())).collect();
+        if let Some(error) = errors.into_iter().next() {
+            self.forget_failed_batch(&batch.commands, error.to_string());
+        }
         batch.commands.clear();
         batch.params.clear();
         batch.dispatches = 0;
@@ -326,6 +369,30 @@ impl WgpuContext {
 }
 
 impl WgpuContext {
+    /// After the device refused a batch (reported at the next `take_error`): every buffer its
+    /// commands used is marked failed, so reading it or computing from it is an error rather than
+    /// stale data, and the texture copies it would have made are forgotten.
+    fn forget_failed_batch(&self, commands: &[Command], error: String) {
+        let why = format!("a batch of GPU work that used it failed: {error}");
+        let mark = |buffer: &PooledBuffer| {
+            let _ = buffer.failed.set(why.clone());
+        };
+        for command in commands {
+            match command {
+                Command::Dispatch { bindings, sources, .. } => {
+                    bindings.iter().for_each(|(_, b, _)| mark(b));
+                    sources.iter().for_each(|b| mark(b));
+                }
+                Command::Upload { dst, .. } => mark(dst),
+                Command::Readback { src, .. } => mark(src),
+                Command::CopyToTexture { src, .. } => {
+                    src.texture_copy.lock().unwrap_or_else(|p| p.into_inner()).take();
+                }
+            }
+        }
+        self.report(error);
+    }
+
     /// Fuses elementwise kernels whose intermediate result nothing else keeps (the tensor was
     /// dropped before the batch was submitted, as `(&a + &b)?.relu()` drops its sum): a product
     /// summed with another tensor becomes `mul_add`, and a ReLU of a sum or of `mul_add` becomes
@@ -498,5 +565,13 @@ fn copy_to_texture(
     }
     if rest > 0 {
         copy(encoder, full_rows, rest, 1);
+    }
+}
+
+/// An error naming `op` if `buffer` holds what a failed batch should have written.
+fn refuse_failed(op: &str, buffer: &PooledBuffer) -> Result<()> {
+    match buffer.failed.get() {
+        Some(why) => Err(Error::Device(format!("{op}: an operand is not valid, {why}"))),
+        None => Ok(()),
     }
 }

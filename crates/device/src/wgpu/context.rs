@@ -73,10 +73,11 @@ impl WgpuContext {
 
         let errors = Arc::new(Mutex::new(None::<String>));
         let sink = errors.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
-            slot.get_or_insert_with(|| e.to_string());
-        }));
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| keep_first(&sink, e.to_string())));
+        let sink = errors.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            keep_first(&sink, format!("device lost ({reason:?}): {msg}"));
+        });
 
         Ok(WgpuContext {
             pool: Arc::new(Pool::new(device.clone(), &limits)),
@@ -93,6 +94,11 @@ impl WgpuContext {
             cpu_subgroups,
             errors,
         })
+    }
+
+    /// Keeps `error` to report at the next `take_error`, unless an earlier one is waiting.
+    pub fn report(&self, error: String) {
+        keep_first(&self.errors, error);
     }
 
     /// Returns (and clears) the first device error reported since the last call.
@@ -147,6 +153,28 @@ impl WgpuContext {
             ));
         }
         Ok([groups.div_ceil(y) as u32, y as u32, 1])
+    }
+}
+
+fn keep_first(slot: &Mutex<Option<String>>, error: String) {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
+}
+
+/// Runs `create` (making a buffer or texture) and returns what the driver refused, out of memory
+/// above all, as an error naming `what`: the handle it returns then would fail every command that
+/// uses it, and a pool would hand it out again.
+pub(crate) fn checked_create<T>(
+    device: &wgpu::Device,
+    what: impl FnOnce() -> String,
+    create: impl FnOnce() -> T,
+) -> Result<T> {
+    let out_of_memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let invalid = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let made = create();
+    let invalid = pollster::block_on(invalid.pop());
+    match pollster::block_on(out_of_memory.pop()).or(invalid) {
+        Some(e) => Err(Error::Device(format!("{}: {e}", what()))),
+        None => Ok(made),
     }
 }
 

@@ -118,7 +118,7 @@ impl Backend for WgpuBackend {
     }
     fn from_slice(&self, data: &[f32]) -> Result<WgpuStorage> {
         let out = kernels::alloc(&self.ctx, || "from_slice".into(), data.len())?;
-        self.ctx.upload(&out, data);
+        self.ctx.upload(&out, data)?;
         Ok(out)
     }
     fn to_vec(&self, x: &WgpuStorage) -> Result<Vec<f32>> {
@@ -302,11 +302,24 @@ mod tests {
             Err(Error::Device(msg)) => assert!(!msg.is_empty()),
             other => panic!("expected a device error, got {other:?}"),
         }
-        // Reported once; the device keeps working. (The failed batch was dropped whole, its
-        // upload of `x` included, so the check uses a fresh tensor.)
+        // Reported once. The failed batch was dropped whole, the upload of `x` included: `x` is
+        // refused from now on, not read as whatever its buffer held.
         b.synchronize().unwrap();
+        let err = b.to_vec(&x).unwrap_err().to_string();
+        assert!(err.contains("to_vec: an operand is not valid, a batch of GPU work that used it failed"), "{err}");
+        let err = b.unary(UnaryOp::Exp, &x, 0.0).unwrap_err().to_string();
+        assert!(err.contains("an operand is not valid"), "{err}");
+        // The device keeps working for new tensors.
         let x = b.from_slice(&[1.0, 2.0]).unwrap();
         let y = b.unary(UnaryOp::Neg, &x, 0.0).unwrap();
         assert_eq!(b.to_vec(&y).unwrap(), vec![-1.0, -2.0]);
+    }
+
+    #[test]
+    fn a_texture_the_driver_refuses_is_an_error_not_a_handle() {
+        let b = WgpuBackend::shared().expect("a GPU adapter (lavapipe on CPU-only machines)");
+        let too_wide = b.ctx.limits.max_texture_dimension_2d + 1;
+        let err = super::textures::take(&b.ctx, too_wide, 1).unwrap_err().to_string();
+        assert!(err.contains(&format!("an operand texture of {too_wide} x 1 texels")), "{err}");
     }
 }

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::context::checked_create;
+use crate::Result;
 
 /// Free buffers beyond this many bytes are released to the driver instead of kept.
 const MAX_FREE_BYTES: u64 = 1 << 30;
@@ -30,6 +33,9 @@ pub(crate) struct PooledBuffer {
     /// A texture copy of the contents, made for the kernels that read textures (`staged.rs`) and
     /// kept for the next ones: a tensor's buffer is only written by the op that creates it.
     pub texture_copy: Mutex<Option<wgpu::Texture>>,
+    /// Why the contents cannot be trusted: a batch of commands that used the buffer failed
+    /// (batch.rs `flush`), so whatever it should have written is missing.
+    pub failed: OnceLock<String>,
 }
 
 impl PooledBuffer {
@@ -68,8 +74,9 @@ impl Pool {
     }
 
     /// A buffer of at least `bytes` (usable as storage and as a copy source and destination).
-    /// The caller has checked `bytes` against the device limits.
-    pub fn alloc(self: &Arc<Self>, bytes: u64) -> Arc<PooledBuffer> {
+    /// The caller has checked `bytes` against the device limits; the driver running out of
+    /// memory is an error naming `op`.
+    pub fn alloc(self: &Arc<Self>, op: impl FnOnce() -> String, bytes: u64) -> Result<Arc<PooledBuffer>> {
         let bucket = self.bucket(bytes);
         let reused = {
             let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
@@ -79,16 +86,29 @@ impl Pool {
             }
             buffer
         };
-        let buffer = reused.unwrap_or_else(|| {
-            self.created.fetch_add(1, Ordering::Relaxed);
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("soma tensor"),
-                size: bucket,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        });
-        Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone(), texture_copy: Mutex::new(None) })
+        let buffer = match reused {
+            Some(buffer) => buffer,
+            None => {
+                let buffer = checked_create(
+                    &self.device,
+                    || format!("{}: a buffer of {bucket} bytes", op()),
+                    || {
+                        self.device.create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("soma tensor"),
+                            size: bucket,
+                            usage: wgpu::BufferUsages::STORAGE
+                                | wgpu::BufferUsages::COPY_SRC
+                                | wgpu::BufferUsages::COPY_DST,
+                            mapped_at_creation: false,
+                        })
+                    },
+                )?;
+                self.created.fetch_add(1, Ordering::Relaxed);
+                buffer
+            }
+        };
+        let (texture_copy, failed) = (Mutex::new(None), OnceLock::new());
+        Ok(Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone(), texture_copy, failed }))
     }
 
     fn give_back(&self, buffer: wgpu::Buffer) {

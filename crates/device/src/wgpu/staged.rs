@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 
 use super::context::WgpuContext;
 use super::{WgpuStorage, textures};
+use crate::Result;
 
 /// Texels (vec4s) per texture row: element `4 i + c` of a staged tensor is channel `c` of texel
 /// `(i % STAGE_WIDTH, i / STAGE_WIDTH)`. A power of two, so kernels split `i` with a shift
@@ -40,7 +41,7 @@ fn has_copy(x: &WgpuStorage, width: u32, rows: u32) -> bool {
 /// A view of a texture of `width` x at least `rows` texels holding `x` (4 elements a texel, row
 /// after row): the copy an earlier kernel made, or a new one recorded now and kept with `x`'s
 /// buffer for later kernels (a layer's input is read by its forward and its backward).
-pub(crate) fn texture_copy(ctx: &WgpuContext, x: &WgpuStorage, width: u32, rows: u32) -> wgpu::TextureView {
+pub(crate) fn texture_copy(ctx: &WgpuContext, x: &WgpuStorage, width: u32, rows: u32) -> Result<wgpu::TextureView> {
     cached_copy(ctx, x, (width, rows), x.len.div_ceil(4) as u64, width)
 }
 
@@ -59,7 +60,7 @@ pub(crate) fn pitched_copy(
     row_texels: u32,
     rows: u32,
     slack: u32,
-) -> wgpu::TextureView {
+) -> Result<wgpu::TextureView> {
     let size = (row_texels + PITCH_PAD, (rows + slack).next_multiple_of(64));
     cached_copy(ctx, x, size, u64::from(rows) * u64::from(row_texels), row_texels)
 }
@@ -72,19 +73,19 @@ fn cached_copy(
     size: (u32, u32),
     texels: u64,
     row_texels: u32,
-) -> wgpu::TextureView {
+) -> Result<wgpu::TextureView> {
     let (width, height) = size;
     let mut copy = x.buffer.texture_copy.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(texture) = copy.as_ref().filter(|t| t.width() == width && t.height() >= height) {
-        return texture.create_view(&Default::default());
+        return Ok(texture.create_view(&Default::default()));
     }
-    let texture = textures::take(ctx, width, height);
+    let texture = textures::take(ctx, width, height)?;
     ctx.copy_to_texture(x, &texture, texels, u64::from(row_texels));
     let view = texture.create_view(&Default::default());
-    if let Some(old) = copy.replace(texture) {
-        textures::give_back(&ctx.pool, old);
-    }
-    view
+    // The copy replaced is dropped, not pooled: a kernel recorded (or about to be, on another
+    // thread) may still read it, and a pooled texture is soon written again.
+    drop(copy.replace(texture));
+    Ok(view)
 }
 
 /// Inputs of a kernel with a `STAGED` override: texture copies of every input, or (on GPUs, or when
@@ -113,7 +114,7 @@ impl StagedInputs {
 /// would make (inputs without one already) are much larger than what it loads (a time step cut from
 /// a sequence), or when one does not fit a texture. A bias added to a batch of rows is loaded once
 /// per row, so it is staged with the batch.
-pub(crate) fn stage_all(ctx: &WgpuContext, xs: &[&WgpuStorage], reads: usize) -> StagedInputs {
+pub(crate) fn stage_all(ctx: &WgpuContext, xs: &[&WgpuStorage], reads: usize) -> Result<StagedInputs> {
     let rows: Option<Vec<u32>> = xs.iter().map(|x| staged_rows(ctx, x)).collect();
     let copied: usize = match &rows {
         Some(rows) => xs.iter().zip(rows).filter(|&(x, &r)| !has_copy(x, STAGE_WIDTH, r)).map(|(x, _)| x.len).sum(),
@@ -121,11 +122,18 @@ pub(crate) fn stage_all(ctx: &WgpuContext, xs: &[&WgpuStorage], reads: usize) ->
     };
     let wanted = ctx.texture_reads.load(Ordering::Relaxed) && reads >= STAGE_MIN && copied <= STAGE_RATIO * reads;
     match rows.filter(|_| wanted) {
-        Some(rows) => {
-            StagedInputs::Staged(xs.iter().zip(rows).map(|(x, r)| texture_copy(ctx, x, STAGE_WIDTH, r)).collect())
+        Some(rows) => Ok(StagedInputs::Staged(
+            xs.iter().zip(rows).map(|(x, r)| texture_copy(ctx, x, STAGE_WIDTH, r)).collect::<Result<_>>()?,
+        )),
+        None => {
+            let placeholder = match ctx.texture_placeholder.get() {
+                Some(view) => view.clone(),
+                None => {
+                    let view = textures::take(ctx, 1, 1)?.create_view(&Default::default());
+                    ctx.texture_placeholder.get_or_init(|| view).clone()
+                }
+            };
+            Ok(StagedInputs::Placeholder(placeholder))
         }
-        None => StagedInputs::Placeholder(
-            ctx.texture_placeholder.get_or_init(|| textures::take(ctx, 1, 1).create_view(&Default::default())).clone(),
-        ),
     }
 }

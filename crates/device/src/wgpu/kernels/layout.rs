@@ -65,7 +65,7 @@ const FILL_BY_UPLOAD: usize = 1 << 10;
 pub(crate) fn fill(ctx: &WgpuContext, op: &'static str, len: usize, value: f32) -> Result<WgpuStorage> {
     let out = alloc(ctx, || op.into(), len)?;
     if len <= FILL_BY_UPLOAD {
-        ctx.upload(&out, &vec![value; len]);
+        ctx.upload(&out, &vec![value; len])?;
         return Ok(out);
     }
     let params = LayoutParams { value, ..LayoutParams::new(len) };

@@ -131,12 +131,12 @@ pub(crate) fn matmul_texture(
         let k4 = plan.k4 as u32;
         if let Some(pitched_rows) = pitched_rows(ctx, &d, rows, k_major) {
             // Texel (kq, row) is index `row << 16 | kq`.
-            views.push(pitched_copy(ctx, src, k4, pitched_rows, PANEL as u32));
+            views.push(pitched_copy(ctx, src, k4, pitched_rows, PANEL as u32)?);
             strides.push([(rows as u32) << 16, (PANEL as u32) << 16, 1, 1 << 16]);
             log2_widths[operand] = 16;
             continue;
         }
-        let raw_view = texture_copy(ctx, src, width, raw_height);
+        let raw_view = texture_copy(ctx, src, width, raw_height)?;
         let in_place = match read_in_place(rows, d.k, k_major) {
             // Texels of 4 steps of k: per batch, panel of 32 rows, texel of k, row.
             Some(false) => Some([rows as u32 * k4, PANEL as u32 * k4, 1, k4]),
@@ -150,7 +150,7 @@ pub(crate) fn matmul_texture(
             k_major_reads[operand] = k_major;
             continue;
         }
-        let packed = take(ctx, width, packed_height);
+        let packed = take(ctx, width, packed_height)?;
         let view = packed.create_view(&Default::default());
         let mode = match (k_major, rows.is_multiple_of(4)) {
             (false, _) => 0,

@@ -21,9 +21,9 @@ pub(crate) const WORKGROUP: u64 = 256;
 
 /// An uninitialised output of `len` f32s (the kernel writes every element), checked against the
 /// device limits first.
-pub(crate) fn alloc(ctx: &WgpuContext, op: impl FnOnce() -> String, len: usize) -> Result<WgpuStorage> {
-    ctx.check_len(op, len)?;
-    Ok(WgpuStorage { buffer: ctx.pool.alloc((len as u64 * 4).max(4)), len })
+pub(crate) fn alloc(ctx: &WgpuContext, op: impl Fn() -> String, len: usize) -> Result<WgpuStorage> {
+    ctx.check_len(&op, len)?;
+    Ok(WgpuStorage { buffer: ctx.pool.alloc(op, (len as u64 * 4).max(4))?, len })
 }
 
 /// vec4s per thread of the vec4 elementwise kernels (`VPT` in unary.wgsl and binary.wgsl).
@@ -110,7 +110,7 @@ pub(crate) fn dispatch_staged_reading<P: bytemuck::Pod>(
     reads: usize,
 ) -> Result<()> {
     let xs: Vec<&WgpuStorage> = inputs.iter().map(|&(_, _, x)| x).collect();
-    let staged = stage_all(ctx, &xs, reads);
+    let staged = stage_all(ctx, &xs, reads)?;
     let buffers: Vec<(u32, &WgpuStorage)> =
         inputs.iter().map(|&(slot, _, x)| (slot, x)).chain(others.iter().copied()).collect();
     let textures: Vec<(u32, &wgpu::TextureView)> =
