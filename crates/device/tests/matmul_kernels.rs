@@ -178,7 +178,9 @@ fn linear_epilogue_agrees_with_the_cpu() {
                 })
                 .collect();
             assert_close(&want, &by_hand, 1e-6, 1e-7);
-            assert_close(&got, &want, 1e-4, 1e-5);
+            // Sums of k products that cancel to a small value carry rounding of the products'
+            // size: at k = 784 the CPU kernels (AVX2 or portable) and the GPU land up to 2.3e-5 apart.
+            assert_close(&got, &want, 1e-4, 1e-5 * (k.max(1) as f32).sqrt());
             if relu {
                 assert!(got.contains(&0.0) || m * n < 4, "{m}x{n}x{k}: the ReLU clipped nothing");
             }
