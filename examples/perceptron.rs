@@ -19,15 +19,19 @@ fn train(name: &str, truth: [f32; 4], epochs: usize, device: &Device) -> Result<
     let rule = PerceptronRule::new(0.1);
     let x = Tensor::from_slice(&INPUTS, [4, 2], device)?;
     let target = Tensor::from_slice(&truth, [4, 1], device)?;
-    for epoch in 1..=epochs {
+    // Epoch e checks the outputs after e updates, so the last update is checked too.
+    let mut outputs = Vec::new();
+    for epoch in 0..=epochs {
         let prediction = step.forward(&neuron.forward(&x)?)?;
-        if prediction.to_vec()? == truth {
-            println!("{name}: learned in {epoch} epochs; outputs {:?}", prediction.to_vec()?);
+        outputs = prediction.to_vec()?;
+        if outputs == truth {
+            println!("{name}: learned in {epoch} epochs; outputs {outputs:?}");
             return Ok(Some(epoch));
         }
-        rule.update(neuron.weight(), neuron.bias(), &x, &prediction, &target)?;
+        if epoch < epochs {
+            rule.update(neuron.weight(), neuron.bias(), &x, &prediction, &target)?;
+        }
     }
-    let outputs = step.forward(&neuron.forward(&x)?)?.to_vec()?;
     println!("{name}: not learned after {epochs} epochs; outputs {outputs:?}, wanted {truth:?}");
     Ok(None)
 }

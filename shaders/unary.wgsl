@@ -74,8 +74,8 @@ fn f_abs(v: f32) -> f32 {
 }
 
 fn f_sign(v: f32) -> f32 {
-    // ±0 and NaN stay as they are (torch's sign).
-    return select(select(v, -1.0, v < 0.0), 1.0, v > 0.0);
+    // ±0 stays as it is and NaN gives 0, as torch's sign.
+    return select(select(select(v, 0.0, is_nan(v)), -1.0, v < 0.0), 1.0, v > 0.0);
 }
 
 fn f_recip(v: f32) -> f32 {
@@ -112,7 +112,7 @@ fn f_leaky_relu(v: f32) -> f32 {
 }
 
 fn f_elu(v: f32) -> f32 {
-    return select(p.alpha * (exp(v) - 1.0), v, v > 0.0);
+    return select(p.alpha * exp_m1(v), v, v > 0.0);
 }
 
 fn f_gelu(v: f32) -> f32 {

@@ -253,6 +253,20 @@ fn tensorboard_reads_the_logged_metrics_back() {
 }
 
 #[test]
+fn a_diverged_loss_is_a_tensorboard_point_and_an_unmeasured_one_is_not() {
+    let dir = temp_dir("diverged");
+    let mut log = MetricsLogger::in_dir(&dir).unwrap();
+    log.log(EpochMetrics { epoch: 1, train_loss: f32::INFINITY, val_loss: f32::NAN, val_accuracy: 0.1, seconds: 1.0 })
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(log.csv_path()).unwrap(), format!("{CSV_HEADER}\n1,inf,,0.1,1\n"));
+    let (_, scalars) = read_with_tensorboard(&dir);
+    let got: Vec<(&str, f32)> = scalars.iter().map(|s| (s.tag.as_str(), s.value)).collect();
+    assert_eq!(got, [("accuracy/val", 0.1), ("loss/train", f32::INFINITY), ("time/epoch_seconds", 1.0)]);
+    drop(log);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn a_run_evaluated_on_the_test_split_is_labelled_so() {
     let dir = temp_dir("held_out");
     let mut log = MetricsLogger::in_dir(&dir).unwrap().held_out("test").unwrap();

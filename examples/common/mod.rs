@@ -111,12 +111,13 @@ pub fn fit<D: Dataset, T: Dataset>(
         let train_loss = train_epoch(model, optimizer, train, epoch, epochs)?;
         let train_seconds = start.elapsed().as_secs_f32();
         let (val_loss, val_accuracy) = evaluate(model, test)?;
+        let seconds = start.elapsed().as_secs_f32();
         accuracy = val_accuracy;
         println!(
             "epoch {epoch:>2}: train loss {train_loss:.4}, test loss {val_loss:.4}, test accuracy {:.2}%, {train_seconds:.2} s training",
             100.0 * val_accuracy
         );
-        log.log(EpochMetrics { epoch, train_loss, val_loss, val_accuracy, seconds: train_seconds })?;
+        log.log(EpochMetrics { epoch, train_loss, val_loss, val_accuracy, seconds })?;
         if let Some(schedule) = schedule.as_deref_mut() {
             schedule.step(optimizer);
         }

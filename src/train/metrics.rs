@@ -26,7 +26,7 @@ pub struct EpochMetrics {
     pub val_loss: f32,
     /// In [0, 1].
     pub val_accuracy: f32,
-    /// Wall-clock time of the epoch.
+    /// Wall-clock time of the epoch, its evaluation included.
     pub seconds: f32,
 }
 
@@ -112,7 +112,8 @@ impl MetricsLogger {
     /// Records one epoch: rewrites the CSV and the plot, appends TensorBoard scalars
     /// (`loss/train`, `loss/val`, `accuracy/val`, `time/epoch_seconds` at step `epoch`; `val` is
     /// the `held_out` split's name), flushes.
-    /// A NaN (not measured) is an empty CSV field, no TensorBoard point and no point in the plot.
+    /// A NaN (not measured) is an empty CSV field, no TensorBoard point and no point in the plot;
+    /// an infinity is written to the CSV and TensorBoard, and left out of the plot.
     pub fn log(&mut self, metrics: EpochMetrics) -> Result<()> {
         self.rows.push(metrics);
         write_atomic(&self.csv_path(), self.csv().as_bytes())?;
@@ -123,8 +124,9 @@ impl MetricsLogger {
             (accuracy_tag.as_str(), metrics.val_accuracy),
             ("time/epoch_seconds", metrics.seconds),
         ];
-        let finite: Vec<(&str, f32)> = scalars.into_iter().filter(|(_, v)| v.is_finite()).collect();
-        self.events.add_scalars(metrics.epoch as i64, &finite)?;
+        // A diverged loss (inf) is a point TensorBoard shows; only what was not measured is left out.
+        let measured: Vec<(&str, f32)> = scalars.into_iter().filter(|(_, v)| !v.is_nan()).collect();
+        self.events.add_scalars(metrics.epoch as i64, &measured)?;
         self.events.flush()?;
         self.write_plot()
     }

@@ -27,7 +27,6 @@ pub struct EpochProgress {
     bar: ProgressBar,
     started: Instant,
     samples: u64,
-    batches: u64,
     loss_sum: f64,
 }
 
@@ -41,21 +40,21 @@ impl EpochProgress {
             .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(format!("epoch {epoch}/{epochs}"));
-        Self { bar, started: Instant::now(), samples: 0, batches: 0, loss_sum: 0.0 }
+        Self { bar, started: Instant::now(), samples: 0, loss_sum: 0.0 }
     }
 
     /// Records one finished batch of `samples` samples whose (mean) loss was `loss`.
     pub fn update(&mut self, samples: usize, loss: f32) {
         self.samples += samples as u64;
-        self.batches += 1;
-        self.loss_sum += f64::from(loss);
+        self.loss_sum += f64::from(loss) * samples as f64;
         self.bar.set_message(format!("loss {:.4} | {:.0} samples/s", self.mean_loss(), self.samples_per_second()));
         self.bar.inc(1);
     }
 
-    /// The mean of the batch losses so far (NaN before the first batch).
+    /// The mean loss per sample so far, each batch weighted by its samples, as the evaluation's
+    /// (a short last batch counts for what it holds); NaN before the first sample.
     pub fn mean_loss(&self) -> f32 {
-        if self.batches == 0 { f32::NAN } else { (self.loss_sum / self.batches as f64) as f32 }
+        if self.samples == 0 { f32::NAN } else { (self.loss_sum / self.samples as f64) as f32 }
     }
 
     /// Samples processed per second since the bar was created.
@@ -99,7 +98,8 @@ mod tests {
         p.update(10, 1.0);
         p.update(10, 2.0);
         p.update(5, 3.0);
-        assert_eq!(p.mean_loss(), 2.0);
+        // Per sample: (10 * 1 + 10 * 2 + 5 * 3) / 25, not the mean of the three batches (2).
+        assert_eq!(p.mean_loss(), 1.8);
         assert_eq!(p.samples(), 25);
         assert!(p.samples_per_second() > 0.0);
         p.finish();

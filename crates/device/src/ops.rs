@@ -15,10 +15,11 @@ pub fn relu(x: f32) -> f32 {
     if x <= 0.0 { 0.0 } else { x }
 }
 
-/// `tanh` that stays finite for large |x| (the GPU kernels use the same form).
+/// `tanh` that stays finite for large |x| and keeps its relative precision near 0: from
+/// `m = e^(-2|x|) - 1`, `tanh |x| = -m / (2 + m)` (`1 - e^(-2|x|)` would cancel to 0 at 1e-8).
 pub fn stable_tanh(x: f32) -> f32 {
-    let e = (-2.0 * x.abs()).exp();
-    ((1.0 - e) / (1.0 + e)).copysign(x)
+    let m = (-2.0 * x.abs()).exp_m1();
+    (-m / (2.0 + m)).copysign(x)
 }
 
 /// The logistic function, written so that neither branch overflows.
@@ -71,7 +72,7 @@ unary_ops! {
     Log, "log", |x, a| x.ln();
     Sqrt, "sqrt", |x, a| x.sqrt();
     Abs, "abs", |x, a| x.abs();
-    Sign, "sign", |x, a| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x };
+    Sign, "sign", |x, a| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else if x.is_nan() { 0.0 } else { x };
     Recip, "recip", |x, a| 1.0 / x;
     Square, "square", |x, a| x * x;
     Sin, "sin", |x, a| x.sin();
@@ -80,7 +81,7 @@ unary_ops! {
     Tanh, "tanh", |x, a| stable_tanh(x);
     Relu, "relu", |x, a| relu(x);
     LeakyRelu, "leaky_relu", |x, a| if x > 0.0 { x } else { a * x };
-    Elu, "elu", |x, a| if x > 0.0 { x } else { a * (x.exp() - 1.0) };
+    Elu, "elu", |x, a| if x > 0.0 { x } else { a * x.exp_m1() };
     Gelu, "gelu", |x, a| gelu(x);
     GeluGrad, "gelu_grad", |x, a| gelu_grad(x);
     Step, "step", |x, a| if x > 0.0 { 1.0 } else { 0.0 };

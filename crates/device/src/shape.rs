@@ -31,9 +31,11 @@ impl Shape {
     pub fn rank(&self) -> usize {
         self.0.len()
     }
-    /// The number of elements (1 for a scalar).
+    /// The number of elements (1 for a scalar; 0 when any dim is 0, however large the others).
+    /// Past `usize::MAX` it saturates: shapes a caller spells out are refused before that by
+    /// `checked_numel`.
     pub fn numel(&self) -> usize {
-        self.0.iter().product()
+        checked_product(&self.0).unwrap_or(usize::MAX)
     }
     /// `numel`, or a `Limit` error naming `op` when the count does not fit a `usize`. Shapes a
     /// caller spells out are checked with this before anything is allocated for them.
@@ -43,9 +45,10 @@ impl Shape {
     }
     /// Row-major strides in elements.
     pub fn strides(&self) -> Vec<usize> {
-        let mut strides = vec![1; self.0.len()];
+        let mut strides = vec![1usize; self.0.len()];
         for i in (0..self.0.len().saturating_sub(1)).rev() {
-            strides[i] = strides[i + 1] * self.0[i + 1];
+            // Wrapping: only an empty shape's strides can overflow, and nothing reads them.
+            strides[i] = strides[i + 1].wrapping_mul(self.0[i + 1]);
         }
         strides
     }
@@ -127,6 +130,15 @@ mod tests {
         assert_eq!(Shape::new([4, 1]).broadcast_strides(&s), vec![0, 1, 0]);
         let err = Shape::broadcast("add", &Shape::new([2, 3]), &Shape::new([4])).unwrap_err();
         assert_eq!(err.to_string(), "add: shapes cannot be broadcast: [2, 3] and [4]");
+    }
+
+    #[test]
+    fn an_empty_shape_has_no_elements_however_large_its_other_dims() {
+        let huge = 1usize << 40;
+        assert_eq!(Shape::new([huge, huge, 0]).numel(), 0);
+        assert_eq!(Shape::new([huge, huge, 0]).strides()[2], 1);
+        // Past usize it saturates (it wrapped, to 0 here, in release builds).
+        assert_eq!(Shape::new([huge, huge, 256]).numel(), usize::MAX);
     }
 
     #[test]

@@ -114,9 +114,20 @@ fn nans_and_large_logits_agree_on_both_backends_and_with_torch() {
         let v = |x: &[f32]| device.from_slice(x).unwrap();
         let read = |s: soma_device::Storage| device.to_vec(&s).unwrap();
         let x = [nan, -1.0, 0.0, 2.0];
-        // NaN propagates through the elementwise ops, as in torch.
+        // NaN propagates through the elementwise ops, as in torch; its sign is 0 (torch 2.x).
         same(&read(device.unary(UnaryOp::Relu, &v(&x), 0.0).unwrap()), &[nan, 0.0, 0.0, 2.0], "relu");
-        same(&read(device.unary(UnaryOp::Sign, &v(&x), 0.0).unwrap()), &[nan, -1.0, 0.0, 1.0], "sign");
+        same(&read(device.unary(UnaryOp::Sign, &v(&x), 0.0).unwrap()), &[0.0, -1.0, 0.0, 1.0], "sign");
+        // tanh and ELU keep their relative precision near 0 (torch: 1e-8, 1e-7, 1e-5 and
+        // -1e-8, -1e-6, -9.99995e-6; the forms through e^x gave 0, 5.96e-8, -9.54e-7, ...).
+        let small = [1e-8, 1e-7, 1e-5, -1e-6];
+        let tanh = read(device.unary(UnaryOp::Tanh, &v(&small), 0.0).unwrap());
+        let elu = read(device.unary(UnaryOp::Elu, &v(&[-1e-8, -1e-6, -1e-5, -0.1]), 1.0).unwrap());
+        let near = |got: &[f32], want: &[f64], what: &str| {
+            let ok = got.iter().zip(want).all(|(&g, &w)| ((f64::from(g) - w) / w).abs() < 3e-7);
+            assert!(ok, "{what}: got {got:?}, want {want:?}");
+        };
+        near(&tanh, &[1e-8, 1e-7, 9.99999999967e-6, -9.99999999999667e-7], "tanh");
+        near(&elu, &[-9.9999999500e-9, -9.99999500000e-7, -9.99995000017e-6, -0.0951625819640404], "elu");
         let s4 = Shape::new([4]);
         let ones = v(&[1.0; 4]);
         same(&read(device.binary(BinaryOp::Max, &v(&x), &s4, &ones, &s4).unwrap()), &[nan, 1.0, 1.0, 2.0], "max");

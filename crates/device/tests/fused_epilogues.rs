@@ -181,6 +181,11 @@ fn relu_backward_agrees_with_the_cpu() {
         assert_close(&sums, &want_sums, 1e-5, 1e-5);
     }
     let cpu = Device::cpu();
+    // The CPU sums in f64, as its other sums: past 2^24 rows of 1 an f32 sum stops growing.
+    let rows = (1 << 24) + 8;
+    let ones = cpu.from_slice(&vec![1.0; rows]).unwrap();
+    let (_, sums) = cpu.relu_backward(&ones, &ones, rows, 1).unwrap();
+    assert_eq!(cpu.to_vec(&sums).unwrap(), [rows as f32]);
     let err = cpu.relu_backward(&cpu.from_slice(&[1.0; 6]).unwrap(), &cpu.from_slice(&[1.0; 6]).unwrap(), 2, 4);
     assert_eq!(err.unwrap_err().to_string(), "relu_backward: needs a [2, 4] gradient and output, got 6 and 6 values");
 }
