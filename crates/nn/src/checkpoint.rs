@@ -21,7 +21,7 @@ use safetensors::{Dtype, SafeTensors};
 use soma_autograd::Tensor;
 use soma_device::{Error, Result};
 
-use crate::{Module, Optimizer, Param, StateDict};
+use crate::{LrScheduler, Module, Optimizer, Param, StateDict};
 
 /// Writes every parameter and buffer of `model` (values read back from its device).
 pub fn save(model: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
@@ -104,6 +104,29 @@ pub fn load_optimizer(optimizer: &mut dyn Optimizer, model: &dyn Module, path: i
     }
     problems.check("load_optimizer", path)?;
     optimizer.load_state_dict(state)
+}
+
+/// Writes a learning-rate schedule's `state_dict` (kind, base rate, epoch) as the metadata of a
+/// safetensors file without tensors, to resume it with `load_schedule`.
+pub fn save_schedule(schedule: &dyn LrScheduler, path: impl AsRef<Path>) -> Result<()> {
+    write_tensors(path.as_ref(), &BTreeMap::new(), schedule.state_dict().into_iter().collect())
+}
+
+/// Restores a schedule saved by `save_schedule` (of the same kind) and gives `optimizer` the rate
+/// of the saved epoch; the next `step` continues where the saved run stopped.
+pub fn load_schedule(
+    schedule: &mut dyn LrScheduler,
+    optimizer: &mut dyn Optimizer,
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let (tensors, meta) = read_tensors(path)?;
+    if let Some(name) = tensors.keys().next() {
+        return Err(Error::format(path.display(), format!("a schedule file holds no tensors, found {name}")));
+    }
+    schedule
+        .load_state_dict(&meta.into_iter().collect(), optimizer)
+        .map_err(|e| Error::format(path.display(), e.to_string()))
 }
 
 /// A tensor as read from a file.

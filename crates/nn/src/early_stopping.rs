@@ -38,10 +38,11 @@ impl EarlyStopping {
         })
     }
 
-    /// Records the metric of the next epoch (epochs count from 0) and says whether to stop.
+    /// Records the metric of the next epoch and says whether to stop. Epochs count from 1, as
+    /// `MetricsLogger` and the examples number them.
     pub fn should_stop(&mut self, metric: f32) -> bool {
-        let epoch = self.epochs_seen;
         self.epochs_seen += 1;
+        let epoch = self.epochs_seen;
         if self.is_improvement(metric) {
             self.best = Some((metric, epoch));
             self.epochs_without_improvement = 0;
@@ -71,7 +72,7 @@ impl EarlyStopping {
     pub fn best(&self) -> Option<f32> {
         self.best.map(|(metric, _)| metric)
     }
-    /// The epoch (counted from 0) of the best metric.
+    /// The epoch (counted from 1) of the best metric.
     pub fn best_epoch(&self) -> Option<usize> {
         self.best.map(|(_, epoch)| epoch)
     }

@@ -2,6 +2,8 @@
 //! is the base rate (epoch 0) as in torch; `lr_at(epoch)` is pure; `step` advances one epoch and
 //! sets the optimizer's learning rate.
 
+use std::collections::BTreeMap;
+
 use soma_device::{Error, Result};
 
 use crate::Optimizer;
@@ -27,6 +29,28 @@ pub trait LrScheduler {
     fn epoch(&self) -> usize;
     /// Ends an epoch: advances the count and gives `optimizer` the new epoch's rate (returned).
     fn step(&mut self, optimizer: &mut dyn Optimizer) -> f32;
+    /// What resuming needs (PyTorch's `base_lrs` and `last_epoch`), as text: `"schedule"` (the
+    /// kind), `"base_lr"` and `"epoch"`. See `checkpoint::save_schedule`.
+    fn state_dict(&self) -> BTreeMap<String, String>;
+    /// Restores a `state_dict` of the same kind and gives `optimizer` the rate of its epoch. The
+    /// base rate comes from the state, not from the optimizer (whose rate, restored from a
+    /// checkpoint, is already annealed).
+    fn load_state_dict(&mut self, state: &BTreeMap<String, String>, optimizer: &mut dyn Optimizer) -> Result<()>;
+}
+
+/// The `(base_lr, epoch)` of a schedule `state_dict` for a schedule of kind `name`.
+fn parse_state(name: &'static str, state: &BTreeMap<String, String>) -> Result<(f32, usize)> {
+    let field =
+        |key: &str| state.get(key).ok_or_else(|| Error::invalid(name, format!("the saved state has no {key:?}")));
+    let kind = field("schedule")?;
+    if kind != name {
+        return Err(Error::invalid(name, format!("the saved state is of a {kind}")));
+    }
+    let bad = |key: &str, v: &String| Error::invalid(name, format!("saved {key} {v:?} is not a number"));
+    let base_lr: f32 = field("base_lr")?.parse().map_err(|_| bad("base_lr", &state["base_lr"]))?;
+    let epoch: usize = field("epoch")?.parse().map_err(|_| bad("epoch", &state["epoch"]))?;
+    check_rates(name, &[("base_lr", base_lr)], None)?;
+    Ok((base_lr, epoch))
 }
 
 /// Implements `epoch` and `step` for a schedule with an `epoch` field and an inherent `rate`.
@@ -44,6 +68,25 @@ macro_rules! scheduler {
                 let lr = self.rate(self.epoch);
                 optimizer.set_learning_rate(lr);
                 lr
+            }
+            fn state_dict(&self) -> BTreeMap<String, String> {
+                [
+                    ("schedule", stringify!($name).to_string()),
+                    ("base_lr", self.base_lr.to_string()),
+                    ("epoch", self.epoch.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect()
+            }
+            fn load_state_dict(
+                &mut self,
+                state: &BTreeMap<String, String>,
+                optimizer: &mut dyn Optimizer,
+            ) -> Result<()> {
+                (self.base_lr, self.epoch) = parse_state(stringify!($name), state)?;
+                optimizer.set_learning_rate(self.rate(self.epoch));
+                Ok(())
             }
         }
     };

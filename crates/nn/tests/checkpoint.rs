@@ -9,7 +9,7 @@ use std::process::Command;
 use optim_support::*;
 use soma_autograd::{Device, Rng};
 use soma_device::Error;
-use soma_nn::checkpoint::{load, load_optimizer, save, save_optimizer};
+use soma_nn::checkpoint::{load, load_optimizer, load_schedule, save, save_optimizer, save_schedule};
 use soma_nn::*;
 
 /// A fresh, empty directory for one test.
@@ -306,4 +306,41 @@ with safe_open({path:?}, "np") as f:
     assert_eq!(lines.next(), Some("adam 0.01 2 [4, 3]"));
     let got: Vec<f32> = lines.next().unwrap().split(' ').map(|v| v.parse().unwrap()).collect();
     assert_eq!(got, adam.state_dict().tensors["2.bias.exp_avg_sq"].to_vec().unwrap());
+}
+
+#[test]
+fn a_schedule_resumes_from_its_file_not_from_the_annealed_rate() {
+    let dir = scratch("schedule");
+    let path = dir.join("schedule.safetensors");
+    let mut opt = Adam::new(2e-3);
+    let mut schedule = CosineAnnealingLR::new(&opt, 15, 0.0).unwrap();
+    for _ in 0..7 {
+        schedule.step(&mut opt);
+    }
+    save_schedule(&schedule, &path).unwrap();
+    let want: Vec<f32> = (8..=15).map(|_| schedule.step(&mut opt)).collect();
+
+    // A resumed run: the optimizer's rate comes back annealed (as load_optimizer restores it), so a
+    // schedule built from it starts from the wrong base until its state is loaded.
+    let mut resumed_opt = Adam::new(2e-3);
+    resumed_opt.set_learning_rate(CosineAnnealingLR::new(&Adam::new(2e-3), 15, 0.0).unwrap().lr_at(7));
+    let mut resumed = CosineAnnealingLR::new(&resumed_opt, 15, 0.0).unwrap();
+    load_schedule(&mut resumed, &mut resumed_opt, &path).unwrap();
+    assert_eq!((resumed.epoch(), resumed_opt.learning_rate()), (7, resumed.lr_at(7)));
+    let got: Vec<f32> = (8..=15).map(|_| resumed.step(&mut resumed_opt)).collect();
+    assert_eq!(got, want);
+    assert!(got[7].abs() < 1e-9, "annealed to 0 at t_max: {got:?}");
+
+    // Another kind of schedule, or a model file, is refused naming the file.
+    let mut step = StepLR::new(&opt, 3, 0.5).unwrap();
+    let err = load_schedule(&mut step, &mut opt, &path).unwrap_err().to_string();
+    assert!(
+        err.contains("schedule.safetensors") && err.contains("StepLR: the saved state is of a CosineAnnealingLR"),
+        "{err}"
+    );
+    let model_file = dir.join("model.safetensors");
+    save(&model(1), &model_file).unwrap();
+    let err = load_schedule(&mut step, &mut opt, &model_file).unwrap_err().to_string();
+    assert!(err.contains("a schedule file holds no tensors"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -127,15 +127,16 @@ fn clipped_gradients_feed_the_optimizer() {
 #[test]
 fn early_stopping_min_with_patience_and_min_delta() {
     let mut stop = EarlyStopping::new(2, 0.01, Mode::Min).unwrap();
-    assert!(!stop.should_stop(1.0)); // epoch 0: best 1.0
+    assert!(!stop.should_stop(1.0)); // epoch 1: best 1.0
     assert!(stop.improved());
-    assert!(!stop.should_stop(0.5)); // epoch 1: best 0.5
+    assert!(!stop.should_stop(0.5)); // epoch 2: best 0.5
     assert!(!stop.should_stop(0.495)); // not better by more than 0.01
     assert!(!stop.improved());
-    assert!(!stop.should_stop(0.48)); // epoch 3: best 0.48, counter reset
+    assert!(!stop.should_stop(0.48)); // epoch 4: best 0.48, counter reset
     assert!(!stop.should_stop(0.6));
     assert!(stop.should_stop(f32::NAN)); // second epoch in a row without improvement
-    assert_eq!((stop.best(), stop.best_epoch()), (Some(0.48), Some(3)));
+    // Epochs count from 1, as MetricsLogger's rows.
+    assert_eq!((stop.best(), stop.best_epoch()), (Some(0.48), Some(4)));
     assert_eq!(stop.epochs_without_improvement(), 2);
 }
 
@@ -145,7 +146,7 @@ fn early_stopping_max_for_accuracy() {
     let accuracies = [0.5, 0.7, 0.7, 0.69, 0.71, 0.70, 0.70, 0.65];
     let stopped_at = accuracies.iter().position(|&a| stop.should_stop(a));
     assert_eq!(stopped_at, Some(7));
-    assert_eq!((stop.best(), stop.best_epoch()), (Some(0.71), Some(4)));
+    assert_eq!((stop.best(), stop.best_epoch()), (Some(0.71), Some(5)));
     assert_eq!(EarlyStopping::new(0, 0.0, Mode::Max).unwrap().best(), None);
 }
 

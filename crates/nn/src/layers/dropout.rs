@@ -8,7 +8,9 @@ use soma_device::{BinaryOp, Error, Result};
 use crate::{Module, Param};
 
 /// Inverted dropout. Each training `forward` draws a fresh mask (the seed advances per call, so
-/// runs are reproducible from the constructor's `Rng`); in eval mode it is the identity.
+/// runs are reproducible from the constructor's `Rng`); in eval mode it is the identity. The count
+/// of masks drawn is not a checkpointed buffer (torch's `state_dict` keeps no RNG state either):
+/// a run resumed from a checkpoint draws the masks a fresh layer would.
 #[derive(Debug)]
 pub struct Dropout {
     p: f32,
