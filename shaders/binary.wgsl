@@ -158,8 +158,23 @@ fn relu_if(v: vec4<f32>) -> vec4<f32> {
 @compute @workgroup_size(256)
 fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let start = first_vec4(wg, nwg, li);
     let n4 = (p.n + 3u) / 4u;
+    if STAGED {
+        let t = linear_id(wg, nwg, li);
+        if 4u * t < n4 {
+            let i = adjacent_vec4s(t, n4);
+            let v0 = apply4(load_a(i.x), load_b(i.x));
+            let v1 = apply4(load_a(i.y), load_b(i.y));
+            let v2 = apply4(load_a(i.z), load_b(i.z));
+            let v3 = apply4(load_a(i.w), load_b(i.w));
+            out4[i.x] = relu_if(v0);
+            out4[i.y] = relu_if(v1);
+            out4[i.z] = relu_if(v2);
+            out4[i.w] = relu_if(v3);
+        }
+        return;
+    }
+    let start = first_vec4(wg, nwg, li);
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
@@ -212,20 +227,38 @@ fn binary_broadcast(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
 @compute @workgroup_size(256)
 fn binary_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-    let start = first_vec4(wg, nwg, li);
     let n4 = (p.n + 3u) / 4u;
-    let s = vec4(p.scalar);
+    if STAGED {
+        let t = linear_id(wg, nwg, li);
+        if 4u * t < n4 {
+            let i = adjacent_vec4s(t, n4);
+            let v0 = load_a(i.x);
+            let v1 = load_a(i.y);
+            let v2 = load_a(i.z);
+            let v3 = load_a(i.w);
+            out4[i.x] = with_scalar(v0);
+            out4[i.y] = with_scalar(v1);
+            out4[i.z] = with_scalar(v2);
+            out4[i.w] = with_scalar(v3);
+        }
+        return;
+    }
+    let start = first_vec4(wg, nwg, li);
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
-            let v = load_a(i);
-            if p.scalar_first != 0u {
-                out4[i] = apply4(s, v);
-            } else {
-                out4[i] = apply4(v, s);
-            }
+            out4[i] = with_scalar(load_a(i));
         }
     }
+}
+
+// `v` op scalar, or scalar op `v`.
+fn with_scalar(v: vec4<f32>) -> vec4<f32> {
+    let s = vec4(p.scalar);
+    if p.scalar_first != 0u {
+        return apply4(s, v);
+    }
+    return apply4(v, s);
 }
 
 // The vec4 of a broadcast input holding element `at`: the vec4 itself where the input's innermost
@@ -261,16 +294,35 @@ fn binary_broadcast4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
 // One load of each input and one store per vec4: the unfused chain (mul, add, relu) makes three
 // passes, and on CPU-backed drivers every load and store is paid lane by lane.
 fn map_mul_add(wg: vec3<u32>, nwg: vec3<u32>, li: u32, relu: bool) {
-    let start = first_vec4(wg, nwg, li);
     let n4 = (p.n + 3u) / 4u;
+    if STAGED {
+        let t = linear_id(wg, nwg, li);
+        if 4u * t < n4 {
+            let i = adjacent_vec4s(t, n4);
+            let v0 = load_a(i.x) * load_b(i.x) + load_c(i.x);
+            let v1 = load_a(i.y) * load_b(i.y) + load_c(i.y);
+            let v2 = load_a(i.z) * load_b(i.z) + load_c(i.z);
+            let v3 = load_a(i.w) * load_b(i.w) + load_c(i.w);
+            out4[i.x] = relu_where(v0, relu);
+            out4[i.y] = relu_where(v1, relu);
+            out4[i.z] = relu_where(v2, relu);
+            out4[i.w] = relu_where(v3, relu);
+        }
+        return;
+    }
+    let start = first_vec4(wg, nwg, li);
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
         if i < n4 {
-            let v = load_a(i) * load_b(i) + load_c(i);
-            // The ReLU as `unary_relu` computes it (NaN stays NaN), as this may stand in for one.
-            out4[i] = select(v, select(v, vec4(0.0), v <= vec4(0.0)), relu);
+            out4[i] = relu_where(load_a(i) * load_b(i) + load_c(i), relu);
         }
     }
+}
+
+// The ReLU as `unary_relu` computes it (NaN stays NaN) where `relu`, as `mul_add` may stand in
+// for one.
+fn relu_where(v: vec4<f32>, relu: bool) -> vec4<f32> {
+    return select(v, select(v, vec4(0.0), v <= vec4(0.0)), relu);
 }
 
 @compute @workgroup_size(256)

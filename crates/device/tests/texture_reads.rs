@@ -52,8 +52,9 @@ type Run<'a> = dyn Fn(&Device, &[Storage]) -> Vec<f32> + 'a;
 #[test]
 fn staged_elementwise_kernels_agree() {
     let mut r = StdRng::seed_from_u64(12);
-    // Below the staging threshold, at it, a partial last vec4 and a partial last texture row.
-    for n in [1000, 65_536, 65_537, 300_001] {
+    // Below the staging threshold, at it, a partial last vec4 and a partial last texture row; 1
+    // to 3 vec4s past a multiple of 4 (staged kernels map 4 adjacent vec4s a thread).
+    for n in [1000, 65_536, 65_537, 65_544, 65_546, 300_001] {
         let a: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
         let b: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
         let c: Vec<f32> = (0..n).map(|_| r.random_range(-3.0..3.0)).collect();
