@@ -74,8 +74,9 @@ fn f_abs(v: f32) -> f32 {
 }
 
 fn f_sign(v: f32) -> f32 {
-    // ±0 stays as it is and NaN gives 0, as torch's sign.
-    return select(select(select(v, 0.0, is_nan(v)), -1.0, v < 0.0), 1.0, v > 0.0);
+    // ±0 and NaN give +0, as torch's sign. A difference of two 0/1 values: Mesa folds a select of
+    // -1 and 0 (even as integer bits) into -f32(c), which is -0 where c is false.
+    return f32(v > 0.0) - f32(v < 0.0);
 }
 
 fn f_recip(v: f32) -> f32 {

@@ -312,11 +312,13 @@ fn binary_vjp(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tenso
             Ok(((g * &da)?, (g * &db)?))
         }
         BinaryOp::Max | BinaryOp::Min => {
-            // As torch: an input takes the gradient unless the other one wins, half of it on a tie;
-            // where either is NaN neither wins, so both take all of it.
+            // As torch: an input takes the gradient unless the other one wins (then exactly 0, even
+            // for an infinite gradient), half of it on a tie; where either is NaN neither wins, so
+            // both take all of it.
             let (a_loses, b_loses) = if op == BinaryOp::Max { (a.lt(b)?, a.gt(b)?) } else { (a.gt(b)?, a.lt(b)?) };
-            let untied = a.eq(b)?.affine(-0.5, 1.0)?;
-            Ok(((g * &(&untied - &a_loses)?)?, (g * &(&untied - &b_loses)?)?))
+            let shared = (g * &a.eq(b)?.affine(-0.5, 1.0)?)?;
+            let zero = Tensor::zeros([1], g.device())?;
+            Ok((Tensor::where_cond(&a_loses, &zero, &shared)?, Tensor::where_cond(&b_loses, &zero, &shared)?))
         }
         BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
             Ok((Tensor::zeros(g.shape().clone(), g.device())?, Tensor::zeros(g.shape().clone(), g.device())?))

@@ -198,6 +198,13 @@ fn gradients_at_kinks_and_zeros_follow_torch() {
             assert_eq!(grads.get(&a).unwrap().to_vec().unwrap(), ga);
             assert_eq!(grads.get(&b).unwrap().to_vec().unwrap(), gb);
         }
+        // An infinite gradient reaches the winner (or both halves of a tie) and not the loser,
+        // which gets 0, not inf * 0 (torch: [inf, inf] and [0, inf]).
+        let (a, b) = (v(&[5.0, 1.0]), v(&[1.0, 1.0]));
+        let inf = Tensor::from_vec(vec![f32::INFINITY; 2], [2], &device).unwrap();
+        let grads = (&a.maximum(&b).unwrap() * &inf).unwrap().sum_all().unwrap().backward().unwrap();
+        assert_eq!(grads.get(&a).unwrap().to_vec().unwrap(), [f32::INFINITY; 2]);
+        assert_eq!(grads.get(&b).unwrap().to_vec().unwrap(), [0.0, f32::INFINITY]);
     }
 }
 

@@ -50,15 +50,20 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     parse_idx(&bytes, path)
 }
 
-/// Decompresses gzip members one after another (as `cat a.gz b.gz` makes), then accepts trailing
-/// zero bytes (block padding, which Python's `gzip` also skips). It stops one byte past the length
+/// Decompresses gzip members one after another (as `cat a.gz b.gz` makes), skipping zero bytes
+/// between and after them (block padding, which Python's `gzip` skips too). It stops one byte past the length
 /// the IDX header declares: a small file that would inflate to gigabytes is then reported as too
 /// long by `parse_idx` instead of being held in memory.
 fn gunzip(compressed: &[u8], path: &Path) -> Result<Vec<u8>> {
     let corrupt = |e: std::io::Error| Error::format(path.display(), format!("corrupt or truncated gzip data: {e}"));
     let mut out = Vec::new();
     let mut rest = compressed;
-    while !rest.iter().all(|&b| b == 0) {
+    loop {
+        // Zero bytes between or after members are padding, skipped as Python's gzip skips them.
+        rest = &rest[rest.iter().take_while(|&&b| b == 0).count()..];
+        if rest.is_empty() {
+            return Ok(out);
+        }
         let mut member = flate2::bufread::GzDecoder::new(rest);
         loop {
             let wanted = bytes_to_read(&out);
@@ -72,20 +77,25 @@ fn gunzip(compressed: &[u8], path: &Path) -> Result<Vec<u8>> {
         }
         rest = member.into_inner();
     }
-    Ok(out)
 }
 
 /// How many bytes of an IDX file to read, given its first bytes `head`: the fixed header, then the
 /// dimensions, then the data and one byte more (to tell a file that goes on past its data).
 fn bytes_to_read(head: &[u8]) -> u64 {
     let Some(&rank) = head.get(3) else { return 4 };
-    let header_len = 4 + 4 * u64::from(rank);
-    let Some(dims) = head.get(4..header_len as usize) else { return header_len };
-    dims.chunks_exact(4)
-        .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-        .try_fold(1u64, u64::checked_mul)
-        .and_then(|count| count.checked_add(header_len + 1))
-        .unwrap_or(header_len)
+    let header_len = 4 + 4 * usize::from(rank);
+    let Some(dims) = head.get(4..header_len) else { return header_len as u64 };
+    let dims: Vec<usize> =
+        dims.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
+    element_count(&dims).and_then(|count| count.checked_add(header_len + 1)).map_or(header_len as u64, |n| n as u64)
+}
+
+/// The product of `dims`: 0 if any is 0 (however large the others), `None` past `usize`.
+fn element_count(dims: &[usize]) -> Option<usize> {
+    if dims.contains(&0) {
+        return Some(0);
+    }
+    dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
 }
 
 /// Parses the bytes of an (uncompressed) IDX file; `path` is used only in error messages.
@@ -117,7 +127,7 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     }
     let dims: Vec<usize> =
         bytes[4..header_len].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
-    let Some(count) = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+    let Some(count) = element_count(&dims) else {
         return fail(format!("dimensions {dims:?} overflow"));
     };
     let body = &bytes[header_len..];
@@ -140,7 +150,7 @@ pub fn encode_idx(dims: &[usize], data: &[u8]) -> Result<Vec<u8>> {
     let Ok(dims32) = dims.iter().map(|&d| u32::try_from(d)).collect::<std::result::Result<Vec<u32>, _>>() else {
         return fail("an IDX dimension is a u32".into());
     };
-    if dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(data.len()) {
+    if element_count(dims) != Some(data.len()) {
         return fail("the data is not the product of the dims".into());
     }
     let mut out = vec![0, 0, TYPE_UNSIGNED_BYTE, rank];
@@ -197,6 +207,9 @@ mod tests {
         assert!(msg(&[1 << 32, 0], &[]).contains("a u32"));
         assert!(msg(&[1; 256], &[0]).contains("at most 255 dimensions"));
         assert_eq!(encode_idx(&[1; 255], &[7]).unwrap().len(), 4 + 4 * 255 + 1);
+        // Empty, however large the other dimensions: no overflow.
+        let empty = encode_idx(&[65536, 65536, 65536, 65536, 0], &[]).unwrap();
+        assert_eq!(parse(&empty).unwrap().dims, [65536, 65536, 65536, 65536, 0]);
     }
 
     #[test]

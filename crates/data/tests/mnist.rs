@@ -149,8 +149,10 @@ fn bad_files_give_errors_naming_the_file() {
 fn gzip_members_and_zero_padding_are_read_as_python_reads_them() {
     let dir = temp_dir("members");
     let file = encode_idx(&[2, 3], &[1, 2, 3, 4, 5, 6]).unwrap();
-    // Two members (header and data compressed apart), then 512 zero bytes of block padding.
+    // Two members (header and data compressed apart) with zero bytes between them, then 512 zero
+    // bytes of block padding (Python: gzip.decompress(gz(a) + bytes(10) + gz(b)) == a + b).
     let mut bytes = gzip(&file[..7]);
+    bytes.extend([0; 10]);
     bytes.extend(gzip(&file[7..]));
     bytes.extend([0; 512]);
     let p = dir.join("two-members.idx.gz");

@@ -72,7 +72,7 @@ unary_ops! {
     Log, "log", |x, a| x.ln();
     Sqrt, "sqrt", |x, a| x.sqrt();
     Abs, "abs", |x, a| x.abs();
-    Sign, "sign", |x, a| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else if x.is_nan() { 0.0 } else { x };
+    Sign, "sign", |x, a| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 };
     Recip, "recip", |x, a| 1.0 / x;
     Square, "square", |x, a| x * x;
     Sin, "sin", |x, a| x.sin();

@@ -127,6 +127,12 @@ fn nans_and_large_logits_agree_on_both_backends_and_with_torch() {
             assert!(ok, "{what}: got {got:?}, want {want:?}");
         };
         near(&tanh, &[1e-8, 1e-7, 9.99999999967e-6, -9.99999999999667e-7], "tanh");
+        // Signed zeros as torch: tanh keeps -0, sign gives +0 for both.
+        let zeros = v(&[-0.0, 0.0]);
+        let tanh0 = read(device.unary(UnaryOp::Tanh, &zeros, 0.0).unwrap());
+        let sign0 = read(device.unary(UnaryOp::Sign, &zeros, 0.0).unwrap());
+        assert!(tanh0[0].is_sign_negative() && tanh0[1].is_sign_positive(), "tanh: {tanh0:?}");
+        assert!(sign0.iter().all(|s| *s == 0.0 && s.is_sign_positive()), "sign: {sign0:?}");
         near(&elu, &[-9.9999999500e-9, -9.99999500000e-7, -9.99995000017e-6, -0.0951625819640404], "elu");
         let s4 = Shape::new([4]);
         let ones = v(&[1.0; 4]);

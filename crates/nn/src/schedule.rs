@@ -21,6 +21,14 @@ fn check_rates(name: &'static str, rates: &[(&str, f32)], gamma: Option<f32>) ->
     }
 }
 
+/// Checks a count a schedule divides by (a saved state may hold 0; constructors round it up).
+fn positive(name: &'static str, what: &str, value: usize) -> Result<()> {
+    if value == 0 {
+        return Err(Error::invalid(name, format!("{what} must be at least 1")));
+    }
+    Ok(())
+}
+
 /// A learning rate as a function of the epoch (counted from 0, where it is the base rate).
 pub trait LrScheduler {
     /// The learning rate of `epoch`.
@@ -29,33 +37,26 @@ pub trait LrScheduler {
     fn epoch(&self) -> usize;
     /// Ends an epoch: advances the count and gives `optimizer` the new epoch's rate (returned).
     fn step(&mut self, optimizer: &mut dyn Optimizer) -> f32;
-    /// What resuming needs (PyTorch's `base_lrs` and `last_epoch`), as text: `"schedule"` (the
-    /// kind), `"base_lr"` and `"epoch"`. See `checkpoint::save_schedule`.
+    /// What resuming needs, as text (PyTorch's `state_dict` of a scheduler): `"schedule"` (the
+    /// kind), `"epoch"`, `"base_lr"` and the schedule's own settings (`"gamma"`, `"t_max"`, ...).
+    /// See `checkpoint::save_schedule`.
     fn state_dict(&self) -> BTreeMap<String, String>;
-    /// Restores a `state_dict` of the same kind and gives `optimizer` the rate of its epoch. The
-    /// base rate comes from the state, not from the optimizer (whose rate, restored from a
-    /// checkpoint, is already annealed).
+    /// Restores a `state_dict` of the same kind, settings included (as torch's
+    /// `load_state_dict`), and gives `optimizer` the rate of its epoch. The base rate comes from
+    /// the state, not from the optimizer (whose rate, restored from a checkpoint, is annealed).
     fn load_state_dict(&mut self, state: &BTreeMap<String, String>, optimizer: &mut dyn Optimizer) -> Result<()>;
 }
 
-/// The `(base_lr, epoch)` of a schedule `state_dict` for a schedule of kind `name`.
-fn parse_state(name: &'static str, state: &BTreeMap<String, String>) -> Result<(f32, usize)> {
-    let field =
-        |key: &str| state.get(key).ok_or_else(|| Error::invalid(name, format!("the saved state has no {key:?}")));
-    let kind = field("schedule")?;
-    if kind != name {
-        return Err(Error::invalid(name, format!("the saved state is of a {kind}")));
-    }
-    let bad = |key: &str, v: &String| Error::invalid(name, format!("saved {key} {v:?} is not a number"));
-    let base_lr: f32 = field("base_lr")?.parse().map_err(|_| bad("base_lr", &state["base_lr"]))?;
-    let epoch: usize = field("epoch")?.parse().map_err(|_| bad("epoch", &state["epoch"]))?;
-    check_rates(name, &[("base_lr", base_lr)], None)?;
-    Ok((base_lr, epoch))
+/// Value `key` of a saved state for a schedule of kind `name`.
+fn saved<T: std::str::FromStr>(name: &'static str, state: &BTreeMap<String, String>, key: &str) -> Result<T> {
+    let text = state.get(key).ok_or_else(|| Error::invalid(name, format!("the saved state has no {key:?}")))?;
+    text.parse().map_err(|_| Error::invalid(name, format!("saved {key} {text:?} is not a number")))
 }
 
-/// Implements `epoch` and `step` for a schedule with an `epoch` field and an inherent `rate`.
+/// Implements `LrScheduler` for a schedule with `epoch` and `base_lr` fields, an inherent `rate`,
+/// and an inherent `check` of its settings (`fields`, which its state holds as well).
 macro_rules! scheduler {
-    ($name:ident) => {
+    ($name:ident { $($field:ident: $ty:ty),* }) => {
         impl LrScheduler for $name {
             fn lr_at(&self, epoch: usize) -> f32 {
                 self.rate(epoch)
@@ -70,21 +71,30 @@ macro_rules! scheduler {
                 lr
             }
             fn state_dict(&self) -> BTreeMap<String, String> {
-                [
-                    ("schedule", stringify!($name).to_string()),
-                    ("base_lr", self.base_lr.to_string()),
-                    ("epoch", self.epoch.to_string()),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect()
+                let mut state = BTreeMap::new();
+                state.insert("schedule".to_string(), stringify!($name).to_string());
+                state.insert("epoch".to_string(), self.epoch.to_string());
+                state.insert("base_lr".to_string(), self.base_lr.to_string());
+                $(state.insert(stringify!($field).to_string(), self.$field.to_string());)*
+                state
             }
             fn load_state_dict(
                 &mut self,
                 state: &BTreeMap<String, String>,
                 optimizer: &mut dyn Optimizer,
             ) -> Result<()> {
-                (self.base_lr, self.epoch) = parse_state(stringify!($name), state)?;
+                let name = stringify!($name);
+                let kind: String = saved(name, state, "schedule")?;
+                if kind != name {
+                    return Err(Error::invalid(name, format!("the saved state is of a {kind}")));
+                }
+                let loaded = $name {
+                    epoch: saved(name, state, "epoch")?,
+                    base_lr: saved(name, state, "base_lr")?,
+                    $($field: saved::<$ty>(name, state, stringify!($field))?,)*
+                };
+                loaded.check()?;
+                *self = loaded;
                 optimizer.set_learning_rate(self.rate(self.epoch));
                 Ok(())
             }
@@ -104,15 +114,19 @@ pub struct StepLR {
 impl StepLR {
     /// The base rate is `optimizer`'s. `step_size` 0 is treated as 1.
     pub fn new(optimizer: &dyn Optimizer, step_size: usize, gamma: f32) -> Result<StepLR> {
-        let base_lr = optimizer.learning_rate();
-        check_rates("StepLR", &[("base_lr", base_lr)], Some(gamma))?;
-        Ok(StepLR { base_lr, step_size: step_size.max(1), gamma, epoch: 0 })
+        let schedule = StepLR { base_lr: optimizer.learning_rate(), step_size: step_size.max(1), gamma, epoch: 0 };
+        schedule.check()?;
+        Ok(schedule)
+    }
+    fn check(&self) -> Result<()> {
+        check_rates("StepLR", &[("base_lr", self.base_lr)], Some(self.gamma))?;
+        positive("StepLR", "step_size", self.step_size)
     }
     fn rate(&self, epoch: usize) -> f32 {
         self.base_lr * self.gamma.powi((epoch / self.step_size) as i32)
     }
 }
-scheduler!(StepLR);
+scheduler!(StepLR { step_size: usize, gamma: f32 });
 
 /// `base_lr * gamma^epoch`.
 #[derive(Clone, Debug)]
@@ -126,15 +140,18 @@ impl ExponentialLR {
     /// The base rate is `optimizer`'s. A `gamma` above 1 grows the rate; once it overflows, the
     /// optimizer's step reports it.
     pub fn new(optimizer: &dyn Optimizer, gamma: f32) -> Result<ExponentialLR> {
-        let base_lr = optimizer.learning_rate();
-        check_rates("ExponentialLR", &[("base_lr", base_lr)], Some(gamma))?;
-        Ok(ExponentialLR { base_lr, gamma, epoch: 0 })
+        let schedule = ExponentialLR { base_lr: optimizer.learning_rate(), gamma, epoch: 0 };
+        schedule.check()?;
+        Ok(schedule)
+    }
+    fn check(&self) -> Result<()> {
+        check_rates("ExponentialLR", &[("base_lr", self.base_lr)], Some(self.gamma))
     }
     fn rate(&self, epoch: usize) -> f32 {
         (self.base_lr as f64 * (self.gamma as f64).powf(epoch as f64)) as f32
     }
 }
-scheduler!(ExponentialLR);
+scheduler!(ExponentialLR { gamma: f32 });
 
 /// `eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / t_max)) / 2`: half a cosine from the
 /// base rate down to `eta_min` over `t_max` epochs, then back up (PyTorch's schedule is periodic
@@ -150,9 +167,13 @@ pub struct CosineAnnealingLR {
 impl CosineAnnealingLR {
     /// The base rate is `optimizer`'s. `t_max` 0 is treated as 1.
     pub fn new(optimizer: &dyn Optimizer, t_max: usize, eta_min: f32) -> Result<CosineAnnealingLR> {
-        let base_lr = optimizer.learning_rate();
-        check_rates("CosineAnnealingLR", &[("base_lr", base_lr), ("eta_min", eta_min)], None)?;
-        Ok(CosineAnnealingLR { base_lr, t_max: t_max.max(1), eta_min, epoch: 0 })
+        let schedule = CosineAnnealingLR { base_lr: optimizer.learning_rate(), t_max: t_max.max(1), eta_min, epoch: 0 };
+        schedule.check()?;
+        Ok(schedule)
+    }
+    fn check(&self) -> Result<()> {
+        check_rates("CosineAnnealingLR", &[("base_lr", self.base_lr), ("eta_min", self.eta_min)], None)?;
+        positive("CosineAnnealingLR", "t_max", self.t_max)
     }
     fn rate(&self, epoch: usize) -> f32 {
         let phase = std::f64::consts::PI * epoch as f64 / self.t_max as f64;
@@ -160,4 +181,4 @@ impl CosineAnnealingLR {
         (min + (base - min) * (1.0 + phase.cos()) / 2.0) as f32
     }
 }
-scheduler!(CosineAnnealingLR);
+scheduler!(CosineAnnealingLR { t_max: usize, eta_min: f32 });

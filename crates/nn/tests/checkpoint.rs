@@ -324,7 +324,8 @@ fn a_schedule_resumes_from_its_file_not_from_the_annealed_rate() {
     // schedule built from it starts from the wrong base until its state is loaded.
     let mut resumed_opt = Adam::new(2e-3);
     resumed_opt.set_learning_rate(CosineAnnealingLR::new(&Adam::new(2e-3), 15, 0.0).unwrap().lr_at(7));
-    let mut resumed = CosineAnnealingLR::new(&resumed_opt, 15, 0.0).unwrap();
+    // Built with other settings too: the saved ones (t_max 15, eta_min 0) replace them, as torch.
+    let mut resumed = CosineAnnealingLR::new(&resumed_opt, 10, 0.5).unwrap();
     load_schedule(&mut resumed, &mut resumed_opt, &path).unwrap();
     assert_eq!((resumed.epoch(), resumed_opt.learning_rate()), (7, resumed.lr_at(7)));
     let got: Vec<f32> = (8..=15).map(|_| resumed.step(&mut resumed_opt)).collect();

@@ -10,9 +10,8 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
-
-use wgpu::util::DeviceExt;
 
 use super::WgpuStorage;
 use super::context::{WgpuContext, checked_create};
@@ -125,6 +124,7 @@ impl WgpuContext {
         if groups.contains(&0) {
             return Ok(());
         }
+        self.check_not_lost()?;
         for (_, s) in bindings {
             refuse_failed(kernel.entry, &s.buffer)?;
         }
@@ -146,7 +146,9 @@ impl WgpuContext {
         // have returned, so a statement's dropped intermediates can be fused (`fuse_epilogues`);
         // and not while the last dispatch may be fused with this one (a product, then its sum).
         if batch.dispatches >= FLUSH_EVERY && (batch.dispatches >= 2 * FLUSH_EVERY || !batch.ends_in_fusable()) {
-            self.flush(&mut batch);
+            // If that batch failed, this op may read what it should have written (its inputs, or
+            // the texture copies recorded for it): it fails too.
+            self.flush(&mut batch)?;
         }
         let align = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16) as usize;
         let offset = batch.params.len().next_multiple_of(align);
@@ -194,7 +196,7 @@ impl WgpuContext {
         batch.commands.push(Command::Upload { staging, dst: dst.buffer.clone(), bytes });
         batch.upload_bytes += bytes;
         if batch.upload_bytes >= FLUSH_UPLOAD_BYTES {
-            self.flush(&mut batch);
+            self.flush(&mut batch)?;
         }
         Ok(())
     }
@@ -205,6 +207,9 @@ impl WgpuContext {
             self.synchronize()?;
             return Ok(Vec::new());
         }
+        self.check_not_lost()?;
+        // Computed by a batch that failed: refused, not read as whatever its buffer holds.
+        refuse_failed("to_vec", &x.buffer)?;
         let bytes = x.len as u64 * 4;
         let size = self.pool.bucket(bytes);
         let staging = {
@@ -225,11 +230,10 @@ impl WgpuContext {
                 )?,
             };
             batch.commands.push(Command::Readback { src: x.buffer.clone(), staging: staging.clone(), bytes });
-            self.flush(&mut batch);
+            // The readback's batch failed: what the staging buffer holds is stale.
+            self.flush(&mut batch)?;
             staging
         };
-        // The batch that computed `x`, or the readback's own, failed: what is there is stale.
-        refuse_failed("to_vec", &x.buffer)?;
         let slice = staging.slice(..bytes);
         let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -261,10 +265,8 @@ impl WgpuContext {
 
     /// Submits pending work, waits for the device to finish it, and reports any device error.
     pub fn synchronize(&self) -> Result<()> {
-        {
-            let mut batch = self.lock_batch();
-            self.flush(&mut batch);
-        }
+        self.check_not_lost()?;
+        self.flush(&mut self.lock_batch())?;
         self.wait()?;
         self.take_error()
     }
@@ -286,23 +288,55 @@ impl WgpuContext {
     }
 
     /// Encodes the batch into one command encoder (consecutive dispatches share a compute pass)
-    /// and submits it.
-    fn flush(&self, batch: &mut Batch) {
+    /// and submits it. A command the device refuses drops the whole submission: then every tensor
+    /// the batch was to write is marked failed and the error returned (`forget_failed_batch`).
+    fn flush(&self, batch: &mut Batch) -> Result<()> {
         if batch.commands.is_empty() {
-            return;
+            return Ok(());
         }
-        // A command the device refuses drops the whole submission: caught here, so that nothing
-        // trusts what the batch should have written.
         let scopes = [wgpu::ErrorFilter::OutOfMemory, wgpu::ErrorFilter::Validation, wgpu::ErrorFilter::Internal]
             .map(|filter| self.device.push_error_scope(filter));
-        let uniforms = (!batch.params.is_empty()).then(|| {
-            self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("soma params"),
-                contents: &batch.params,
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
-        });
         self.fuse_epilogues(&mut batch.commands);
+        let unencoded = self.encode_and_submit(batch).err();
+        // Every scope is popped, innermost first.
+        let errors: Vec<wgpu::Error> =
+            scopes.into_iter().rev().filter_map(|scope| pollster::block_on(scope.pop())).collect();
+        let failure = errors.into_iter().next().map(|e| e.to_string()).or(unencoded);
+        let result = match failure {
+            Some(error) => Err(self.forget_failed_batch(&batch.commands, &error)),
+            None => {
+                for_each_buffer(&batch.commands, |b| b.submitted.store(true, Ordering::Relaxed));
+                Ok(())
+            }
+        };
+        batch.commands.clear();
+        batch.params.clear();
+        batch.dispatches = 0;
+        batch.upload_bytes = 0;
+        result
+    }
+
+    fn encode_and_submit(&self, batch: &Batch) -> std::result::Result<(), String> {
+        // Made by hand rather than by `create_buffer_init`, which panics where the driver is out of
+        // memory. Every dispatch's parameters are a multiple of 16 bytes at an aligned offset.
+        let uniforms = match batch.params.len() as u64 {
+            0 => None,
+            size => {
+                let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("soma params"),
+                    size,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                    mapped_at_creation: true,
+                });
+                buffer
+                    .slice(..)
+                    .get_mapped_range_mut()
+                    .map_err(|e| format!("kernel parameters: {e}"))?
+                    .copy_from_slice(&batch.params);
+                buffer.unmap();
+                Some(buffer)
+            }
+        };
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("soma") });
         let mut commands = batch.commands.iter().peekable();
         while let Some(command) = commands.next() {
@@ -355,42 +389,36 @@ impl WgpuContext {
             }
         }
         self.queue.submit([encoder.finish()]);
-        // Every scope is popped, innermost first.
-        let errors: Vec<wgpu::Error> =
-            scopes.into_iter().rev().filter_map(|scope| pollster::block_on(scope.pop())).collect();
-        if let Some(error) = errors.into_iter().next() {
-            self.forget_failed_batch(&batch.commands, error.to_string());
-        }
-        batch.commands.clear();
-        batch.params.clear();
-        batch.dispatches = 0;
-        batch.upload_bytes = 0;
+        Ok(())
     }
 }
 
 impl WgpuContext {
-    /// After the device refused a batch (reported at the next `take_error`): every buffer its
-    /// commands used is marked failed, so reading it or computing from it is an error rather than
-    /// stale data, and the texture copies it would have made are forgotten.
-    fn forget_failed_batch(&self, commands: &[Command], error: String) {
-        let why = format!("a batch of GPU work that used it failed: {error}");
-        let mark = |buffer: &PooledBuffer| {
-            let _ = buffer.failed.set(why.clone());
-        };
+    /// After the device refused a batch: every tensor it was to write (those no earlier batch
+    /// has: a tensor is written once, by the op that makes it) is marked failed, so reading it or
+    /// computing from it is an error rather than stale data; tensors it only read stay valid. The
+    /// texture copies it was to make are forgotten. Returns the error for the op that flushed.
+    fn forget_failed_batch(&self, commands: &[Command], error: &str) -> Error {
+        let why = format!("a batch of GPU work that was to write it failed: {error}");
+        for_each_buffer(commands, |b| {
+            if !b.submitted.load(Ordering::Relaxed) {
+                let _ = b.failed.set(why.clone());
+            }
+        });
         for command in commands {
-            match command {
-                Command::Dispatch { bindings, sources, .. } => {
-                    bindings.iter().for_each(|(_, b, _)| mark(b));
-                    sources.iter().for_each(|b| mark(b));
-                }
-                Command::Upload { dst, .. } => mark(dst),
-                Command::Readback { src, .. } => mark(src),
-                Command::CopyToTexture { src, .. } => {
-                    src.texture_copy.lock().unwrap_or_else(|p| p.into_inner()).take();
-                }
+            if let Command::CopyToTexture { src, .. } = command {
+                src.texture_copy.lock().unwrap_or_else(|p| p.into_inner()).take();
             }
         }
-        self.report(error);
+        Error::Device(format!("a batch of GPU work failed: {error}"))
+    }
+
+    /// An error once the device is lost: nothing it holds or computes can be trusted.
+    fn check_not_lost(&self) -> Result<()> {
+        match self.lost.get() {
+            Some(why) => Err(Error::Device(why.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Fuses elementwise kernels whose intermediate result nothing else keeps (the tensor was
@@ -573,5 +601,19 @@ fn refuse_failed(op: &str, buffer: &PooledBuffer) -> Result<()> {
     match buffer.failed.get() {
         Some(why) => Err(Error::Device(format!("{op}: an operand is not valid, {why}"))),
         None => Ok(()),
+    }
+}
+
+/// Calls `f` on every buffer a command of `commands` binds, writes, reads or copies.
+fn for_each_buffer(commands: &[Command], mut f: impl FnMut(&PooledBuffer)) {
+    for command in commands {
+        match command {
+            Command::Dispatch { bindings, sources, .. } => {
+                bindings.iter().for_each(|(_, b, _)| f(b));
+                sources.iter().for_each(|b| f(b));
+            }
+            Command::Upload { dst, .. } => f(dst),
+            Command::Readback { src, .. } | Command::CopyToTexture { src, .. } => f(src),
+        }
     }
 }

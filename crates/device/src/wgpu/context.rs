@@ -36,6 +36,8 @@ pub(crate) struct WgpuContext {
     pub buffer_placeholder: OnceLock<WgpuStorage>,
     /// The first error the device reported outside an error scope, until someone collects it.
     errors: Arc<Mutex<Option<String>>>,
+    /// Why the device was lost, once it is: every later op and read is an error.
+    pub lost: Arc<OnceLock<String>>,
 }
 
 impl std::fmt::Debug for WgpuContext {
@@ -74,9 +76,10 @@ impl WgpuContext {
         let errors = Arc::new(Mutex::new(None::<String>));
         let sink = errors.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| keep_first(&sink, e.to_string())));
-        let sink = errors.clone();
+        let lost = Arc::new(OnceLock::new());
+        let lost_slot = lost.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            keep_first(&sink, format!("device lost ({reason:?}): {msg}"));
+            let _ = lost_slot.set(format!("the GPU device was lost ({reason:?}): {msg}"));
         });
 
         Ok(WgpuContext {
@@ -93,16 +96,16 @@ impl WgpuContext {
             limits,
             cpu_subgroups,
             errors,
+            lost,
         })
     }
 
-    /// Keeps `error` to report at the next `take_error`, unless an earlier one is waiting.
-    pub fn report(&self, error: String) {
-        keep_first(&self.errors, error);
-    }
-
-    /// Returns (and clears) the first device error reported since the last call.
+    /// Returns (and clears) the first device error reported since the last call; once the device
+    /// is lost, that, every time.
     pub fn take_error(&self) -> Result<()> {
+        if let Some(why) = self.lost.get() {
+            return Err(Error::Device(why.clone()));
+        }
         match self.errors.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(e) => Err(Error::Device(e)),
             None => Ok(()),

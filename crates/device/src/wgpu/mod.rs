@@ -291,28 +291,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn device_errors_surface_at_the_next_synchronize() {
+    fn a_refused_batch_is_an_error_and_what_it_was_to_write_is_refused_after() {
         let b = WgpuBackend::shared().expect("a GPU adapter (lavapipe on CPU-only machines)");
+        let w = b.from_slice(&[3.0, 4.0]).unwrap();
+        b.synchronize().unwrap();
+        // In one batch: an op reading `w` (made by an earlier batch), then the same buffer bound
+        // read-only and read-write in one dispatch, a validation error that drops the batch whole.
+        let y = b.unary(UnaryOp::Neg, &w, 0.0).unwrap();
         let x = b.from_slice(&[1.0, 2.0]).unwrap();
-        // The same buffer bound read-only and read-write in one dispatch is a validation error,
-        // reported to the uncaptured-error handler when the batch is encoded.
         let params = [2u32, 0, 0, 0];
         b.ctx.dispatch(&Kernel::new(Shader::Unary, "unary_neg"), &params, &[(1, &x), (2, &x)], [1, 1, 1]).unwrap();
         match b.synchronize() {
-            Err(Error::Device(msg)) => assert!(!msg.is_empty()),
+            Err(Error::Device(msg)) => assert!(msg.starts_with("a batch of GPU work failed"), "{msg}"),
             other => panic!("expected a device error, got {other:?}"),
         }
-        // Reported once. The failed batch was dropped whole, the upload of `x` included: `x` is
-        // refused from now on, not read as whatever its buffer held.
+        // Reported once.
         b.synchronize().unwrap();
-        let err = b.to_vec(&x).unwrap_err().to_string();
-        assert!(err.contains("to_vec: an operand is not valid, a batch of GPU work that used it failed"), "{err}");
+        // What the batch was to write (`y`, and `x` by its upload) is refused, not read as whatever
+        // its buffer held; `w`, which it only read, is intact.
+        let err = b.to_vec(&y).unwrap_err().to_string();
+        assert!(
+            err.contains("to_vec: an operand is not valid, a batch of GPU work that was to write it failed"),
+            "{err}"
+        );
         let err = b.unary(UnaryOp::Exp, &x, 0.0).unwrap_err().to_string();
         assert!(err.contains("an operand is not valid"), "{err}");
-        // The device keeps working for new tensors.
-        let x = b.from_slice(&[1.0, 2.0]).unwrap();
-        let y = b.unary(UnaryOp::Neg, &x, 0.0).unwrap();
-        assert_eq!(b.to_vec(&y).unwrap(), vec![-1.0, -2.0]);
+        assert_eq!(b.to_vec(&w).unwrap(), vec![3.0, 4.0]);
+        // The device keeps working.
+        let z = b.unary(UnaryOp::Neg, &w, 0.0).unwrap();
+        assert_eq!(b.to_vec(&z).unwrap(), vec![-3.0, -4.0]);
     }
 
     #[test]

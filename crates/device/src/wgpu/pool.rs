@@ -2,7 +2,7 @@
 //! the next allocation of that bucket reuses it, so memory reaches a steady state in a training loop.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::context::checked_create;
@@ -33,8 +33,10 @@ pub(crate) struct PooledBuffer {
     /// A texture copy of the contents, made for the kernels that read textures (`staged.rs`) and
     /// kept for the next ones: a tensor's buffer is only written by the op that creates it.
     pub texture_copy: Mutex<Option<wgpu::Texture>>,
-    /// Why the contents cannot be trusted: a batch of commands that used the buffer failed
-    /// (batch.rs `flush`), so whatever it should have written is missing.
+    /// Whether a batch that used the buffer has been submitted: from then on it holds what the op
+    /// that made it wrote (batch.rs `flush`).
+    pub submitted: AtomicBool,
+    /// Why the contents cannot be trusted: the batch that was to write them failed.
     pub failed: OnceLock<String>,
 }
 
@@ -107,8 +109,8 @@ impl Pool {
                 buffer
             }
         };
-        let (texture_copy, failed) = (Mutex::new(None), OnceLock::new());
-        Ok(Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone(), texture_copy, failed }))
+        let (texture_copy, submitted, failed) = (Mutex::new(None), AtomicBool::new(false), OnceLock::new());
+        Ok(Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone(), texture_copy, submitted, failed }))
     }
 
     fn give_back(&self, buffer: wgpu::Buffer) {

@@ -75,16 +75,18 @@ fn cached_copy(
     row_texels: u32,
 ) -> Result<wgpu::TextureView> {
     let (width, height) = size;
-    let mut copy = x.buffer.texture_copy.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(texture) = copy.as_ref().filter(|t| t.width() == width && t.height() >= height) {
+    let slot = || x.buffer.texture_copy.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(texture) = slot().as_ref().filter(|t| t.width() == width && t.height() >= height) {
         return Ok(texture.create_view(&Default::default()));
     }
+    // The slot is not held while the copy is recorded (that takes the batch lock, and a failed
+    // flush, holding the batch lock, clears slots): two threads may both copy, and one copy is kept.
     let texture = textures::take(ctx, width, height)?;
     ctx.copy_to_texture(x, &texture, texels, u64::from(row_texels));
     let view = texture.create_view(&Default::default());
     // The copy replaced is dropped, not pooled: a kernel recorded (or about to be, on another
     // thread) may still read it, and a pooled texture is soon written again.
-    drop(copy.replace(texture));
+    drop(slot().replace(texture));
     Ok(view)
 }
 
