@@ -160,6 +160,9 @@ fn binary_same(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
         @builtin(local_invocation_index) li: u32) {
     let n4 = (p.n + 3u) / 4u;
     if STAGED {
+        // The count from the binding, not the parameters: lavapipe compiles a shader again for
+        // every value of a parameter that picks a branch (see `adjacent_vec4s`).
+        let n4 = arrayLength(&out4);
         let t = linear_id(wg, nwg, li);
         if 4u * t < n4 {
             let i = adjacent_vec4s(t, n4);
@@ -228,21 +231,6 @@ fn binary_broadcast(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroup
 fn binary_scalar(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let n4 = (p.n + 3u) / 4u;
-    if STAGED {
-        let t = linear_id(wg, nwg, li);
-        if 4u * t < n4 {
-            let i = adjacent_vec4s(t, n4);
-            let v0 = load_a(i.x);
-            let v1 = load_a(i.y);
-            let v2 = load_a(i.z);
-            let v3 = load_a(i.w);
-            out4[i.x] = with_scalar(v0);
-            out4[i.y] = with_scalar(v1);
-            out4[i.z] = with_scalar(v2);
-            out4[i.w] = with_scalar(v3);
-        }
-        return;
-    }
     let start = first_vec4(wg, nwg, li);
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
@@ -296,6 +284,9 @@ fn binary_broadcast4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgrou
 fn map_mul_add(wg: vec3<u32>, nwg: vec3<u32>, li: u32, relu: bool) {
     let n4 = (p.n + 3u) / 4u;
     if STAGED {
+        // The count from the binding, not the parameters: lavapipe compiles a shader again for
+        // every value of a parameter that picks a branch (see `adjacent_vec4s`).
+        let n4 = arrayLength(&out4);
         let t = linear_id(wg, nwg, li);
         if 4u * t < n4 {
             let i = adjacent_vec4s(t, n4);

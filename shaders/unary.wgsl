@@ -156,25 +156,8 @@ fn apply4(op: u32, v: vec4<f32>) -> vec4<f32> {
     return vec4(apply(op, v.x), apply(op, v.y), apply(op, v.z), apply(op, v.w));
 }
 
-// On CPU-backed drivers (`STAGED`) 4 adjacent vec4s a thread (common/access.wgsl
-// `adjacent_vec4s`); elsewhere `VPT` vec4s 256 apart, so a workgroup's loads coalesce.
 fn map_vec4s(op: u32, wg: vec3<u32>, nwg: vec3<u32>, li: u32) {
     let n4 = vec4_count();
-    if STAGED {
-        let t = (wg.y * nwg.x + wg.x) * 256u + li;
-        if 4u * t < n4 {
-            let i = adjacent_vec4s(t, n4);
-            let v0 = load_x(i.x);
-            let v1 = load_x(i.y);
-            let v2 = load_x(i.z);
-            let v3 = load_x(i.w);
-            y[i.x] = apply4(op, v0);
-            y[i.y] = apply4(op, v1);
-            y[i.z] = apply4(op, v2);
-            y[i.w] = apply4(op, v3);
-        }
-        return;
-    }
     let start = first_vec4(wg, nwg, li);
     for (var k = 0u; k < VPT; k++) {
         let i = start + k * 256u;
