@@ -35,6 +35,9 @@ pub(crate) struct Batch {
     params: Vec<u8>,
     dispatches: usize,
     upload_bytes: u64,
+    /// While above 0, the dispatches of one op that writes its output in several are being
+    /// recorded (`record_together`): no flush between them, so one batch holds the whole write.
+    together: usize,
     /// Free MAP_READ staging buffers by size, reused across readbacks.
     staging: HashMap<u64, Vec<wgpu::Buffer>>,
 }
@@ -90,11 +93,23 @@ impl WgpuContext {
     }
 
     /// Records a copy of `x`'s first `texels` vec4s into `texture`, `row_texels` to a texture row
-    /// (its width, or fewer: the rest of each row is padding).
+    /// (its width, or fewer: the rest of each row is padding), and makes it `x`'s texture copy (the
+    /// one it had is dropped). The slot is set under the batch lock, as a failed flush clears it.
     pub fn copy_to_texture(&self, x: &WgpuStorage, texture: &wgpu::Texture, texels: u64, row_texels: u64) {
         let mut batch = self.lock_batch();
         let (src, dst) = (x.buffer.clone(), texture.clone());
         batch.commands.push(Command::CopyToTexture { src, dst, texels, row_texels });
+        drop(x.buffer.texture_copy.lock().unwrap_or_else(|p| p.into_inner()).replace(texture.clone()));
+    }
+
+    /// Runs `record`, which records the dispatches of one op that writes its output in several
+    /// (a `cat` part by part), with no flush between them: a batch that failed after an earlier one
+    /// had written part of the output would leave the output unmarked (`forget_failed_batch`).
+    pub fn record_together<T>(&self, record: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.lock_batch().together += 1;
+        let out = record();
+        self.lock_batch().together -= 1;
+        out
     }
 
     /// Records one dispatch of `kernel` with `params` at binding 0 and the storages at the given
@@ -125,16 +140,10 @@ impl WgpuContext {
             return Ok(());
         }
         self.check_not_lost()?;
-        for (_, s) in bindings {
-            refuse_failed(kernel.entry, &s.buffer)?;
-        }
-        for s in sources {
-            refuse_failed(kernel.entry, &s.buffer)?;
-        }
         let pipeline = self.pipelines.get(&self.device, kernel)?;
         // Whole vec4s, one at least (kernels bind tensors as `array<vec4<f32>>`); pooled buffers are
         // multiples of 16 bytes.
-        let bindings = bindings
+        let buffers = bindings
             .iter()
             .map(|&(slot, s)| {
                 let bytes = (s.len as u64 * 4).next_multiple_of(16).max(16);
@@ -145,10 +154,16 @@ impl WgpuContext {
         // Submitted before a dispatch is recorded rather than after: by then the ops recorded before
         // have returned, so a statement's dropped intermediates can be fused (`fuse_epilogues`);
         // and not while the last dispatch may be fused with this one (a product, then its sum).
-        if batch.dispatches >= FLUSH_EVERY && (batch.dispatches >= 2 * FLUSH_EVERY || !batch.ends_in_fusable()) {
+        let full = batch.dispatches >= FLUSH_EVERY && (batch.dispatches >= 2 * FLUSH_EVERY || !batch.ends_in_fusable());
+        if full && batch.together == 0 {
             // If that batch failed, this op may read what it should have written (its inputs, or
             // the texture copies recorded for it): it fails too.
             self.flush(&mut batch)?;
+        }
+        // Checked under the lock, after the flush: a failed flush, here or on another thread,
+        // marks what it was to write.
+        for s in bindings.iter().map(|&(_, s)| s).chain(sources.iter().copied()) {
+            refuse_failed(kernel.entry, &s.buffer)?;
         }
         let align = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16) as usize;
         let offset = batch.params.len().next_multiple_of(align);
@@ -159,7 +174,7 @@ impl WgpuContext {
             kernel: kernel.clone(),
             pipeline,
             params: (offset as u64, bytes.len() as u64),
-            bindings,
+            bindings: buffers,
             textures: textures.iter().map(|&(slot, view)| (slot, view.clone())).collect(),
             sources: sources.iter().map(|s| s.buffer.clone()).collect(),
             groups,
@@ -294,9 +309,10 @@ impl WgpuContext {
         if batch.commands.is_empty() {
             return Ok(());
         }
+        // Fused first, outside the scopes: building a fused pipeline can fail without the batch failing.
+        self.fuse_epilogues(&mut batch.commands);
         let scopes = [wgpu::ErrorFilter::OutOfMemory, wgpu::ErrorFilter::Validation, wgpu::ErrorFilter::Internal]
             .map(|filter| self.device.push_error_scope(filter));
-        self.fuse_epilogues(&mut batch.commands);
         let unencoded = self.encode_and_submit(batch).err();
         // Every scope is popped, innermost first.
         let errors: Vec<wgpu::Error> =

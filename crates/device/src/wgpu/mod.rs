@@ -294,10 +294,15 @@ mod tests {
     fn a_refused_batch_is_an_error_and_what_it_was_to_write_is_refused_after() {
         let b = WgpuBackend::shared().expect("a GPU adapter (lavapipe on CPU-only machines)");
         let w = b.from_slice(&[3.0, 4.0]).unwrap();
+        let ones = b.from_slice(&[1.0; 64 * 64]).unwrap();
         b.synchronize().unwrap();
         // In one batch: an op reading `w` (made by an earlier batch), then the same buffer bound
         // read-only and read-write in one dispatch, a validation error that drops the batch whole.
         let y = b.unary(UnaryOp::Neg, &w, 0.0).unwrap();
+        // A product without a bias binds the shared placeholder bias, which no batch writes: it
+        // must stay valid for later products.
+        let dims = crate::MatmulDims { batch: 1, m: 64, n: 64, k: 64, transpose_a: false, transpose_b: false };
+        let _lost_product = b.matmul(&ones, &ones, dims).unwrap();
         let x = b.from_slice(&[1.0, 2.0]).unwrap();
         let params = [2u32, 0, 0, 0];
         b.ctx.dispatch(&Kernel::new(Shader::Unary, "unary_neg"), &params, &[(1, &x), (2, &x)], [1, 1, 1]).unwrap();
@@ -317,9 +322,10 @@ mod tests {
         let err = b.unary(UnaryOp::Exp, &x, 0.0).unwrap_err().to_string();
         assert!(err.contains("an operand is not valid"), "{err}");
         assert_eq!(b.to_vec(&w).unwrap(), vec![3.0, 4.0]);
-        // The device keeps working.
+        // The device keeps working, products without a bias included.
         let z = b.unary(UnaryOp::Neg, &w, 0.0).unwrap();
         assert_eq!(b.to_vec(&z).unwrap(), vec![-3.0, -4.0]);
+        assert_eq!(b.to_vec(&b.matmul(&ones, &ones, dims).unwrap()).unwrap(), vec![64.0; 64 * 64]);
     }
 
     #[test]

@@ -79,15 +79,13 @@ fn cached_copy(
     if let Some(texture) = slot().as_ref().filter(|t| t.width() == width && t.height() >= height) {
         return Ok(texture.create_view(&Default::default()));
     }
-    // The slot is not held while the copy is recorded (that takes the batch lock, and a failed
-    // flush, holding the batch lock, clears slots): two threads may both copy, and one copy is kept.
+    // The slot is not held while the copy is recorded, which takes the batch lock and then sets
+    // the slot (the order of a failed flush, which clears slots): two threads may both copy, and
+    // the later copy is kept. The copy replaced is dropped, not pooled: a kernel recorded (or about
+    // to be, on another thread) may still read it, and a pooled texture is soon written again.
     let texture = textures::take(ctx, width, height)?;
     ctx.copy_to_texture(x, &texture, texels, u64::from(row_texels));
-    let view = texture.create_view(&Default::default());
-    // The copy replaced is dropped, not pooled: a kernel recorded (or about to be, on another
-    // thread) may still read it, and a pooled texture is soon written again.
-    drop(slot().replace(texture));
-    Ok(view)
+    Ok(texture.create_view(&Default::default()))
 }
 
 /// Inputs of a kernel with a `STAGED` override: texture copies of every input, or (on GPUs, or when

@@ -105,18 +105,21 @@ pub(crate) fn concat(
     let total_axis: usize = parts.iter().map(|p| p.1).sum();
     let out = alloc(ctx, || "cat".into(), outer * total_axis * inner)?;
     let mut axis_offset = 0;
-    for &(part, axis) in parts {
-        let n = outer * axis * inner;
-        let params = LayoutParams::axis_block(outer, axis, inner, axis_offset, total_axis, n);
-        let whole_vec4s = [axis, axis_offset, total_axis].iter().all(|a| (a * inner).is_multiple_of(4));
-        let (entry, groups) = if whole_vec4s {
-            ("concat_part4", per_four(ctx, "cat", n)?)
-        } else {
-            ("concat_part", per_element(ctx, "cat", n)?)
-        };
-        dispatch_staged(ctx, kernel(entry), &params, &[(1, 5, part)], &[(4, &out)], groups)?;
-        axis_offset += axis;
-    }
+    ctx.record_together(|| {
+        for &(part, axis) in parts {
+            let n = outer * axis * inner;
+            let params = LayoutParams::axis_block(outer, axis, inner, axis_offset, total_axis, n);
+            let whole_vec4s = [axis, axis_offset, total_axis].iter().all(|a| (a * inner).is_multiple_of(4));
+            let (entry, groups) = if whole_vec4s {
+                ("concat_part4", per_four(ctx, "cat", n)?)
+            } else {
+                ("concat_part", per_element(ctx, "cat", n)?)
+            };
+            dispatch_staged(ctx, kernel(entry), &params, &[(1, 5, part)], &[(4, &out)], groups)?;
+            axis_offset += axis;
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 

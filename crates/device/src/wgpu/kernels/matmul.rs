@@ -87,6 +87,19 @@ fn dispatch_tiles(
     if cols > max {
         return Err(crate::Error::limit("matmul", format!("{} columns need more than {max} workgroups", d.n)));
     }
+    ctx.record_together(|| dispatch_tile_grids(ctx, kernel, d, cols, rows, bindings))
+}
+
+/// `dispatch_tiles`' dispatches, one per grid of at most the per-dimension limit.
+fn dispatch_tile_grids(
+    ctx: &WgpuContext,
+    kernel: &Kernel,
+    d: &MatmulDims,
+    cols: usize,
+    rows: usize,
+    bindings: &[(u32, &WgpuStorage)],
+) -> Result<()> {
+    let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
     for batch_offset in (0..d.batch).step_by(max) {
         for row_offset in (0..rows).step_by(max) {
             let params = MatmulParams {

@@ -215,7 +215,10 @@ pub(crate) fn matmul_texture(
 /// The buffer bound in place of an absent bias (never read: `BIAS` is off).
 fn placeholder(ctx: &WgpuContext) -> Result<&WgpuStorage> {
     if ctx.buffer_placeholder.get().is_none() {
-        let _ = ctx.buffer_placeholder.set(alloc(ctx, || "placeholder".into(), 4)?);
+        let buffer = alloc(ctx, || "placeholder".into(), 4)?;
+        // Never written, so never invalid: a failed batch that binds it must not mark it.
+        buffer.buffer.submitted.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = ctx.buffer_placeholder.set(buffer);
     }
     Ok(ctx.buffer_placeholder.get().expect("set just above"))
 }
