@@ -87,34 +87,25 @@ fn dispatch_tiles(
     if cols > max {
         return Err(crate::Error::limit("matmul", format!("{} columns need more than {max} workgroups", d.n)));
     }
-    ctx.record_together(|| dispatch_tile_grids(ctx, kernel, d, cols, rows, bindings))
-}
-
-/// `dispatch_tiles`' dispatches, one per grid of at most the per-dimension limit.
-fn dispatch_tile_grids(
-    ctx: &WgpuContext,
-    kernel: &Kernel,
-    d: &MatmulDims,
-    cols: usize,
-    rows: usize,
-    bindings: &[(u32, &WgpuStorage)],
-) -> Result<()> {
-    let max = ctx.limits.max_compute_workgroups_per_dimension as usize;
-    for batch_offset in (0..d.batch).step_by(max) {
-        for row_offset in (0..rows).step_by(max) {
-            let params = MatmulParams {
-                m: d.m as u32,
-                n: d.n as u32,
-                k: d.k as u32,
-                row_offset: row_offset as u32,
-                batch_offset: batch_offset as u32,
-                _pad: [0; 3],
-            };
-            let groups = [cols as u32, (rows - row_offset).min(max) as u32, (d.batch - batch_offset).min(max) as u32];
-            ctx.dispatch(kernel, &params, bindings, groups)?;
+    // One batch holds every grid: they all write C.
+    ctx.record_together(|| {
+        for batch_offset in (0..d.batch).step_by(max) {
+            for row_offset in (0..rows).step_by(max) {
+                let params = MatmulParams {
+                    m: d.m as u32,
+                    n: d.n as u32,
+                    k: d.k as u32,
+                    row_offset: row_offset as u32,
+                    batch_offset: batch_offset as u32,
+                    _pad: [0; 3],
+                };
+                let groups =
+                    [cols as u32, (rows - row_offset).min(max) as u32, (d.batch - batch_offset).min(max) as u32];
+                ctx.dispatch(kernel, &params, bindings, groups)?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The tile of `shaders/matmul_subgroup.wgsl`: one 8-lane workgroup computes 64 rows x 64 columns.
