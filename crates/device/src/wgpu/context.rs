@@ -75,7 +75,9 @@ impl WgpuContext {
 
         let errors = Arc::new(Mutex::new(None::<String>));
         let sink = errors.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| keep_first(&sink, e.to_string())));
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
+        }));
         let lost = Arc::new(OnceLock::new());
         let lost_slot = lost.clone();
         device.set_device_lost_callback(move |reason, msg| {
@@ -157,10 +159,6 @@ impl WgpuContext {
         }
         Ok([groups.div_ceil(y) as u32, y as u32, 1])
     }
-}
-
-fn keep_first(slot: &Mutex<Option<String>>, error: String) {
-    slot.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
 }
 
 /// Runs `create` (making a buffer or texture) and returns what the driver refused, out of memory
