@@ -5,7 +5,8 @@
 //!
 //! With `--peers`, PyTorch and NumPy (`benches/peers/pytorch_cpu.py`) run each CPU workload
 //! between Soma's CPU and GPU runs, and the table gains their figures and Soma's ratio to them
-//! (above 1x: Soma is faster).
+//! (above 1x: Soma is faster). Burn's wgpu backend joins them on the GPU workloads when its peer
+//! is built (`peers/burn`, a crate of its own: `cargo build --release` there, ~20 minutes).
 
 use std::time::Instant;
 
@@ -43,6 +44,8 @@ struct Workload {
     higher_is_better: bool,
     /// The workload's key in `benches/peers/pytorch_cpu.py`, if the peers run it.
     peer: Option<&'static str>,
+    /// The workload's key for Burn's wgpu peer (`peers/burn`), if it runs it.
+    burn: Option<&'static str>,
     run: Runner,
 }
 
@@ -53,6 +56,7 @@ fn matmul(n: usize) -> Workload {
         figure: Box::new(move |s| 2.0 * (n as f64).powi(3) / s / 1e9),
         higher_is_better: true,
         peer: Some(if n == 1024 { "matmul1024" } else { "matmul2048" }),
+        burn: Some(if n == 1024 { "matmul1024" } else { "matmul2048" }),
         run: Box::new(move |dev| {
             let mut rng = Rng::new(1);
             let a = Tensor::randn([n, n], &mut rng, dev)?;
@@ -72,6 +76,7 @@ fn relu_mul_add(fused: bool) -> Workload {
         figure: Box::new(move |s| (4 * elements * 4) as f64 / s / 1e9),
         higher_is_better: true,
         peer: None,
+        burn: Some("relu_mul_add"),
         run: Box::new(move |dev| {
             let mut rng = Rng::new(4);
             let x: Vec<Tensor> = (0..3).map(|_| Tensor::randn([elements], &mut rng, dev)).collect::<Result<_>>()?;
@@ -113,6 +118,7 @@ fn workloads() -> Vec<Workload> {
             figure: Box::new(move |s| (3 * elements * 4) as f64 / s / 1e9),
             higher_is_better: true,
             peer: Some("relu_add"),
+            burn: Some("relu_add"),
             run: Box::new(move |dev| {
                 let mut rng = Rng::new(2);
                 let a = Tensor::randn([elements], &mut rng, dev)?;
@@ -128,6 +134,7 @@ fn workloads() -> Vec<Workload> {
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
             peer: Some("softmax"),
+            burn: Some("softmax"),
             run: Box::new(|dev| {
                 let x = Tensor::randn([4096, 1024], &mut Rng::new(3), dev)?;
                 median_seconds(dev, 10, || x.softmax(1))
@@ -139,6 +146,7 @@ fn workloads() -> Vec<Workload> {
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
             peer: Some("mlp_step"),
+            burn: Some("mlp_step"),
             run: Box::new(|dev| {
                 let mut mlp = MlpStep::new(dev)?;
                 // A step takes milliseconds and a slow spell of a shared machine tens of them: the
@@ -152,6 +160,7 @@ fn workloads() -> Vec<Workload> {
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
             peer: None,
+            burn: Some("readback"),
             run: Box::new(|dev| {
                 let x = Tensor::ones([1], dev)?;
                 median_seconds(dev, 50, || {
@@ -173,6 +182,27 @@ fn rounds_from(value: Option<&String>) -> Result<usize> {
 fn median(mut figures: Vec<f64>) -> f64 {
     figures.sort_by(f64::total_cmp);
     figures[figures.len() / 2]
+}
+
+/// Burn's wgpu peer (`peers/burn`), if it has been built.
+fn burn_peer() -> Option<std::path::PathBuf> {
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/burn/target/release/soma-peer-burn");
+    binary.exists().then_some(binary)
+}
+
+/// Burn's figure for one workload (NaN if it fails), from a run of its peer binary.
+fn run_burn(binary: &std::path::Path, key: &str) -> f64 {
+    match std::process::Command::new(binary).arg(key).output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(f64::NAN),
+        Ok(o) => {
+            eprintln!("burn peer: {key}: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            f64::NAN
+        }
+        Err(e) => {
+            eprintln!("burn peer: {e}");
+            f64::NAN
+        }
+    }
 }
 
 /// PyTorch's and NumPy's figures for one workload (NaN where a peer has none or can't run), from
@@ -212,11 +242,15 @@ fn main() -> Result<()> {
             }
         }
     }
+    let burn = burn_peer().filter(|_| peers);
     let startup = startup_seconds()?;
     let cpu = Device::cpu();
     let gpu = Device::gpu()?;
     println!("CPU: {cpu}  GPU: {gpu}\n");
     println!("first GPU training step (device open, pipelines compiled): {startup:.3} s");
+    if let Some(binary) = &burn {
+        println!("Burn wgpu's first training step: {:.3} s", run_burn(binary, "startup"));
+    }
     let mut mlp = MlpStep::new(&gpu)?;
     for step in 1..=1000 {
         mlp.step()?;
@@ -231,19 +265,26 @@ fn main() -> Result<()> {
         println!("| workload | unit | CPU | GPU | GPU/CPU |");
         println!("|---|---|---|---|---|");
     } else {
-        println!("| workload | unit | CPU | GPU | GPU/CPU | PyTorch CPU | CPU vs PyTorch | NumPy | CPU vs NumPy |");
-        println!("|---|---|---|---|---|---|---|---|---|");
+        let burn_columns = if burn.is_some() { " Burn wgpu | GPU vs Burn |" } else { "" };
+        println!(
+            "| workload | unit | CPU | GPU | GPU/CPU | PyTorch CPU | CPU vs PyTorch | NumPy | CPU vs NumPy |{burn_columns}"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|{}", if burn.is_some() { "---|---|" } else { "" });
     }
     for w in workloads() {
-        // Rounds of CPU, peers and GPU in turn, so a slow spell of this shared machine falls on
-        // all of them; each column is the median of its rounds.
+        // Rounds of CPU, CPU peers, GPU and GPU peer in turn, so a slow spell of this shared
+        // machine falls on all of them; each column is the median of its rounds.
         let (mut cpu_figures, mut gpu_figures, mut peer_rounds) = (Vec::new(), Vec::new(), Vec::new());
+        let mut burn_figures = Vec::new();
         for _ in 0..rounds {
             cpu_figures.push((w.figure)((w.run)(&cpu)?));
             if let (true, Some(key)) = (peers, w.peer) {
                 peer_rounds.push(run_peer(key));
             }
             gpu_figures.push((w.figure)((w.run)(&gpu)?));
+            if let (Some(binary), Some(key)) = (&burn, w.burn) {
+                burn_figures.push(run_burn(binary, key));
+            }
         }
         let (cpu_figure, gpu_figure) = (median(cpu_figures), median(gpu_figures));
         let peer_figures = (!peer_rounds.is_empty())
@@ -257,14 +298,21 @@ fn main() -> Result<()> {
             gpu_figure,
             better(gpu_figure, cpu_figure)
         );
+        let versus = |ours: f64, theirs: f64| {
+            if theirs.is_nan() {
+                " — | — |".to_string()
+            } else {
+                format!(" {theirs:.2} | {:.2}x |", better(ours, theirs))
+            }
+        };
         if peers {
             for theirs in peer_figures.unwrap_or([f64::NAN; 2]) {
-                row += &if theirs.is_nan() {
-                    " — | — |".to_string()
-                } else {
-                    format!(" {theirs:.2} | {:.2}x |", better(cpu_figure, theirs))
-                };
+                row += &versus(cpu_figure, theirs);
             }
+        }
+        if burn.is_some() {
+            let theirs = if burn_figures.is_empty() { f64::NAN } else { median(burn_figures) };
+            row += &versus(gpu_figure, theirs);
         }
         println!("{row}");
     }
