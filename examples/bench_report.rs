@@ -5,8 +5,9 @@
 //!
 //! With `--peers`, PyTorch and NumPy (`benches/peers/pytorch_cpu.py`) run each CPU workload
 //! between Soma's CPU and GPU runs, and the table gains their figures and Soma's ratio to them
-//! (above 1x: Soma is faster). Burn's wgpu backend joins them on the GPU workloads when its peer
-//! is built (`peers/burn`, a crate of its own: `cargo build --release` there, ~20 minutes).
+//! (above 1x: Soma is faster). Candle (CPU workloads) and Burn's wgpu backend (GPU workloads) join
+//! them when their peers are built: `peers/candle` and `peers/burn`, crates of their own
+//! (`cargo build --release` in each; Burn's takes ~20 minutes).
 
 use std::time::Instant;
 
@@ -42,7 +43,8 @@ struct Workload {
     /// Turns seconds into the reported figure (GFLOP/s, GB/s or ms).
     figure: Box<dyn Fn(f64) -> f64>,
     higher_is_better: bool,
-    /// The workload's key in `benches/peers/pytorch_cpu.py`, if the peers run it.
+    /// The workload's key for the CPU peers (`benches/peers/pytorch_cpu.py`, `peers/candle`), if
+    /// they run it.
     peer: Option<&'static str>,
     /// The workload's key for Burn's wgpu peer (`peers/burn`), if it runs it.
     burn: Option<&'static str>,
@@ -184,23 +186,34 @@ fn median(mut figures: Vec<f64>) -> f64 {
     figures[figures.len() / 2]
 }
 
-/// Burn's wgpu peer (`peers/burn`), if it has been built.
-fn burn_peer() -> Option<std::path::PathBuf> {
-    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/burn/target/release/soma-peer-burn");
-    binary.exists().then_some(binary)
+/// A peer framework built as a binary of its own under `peers/`, which prints its figure for the
+/// workload key it is given.
+struct PeerBinary {
+    name: &'static str,
+    path: std::path::PathBuf,
 }
 
-/// Burn's figure for one workload (NaN if it fails), from a run of its peer binary.
-fn run_burn(binary: &std::path::Path, key: &str) -> f64 {
-    match std::process::Command::new(binary).arg(key).output() {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(f64::NAN),
-        Ok(o) => {
-            eprintln!("burn peer: {key}: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
-            f64::NAN
-        }
-        Err(e) => {
-            eprintln!("burn peer: {e}");
-            f64::NAN
+impl PeerBinary {
+    /// The peer in `peers/<dir>`, if it has been built.
+    fn built(dir: &str, name: &'static str) -> Option<PeerBinary> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("peers/{dir}/target/release/soma-peer-{dir}"));
+        path.exists().then_some(PeerBinary { name, path })
+    }
+
+    /// The peer's figure for one workload (NaN if it fails).
+    fn run(&self, key: &str) -> f64 {
+        match std::process::Command::new(&self.path).arg(key).output() {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(f64::NAN),
+            Ok(o) => {
+                let why = String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").to_string();
+                eprintln!("{} peer: {key}: {why}", self.name);
+                f64::NAN
+            }
+            Err(e) => {
+                eprintln!("{} peer: {e}", self.name);
+                f64::NAN
+            }
         }
     }
 }
@@ -242,14 +255,15 @@ fn main() -> Result<()> {
             }
         }
     }
-    let burn = burn_peer().filter(|_| peers);
+    let candle = PeerBinary::built("candle", "Candle CPU").filter(|_| peers);
+    let burn = PeerBinary::built("burn", "Burn wgpu").filter(|_| peers);
     let startup = startup_seconds()?;
     let cpu = Device::cpu();
     let gpu = Device::gpu()?;
     println!("CPU: {cpu}  GPU: {gpu}\n");
     println!("first GPU training step (device open, pipelines compiled): {startup:.3} s");
-    if let Some(binary) = &burn {
-        println!("Burn wgpu's first training step: {:.3} s", run_burn(binary, "startup"));
+    if let Some(burn) = &burn {
+        println!("Burn wgpu's first training step: {:.3} s", burn.run("startup"));
     }
     let mut mlp = MlpStep::new(&gpu)?;
     for step in 1..=1000 {
@@ -265,25 +279,35 @@ fn main() -> Result<()> {
         println!("| workload | unit | CPU | GPU | GPU/CPU |");
         println!("|---|---|---|---|---|");
     } else {
-        let burn_columns = if burn.is_some() { " Burn wgpu | GPU vs Burn |" } else { "" };
-        println!(
-            "| workload | unit | CPU | GPU | GPU/CPU | PyTorch CPU | CPU vs PyTorch | NumPy | CPU vs NumPy |{burn_columns}"
+        let (mut header, mut rule) = (
+            "| workload | unit | CPU | GPU | GPU/CPU | PyTorch CPU | CPU vs PyTorch | NumPy | CPU vs NumPy |"
+                .to_string(),
+            "|---|---|---|---|---|---|---|---|---|".to_string(),
         );
-        println!("|---|---|---|---|---|---|---|---|---|{}", if burn.is_some() { "---|---|" } else { "" });
+        for (peer, side) in [(&candle, "CPU"), (&burn, "GPU")] {
+            if let Some(peer) = peer {
+                header += &format!(" {} | {side} vs {} |", peer.name, peer.name.split(' ').next().unwrap_or(""));
+                rule += "---|---|";
+            }
+        }
+        println!("{header}\n{rule}");
     }
     for w in workloads() {
         // Rounds of CPU, CPU peers, GPU and GPU peer in turn, so a slow spell of this shared
         // machine falls on all of them; each column is the median of its rounds.
         let (mut cpu_figures, mut gpu_figures, mut peer_rounds) = (Vec::new(), Vec::new(), Vec::new());
-        let mut burn_figures = Vec::new();
+        let (mut candle_figures, mut burn_figures) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             cpu_figures.push((w.figure)((w.run)(&cpu)?));
             if let (true, Some(key)) = (peers, w.peer) {
                 peer_rounds.push(run_peer(key));
             }
+            if let (Some(candle), Some(key)) = (&candle, w.peer) {
+                candle_figures.push(candle.run(key));
+            }
             gpu_figures.push((w.figure)((w.run)(&gpu)?));
-            if let (Some(binary), Some(key)) = (&burn, w.burn) {
-                burn_figures.push(run_burn(binary, key));
+            if let (Some(burn), Some(key)) = (&burn, w.burn) {
+                burn_figures.push(burn.run(key));
             }
         }
         let (cpu_figure, gpu_figure) = (median(cpu_figures), median(gpu_figures));
@@ -310,9 +334,10 @@ fn main() -> Result<()> {
                 row += &versus(cpu_figure, theirs);
             }
         }
-        if burn.is_some() {
-            let theirs = if burn_figures.is_empty() { f64::NAN } else { median(burn_figures) };
-            row += &versus(gpu_figure, theirs);
+        for (peer, figures, ours) in [(&candle, candle_figures, cpu_figure), (&burn, burn_figures, gpu_figure)] {
+            if peer.is_some() {
+                row += &versus(ours, if figures.is_empty() { f64::NAN } else { median(figures) });
+            }
         }
         println!("{row}");
     }
