@@ -16,9 +16,10 @@ use super::gemm_kernel::{MR, NR, Tile, kernel};
 
 /// Depth of one packed slice of k (an A micro-panel of `KC × MR` and a B panel of `KC × NR` stay in L1).
 const KC: usize = 256;
-/// Rows of A per task (a `MC × KC` packed block, 192 KB, stays in a 512 KB L2; 96 measured
-/// ~5% slower at 2048³ on the 2-core EPYC).
-const MC: usize = 192;
+/// Rows of A per task (a `MC × KC` packed block, 256 KB, stays in a 512 KB L2). On the 2-core
+/// EPYC, 96 ran ~5% slower than 192 at 2048³, and 256 ran 1.5-3% faster than 192 at 2048³ (5 of 6
+/// alternating runs) and the same at 1024³.
+const MC: usize = 256;
 /// Floats of packed B per column block (8 MB).
 const B_BLOCK: usize = 1 << 21;
 /// Below this many multiply-adds, one thread does the whole product.
