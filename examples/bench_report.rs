@@ -5,9 +5,9 @@
 //!
 //! With `--peers`, PyTorch and NumPy (`benches/peers/pytorch_cpu.py`) run each CPU workload
 //! between Soma's CPU and GPU runs, and the table gains their figures and Soma's ratio to them
-//! (above 1x: Soma is faster). Candle (CPU workloads) and Burn's wgpu backend (GPU workloads) join
-//! them when their peers are built: `peers/candle` and `peers/burn`, crates of their own
-//! (`cargo build --release` in each; Burn's takes ~20 minutes).
+//! (above 1x: Soma is faster). Candle and Burn's CPU backend (CPU workloads) and Burn's wgpu backend
+//! (GPU workloads) join them when their peers are built: `peers/candle` and `peers/burn`, crates of
+//! their own (`cargo build --release` in each; Burn's takes ~20 minutes).
 
 use std::time::Instant;
 
@@ -43,11 +43,11 @@ struct Workload {
     /// Turns seconds into the reported figure (GFLOP/s, GB/s or ms).
     figure: Box<dyn Fn(f64) -> f64>,
     higher_is_better: bool,
-    /// The workload's key for the CPU peers (`benches/peers/pytorch_cpu.py`, `peers/candle`), if
-    /// they run it.
-    peer: Option<&'static str>,
-    /// The workload's key for Burn's wgpu peer (`peers/burn`), if it runs it.
-    burn: Option<&'static str>,
+    /// The workload's key for the CPU peers (`benches/peers/pytorch_cpu.py`, `peers/candle`,
+    /// Burn's CPU backend in `peers/burn`), if they run it.
+    cpu_key: Option<&'static str>,
+    /// The workload's key for the GPU peer (Burn's wgpu backend, `peers/burn`), if it runs it.
+    gpu_key: Option<&'static str>,
     run: Runner,
 }
 
@@ -57,8 +57,8 @@ fn matmul(n: usize) -> Workload {
         unit: "GFLOP/s",
         figure: Box::new(move |s| 2.0 * (n as f64).powi(3) / s / 1e9),
         higher_is_better: true,
-        peer: Some(if n == 1024 { "matmul1024" } else { "matmul2048" }),
-        burn: Some(if n == 1024 { "matmul1024" } else { "matmul2048" }),
+        cpu_key: Some(if n == 1024 { "matmul1024" } else { "matmul2048" }),
+        gpu_key: Some(if n == 1024 { "matmul1024" } else { "matmul2048" }),
         run: Box::new(move |dev| {
             let mut rng = Rng::new(1);
             let a = Tensor::randn([n, n], &mut rng, dev)?;
@@ -77,8 +77,8 @@ fn relu_mul_add(fused: bool) -> Workload {
         unit: "GB/s",
         figure: Box::new(move |s| (4 * elements * 4) as f64 / s / 1e9),
         higher_is_better: true,
-        peer: None,
-        burn: Some("relu_mul_add"),
+        cpu_key: None,
+        gpu_key: Some("relu_mul_add"),
         run: Box::new(move |dev| {
             let mut rng = Rng::new(4);
             let x: Vec<Tensor> = (0..3).map(|_| Tensor::randn([elements], &mut rng, dev)).collect::<Result<_>>()?;
@@ -119,8 +119,8 @@ fn workloads() -> Vec<Workload> {
             unit: "GB/s",
             figure: Box::new(move |s| (3 * elements * 4) as f64 / s / 1e9),
             higher_is_better: true,
-            peer: Some("relu_add"),
-            burn: Some("relu_add"),
+            cpu_key: Some("relu_add"),
+            gpu_key: Some("relu_add"),
             run: Box::new(move |dev| {
                 let mut rng = Rng::new(2);
                 let a = Tensor::randn([elements], &mut rng, dev)?;
@@ -135,8 +135,8 @@ fn workloads() -> Vec<Workload> {
             unit: "ms",
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
-            peer: Some("softmax"),
-            burn: Some("softmax"),
+            cpu_key: Some("softmax"),
+            gpu_key: Some("softmax"),
             run: Box::new(|dev| {
                 let x = Tensor::randn([4096, 1024], &mut Rng::new(3), dev)?;
                 median_seconds(dev, 10, || x.softmax(1))
@@ -147,8 +147,8 @@ fn workloads() -> Vec<Workload> {
             unit: "ms",
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
-            peer: Some("mlp_step"),
-            burn: Some("mlp_step"),
+            cpu_key: Some("mlp_step"),
+            gpu_key: Some("mlp_step"),
             run: Box::new(|dev| {
                 let mut mlp = MlpStep::new(dev)?;
                 // A step takes milliseconds and a slow spell of a shared machine tens of them: the
@@ -161,8 +161,8 @@ fn workloads() -> Vec<Workload> {
             unit: "ms",
             figure: Box::new(|s| s * 1e3),
             higher_is_better: false,
-            peer: None,
-            burn: Some("readback"),
+            cpu_key: None,
+            gpu_key: Some("readback"),
             run: Box::new(|dev| {
                 let x = Tensor::ones([1], dev)?;
                 median_seconds(dev, 50, || {
@@ -189,16 +189,26 @@ fn median(mut figures: Vec<f64>) -> f64 {
 /// A peer framework built as a binary of its own under `peers/`, which prints its figure for the
 /// workload key it is given.
 struct PeerBinary {
+    /// Its column's title, e.g. "Burn wgpu".
     name: &'static str,
     path: std::path::PathBuf,
+    /// Put before each workload key (`cpu:` runs Burn's peer on its CPU backend).
+    prefix: &'static str,
+    /// Compared with Soma's GPU figures (with its CPU figures otherwise).
+    gpu: bool,
 }
 
 impl PeerBinary {
     /// The peer in `peers/<dir>`, if it has been built.
-    fn built(dir: &str, name: &'static str) -> Option<PeerBinary> {
+    fn built(dir: &str, name: &'static str, prefix: &'static str, gpu: bool) -> Option<PeerBinary> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("peers/{dir}/target/release/soma-peer-{dir}"));
-        path.exists().then_some(PeerBinary { name, path })
+        path.exists().then_some(PeerBinary { name, path, prefix, gpu })
+    }
+
+    /// Its key for workload `w`, if it runs it.
+    fn key(&self, w: &Workload) -> Option<String> {
+        if self.gpu { w.gpu_key } else { w.cpu_key }.map(|key| format!("{}{key}", self.prefix))
     }
 
     /// The peer's figure for one workload (NaN if it fails).
@@ -255,15 +265,22 @@ fn main() -> Result<()> {
             }
         }
     }
-    let candle = PeerBinary::built("candle", "Candle CPU").filter(|_| peers);
-    let burn = PeerBinary::built("burn", "Burn wgpu").filter(|_| peers);
+    let binary_peers: Vec<PeerBinary> = [
+        PeerBinary::built("candle", "Candle CPU", "", false),
+        PeerBinary::built("burn", "Burn CPU", "cpu:", false),
+        PeerBinary::built("burn", "Burn wgpu", "", true),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|_| peers)
+    .collect();
     let startup = startup_seconds()?;
     let cpu = Device::cpu();
     let gpu = Device::gpu()?;
     println!("CPU: {cpu}  GPU: {gpu}\n");
     println!("first GPU training step (device open, pipelines compiled): {startup:.3} s");
-    if let Some(burn) = &burn {
-        println!("Burn wgpu's first training step: {:.3} s", burn.run("startup"));
+    for peer in binary_peers.iter().filter(|p| p.gpu) {
+        println!("{}'s first training step: {:.3} s", peer.name, peer.run("startup"));
     }
     let mut mlp = MlpStep::new(&gpu)?;
     for step in 1..=1000 {
@@ -284,11 +301,10 @@ fn main() -> Result<()> {
                 .to_string(),
             "|---|---|---|---|---|---|---|---|---|".to_string(),
         );
-        for (peer, side) in [(&candle, "CPU"), (&burn, "GPU")] {
-            if let Some(peer) = peer {
-                header += &format!(" {} | {side} vs {} |", peer.name, peer.name.split(' ').next().unwrap_or(""));
-                rule += "---|---|";
-            }
+        for peer in &binary_peers {
+            let side = if peer.gpu { "GPU" } else { "CPU" };
+            header += &format!(" {} | {side} vs {} |", peer.name, peer.name);
+            rule += "---|---|";
         }
         println!("{header}\n{rule}");
     }
@@ -296,19 +312,22 @@ fn main() -> Result<()> {
         // Rounds of CPU, CPU peers, GPU and GPU peer in turn, so a slow spell of this shared
         // machine falls on all of them; each column is the median of its rounds.
         let (mut cpu_figures, mut gpu_figures, mut peer_rounds) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut candle_figures, mut burn_figures) = (Vec::new(), Vec::new());
+        let mut binary_figures = vec![Vec::new(); binary_peers.len()];
+        let mut run_binary_peers = |gpu_side: bool| {
+            for (peer, figures) in binary_peers.iter().zip(&mut binary_figures) {
+                if let (true, Some(key)) = (peer.gpu == gpu_side, peer.key(&w)) {
+                    figures.push(peer.run(&key));
+                }
+            }
+        };
         for _ in 0..rounds {
             cpu_figures.push((w.figure)((w.run)(&cpu)?));
-            if let (true, Some(key)) = (peers, w.peer) {
+            if let (true, Some(key)) = (peers, w.cpu_key) {
                 peer_rounds.push(run_peer(key));
             }
-            if let (Some(candle), Some(key)) = (&candle, w.peer) {
-                candle_figures.push(candle.run(key));
-            }
+            run_binary_peers(false);
             gpu_figures.push((w.figure)((w.run)(&gpu)?));
-            if let (Some(burn), Some(key)) = (&burn, w.burn) {
-                burn_figures.push(burn.run(key));
-            }
+            run_binary_peers(true);
         }
         let (cpu_figure, gpu_figure) = (median(cpu_figures), median(gpu_figures));
         let peer_figures = (!peer_rounds.is_empty())
@@ -334,10 +353,9 @@ fn main() -> Result<()> {
                 row += &versus(cpu_figure, theirs);
             }
         }
-        for (peer, figures, ours) in [(&candle, candle_figures, cpu_figure), (&burn, burn_figures, gpu_figure)] {
-            if peer.is_some() {
-                row += &versus(ours, if figures.is_empty() { f64::NAN } else { median(figures) });
-            }
+        for (peer, figures) in binary_peers.iter().zip(binary_figures) {
+            let ours = if peer.gpu { gpu_figure } else { cpu_figure };
+            row += &versus(ours, if figures.is_empty() { f64::NAN } else { median(figures) });
         }
         println!("{row}");
     }

@@ -3,8 +3,9 @@
 //! ("5x Burn wgpu's matmul", ...) are measured as ratios on the machine at hand.
 //!
 //! `cargo run --release -- <key>` prints one figure; `bench_report --peers` calls the built binary
-//! once per GPU workload, between Soma's own CPU and GPU runs. Keys: matmul1024, matmul2048,
-//! relu_add, relu_mul_add, softmax, mlp_step, readback, startup.
+//! once per workload, after Soma's own run on the same side. Keys: matmul1024, matmul2048,
+//! relu_add, relu_mul_add, softmax, mlp_step, readback, startup; `cpu:<key>` runs it on Burn's CPU
+//! backend (Flex) instead of wgpu.
 
 use std::time::Instant;
 
@@ -95,44 +96,37 @@ impl MlpStep {
     }
 }
 
-fn figure(key: &str) -> f64 {
-    if key == "startup" {
-        // Seconds from opening the device to the end of the first training step, loss read back.
-        let start = Instant::now();
-        let device = Device::wgpu(Default::default());
-        MlpStep::new(&device).step().into_data();
-        return start.elapsed().as_secs_f64();
-    }
-    let device = Device::wgpu(Default::default());
+/// Burn's figure for workload `key` on `device`.
+fn figure(key: &str, device: &Device) -> f64 {
     let elements = 4usize << 20;
     match key {
         "matmul1024" | "matmul2048" => {
             let n = if key == "matmul1024" { 1024 } else { 2048 };
-            let (a, b) = (randn([n, n], &device), randn([n, n], &device));
-            let s = median_seconds(&device, 5, || a.clone().matmul(b.clone()));
+            let (a, b) = (randn([n, n], device), randn([n, n], device));
+            let s = median_seconds(device, 5, || a.clone().matmul(b.clone()));
             2.0 * (n as f64).powi(3) / s / 1e9
         }
         "relu_add" => {
-            let (a, b) = (randn([elements], &device), randn([elements], &device));
-            let s = median_seconds(&device, 10, || relu(a.clone() + b.clone()));
+            let (a, b) = (randn([elements], device), randn([elements], device));
+            let s = median_seconds(device, 10, || relu(a.clone() + b.clone()));
             (3 * elements * 4) as f64 / s / 1e9
         }
         "relu_mul_add" => {
-            let (a, b, c) = (randn([elements], &device), randn([elements], &device), randn([elements], &device));
-            let s = median_seconds(&device, 10, || relu(a.clone() * b.clone() + c.clone()));
+            let (a, b, c) = (randn([elements], device), randn([elements], device), randn([elements], device));
+            let s = median_seconds(device, 10, || relu(a.clone() * b.clone() + c.clone()));
             (4 * elements * 4) as f64 / s / 1e9
         }
         "softmax" => {
-            let x = randn([4096, 1024], &device);
-            median_seconds(&device, 10, || softmax(x.clone(), 1)) * 1e3
+            let x = randn([4096, 1024], device);
+            median_seconds(device, 10, || softmax(x.clone(), 1)) * 1e3
         }
         "mlp_step" => {
-            let mut mlp = MlpStep::new(&device);
-            median_seconds(&device, 50, || mlp.step()) * 1e3
+            let mut mlp = MlpStep::new(device);
+            median_seconds(device, 50, || mlp.step()) * 1e3
         }
         "readback" => {
-            let x: Tensor<1> = Tensor::ones([1], &device);
-            median_seconds(&device, 50, || (x.clone() + 1.0).into_data()) * 1e3
+            let x: Tensor<1> = Tensor::ones([1], device);
+            median_seconds(device, 50, || (x.clone() + 1.0).into_data()) * 1e3
         }
         other => panic!("unknown workload {other:?}"),
     }
@@ -140,5 +134,17 @@ fn figure(key: &str) -> f64 {
 
 fn main() {
     let key = std::env::args().nth(1).expect("a workload key, e.g. matmul1024");
-    println!("{}", figure(&key));
+    let start = Instant::now();
+    // `cpu:<key>`: the workload on Burn's own CPU backend (Flex) instead of wgpu.
+    let (device, key) = match key.strip_prefix("cpu:") {
+        Some(key) => (Device::flex(), key),
+        None => (Device::wgpu(Default::default()), key.as_str()),
+    };
+    if key == "startup" {
+        // Seconds from opening the device to the end of the first training step, loss read back.
+        MlpStep::new(&device).step().into_data();
+        println!("{}", start.elapsed().as_secs_f64());
+        return;
+    }
+    println!("{}", figure(key, &device));
 }
