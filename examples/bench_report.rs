@@ -213,17 +213,22 @@ impl PeerBinary {
 
     /// The peer's figure for one workload (NaN if it fails).
     fn run(&self, key: &str) -> f64 {
-        match std::process::Command::new(&self.path).arg(key).output() {
-            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(f64::NAN),
-            Ok(o) => {
-                let why = String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("").to_string();
-                eprintln!("{} peer: {key}: {why}", self.name);
-                f64::NAN
-            }
-            Err(e) => {
-                eprintln!("{} peer: {e}", self.name);
-                f64::NAN
-            }
+        let mut command = std::process::Command::new(&self.path);
+        peer_output(command.arg(key), &format!("{} peer: {key}", self.name)).trim().parse().unwrap_or(f64::NAN)
+    }
+}
+
+/// What a peer's run printed, or nothing if it failed (then why goes to stderr after `label`).
+fn peer_output(command: &mut std::process::Command, label: &str) -> String {
+    match command.output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            eprintln!("{label}: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            String::new()
+        }
+        Err(e) => {
+            eprintln!("{label}: {e}");
+            String::new()
         }
     }
 }
@@ -232,18 +237,7 @@ impl PeerBinary {
 /// `benches/peers/pytorch_cpu.py`.
 fn run_peer(key: &str) -> [f64; 2] {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/pytorch_cpu.py");
-    let output = std::process::Command::new("python3").arg(script).arg(key).output();
-    let text = match output {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        Ok(o) => {
-            eprintln!("peers: {key}: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
-            String::new()
-        }
-        Err(e) => {
-            eprintln!("peers: python3: {e}");
-            String::new()
-        }
-    };
+    let text = peer_output(std::process::Command::new("python3").arg(script).arg(key), &format!("peers: {key}"));
     let mut figures = text.split_whitespace().map(|v| v.parse().unwrap_or(f64::NAN));
     [figures.next().unwrap_or(f64::NAN), figures.next().unwrap_or(f64::NAN)]
 }
