@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use burn::nn::loss::CrossEntropyLossConfig;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -66,9 +66,11 @@ fn randn<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
 }
 
-/// One training step of the MLP (forward, cross-entropy, backward, Adam), as a closure's state.
+/// The MLP, its loss, optimizer and batch, for timing one training step at a time (forward,
+/// cross-entropy, backward, Adam).
 struct MlpStep {
     model: Option<Mlp>,
+    loss: CrossEntropyLoss,
     optimizer: burn::optim::ModuleOptimizer,
     x: Tensor<2>,
     y: Tensor<1, Int>,
@@ -80,6 +82,7 @@ impl MlpStep {
         let labels: Vec<i64> = (0..128).map(|i| i % 10).collect();
         MlpStep {
             model: Some(Mlp::new(&device)),
+            loss: CrossEntropyLossConfig::new().init(&device),
             optimizer: AdamConfig::new().init(),
             x: randn([128, 784], &device),
             y: Tensor::from_ints(labels.as_slice(), &device),
@@ -88,8 +91,7 @@ impl MlpStep {
 
     fn step(&mut self) -> Tensor<1> {
         let model = self.model.take().expect("model");
-        let loss =
-            CrossEntropyLossConfig::new().init(&self.x.device()).forward(model.forward(self.x.clone()), self.y.clone());
+        let loss = self.loss.forward(model.forward(self.x.clone()), self.y.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         self.model = Some(self.optimizer.step(1e-3, model, grads));
         loss
