@@ -180,9 +180,20 @@ fn pack_a(a: Operand, p0: usize, kc: usize, i0: usize, mc: usize, out: &mut [f32
 /// zero-padding columns at or past `n`.
 fn pack_b(b: Operand, j0: usize, n: usize, out: &mut [f32]) {
     let cols = NR.min(n - j0);
+    let k = out.len() / NR;
+    if b.rs == 1 && cols == NR {
+        // B transposed: each column is contiguous over k. The panel is written step by step from
+        // the NR column streams (writing it column by column went over it NR times).
+        let columns: [&[f32]; NR] = std::array::from_fn(|c| &b.data[(j0 + c) * b.cs..][..k]);
+        for (p, step) in out.chunks_exact_mut(NR).enumerate() {
+            for (d, column) in step.iter_mut().zip(&columns) {
+                *d = column[p];
+            }
+        }
+        return;
+    }
     if b.rs == 1 {
-        // B transposed: each column is contiguous over k; write it down the panel.
-        let k = out.len() / NR;
+        // The last, partial panel of a transposed B: column by column.
         for c in 0..NR {
             if c < cols {
                 let column = &b.data[(j0 + c) * b.cs..][..k];
