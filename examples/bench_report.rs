@@ -213,9 +213,28 @@ impl PeerBinary {
 
     /// The peer's figure for one workload (NaN if it fails).
     fn run(&self, key: &str) -> f64 {
-        let mut command = std::process::Command::new(&self.path);
-        peer_output(command.arg(key), &format!("{} peer: {key}", self.name)).trim().parse().unwrap_or(f64::NAN)
+        self.run_with(key, &[])
     }
+
+    /// `run`, with the environment variables `env` set for the peer.
+    fn run_with(&self, key: &str, env: &[(&str, &str)]) -> f64 {
+        let mut command = std::process::Command::new(&self.path);
+        command.arg(key).envs(env.iter().copied());
+        peer_output(&mut command, &format!("{} peer: {key}", self.name)).trim().parse().unwrap_or(f64::NAN)
+    }
+}
+
+/// Mesa's drivers (lavapipe among them) keep compiled shaders in a disk cache: with it disabled, a
+/// process compiles every pipeline, as on a machine's very first run.
+const NO_SHADER_CACHE: [(&str, &str); 1] = [("MESA_SHADER_CACHE_DISABLE", "true")];
+
+/// `startup_seconds` in a fresh process of this program with Mesa's shader cache disabled (NaN if
+/// it fails).
+fn cold_startup_seconds() -> f64 {
+    let Ok(me) = std::env::current_exe() else { return f64::NAN };
+    let mut command = std::process::Command::new(me);
+    command.arg("--startup-only").envs(NO_SHADER_CACHE);
+    peer_output(&mut command, "cold start-up").trim().parse().unwrap_or(f64::NAN)
 }
 
 /// What a peer's run printed, or nothing if it failed (then why goes to stderr after `label`).
@@ -251,6 +270,11 @@ fn main() -> Result<()> {
         match word.as_str() {
             "--peers" => peers = true,
             "--rounds" => rounds = rounds_from(words.next().as_ref())?,
+            // For `cold_startup_seconds`: the first step's seconds alone.
+            "--startup-only" => {
+                println!("{}", startup_seconds()?);
+                return Ok(());
+            }
             other => {
                 let msg = format!(
                     "unknown flag {other:?}; it takes --peers and --rounds N (and always compares CPU and GPU)"
@@ -273,8 +297,11 @@ fn main() -> Result<()> {
     let gpu = Device::gpu()?;
     println!("CPU: {cpu}  GPU: {gpu}\n");
     println!("first GPU training step (device open, pipelines compiled): {startup:.3} s");
+    println!("... with Mesa's shader cache disabled (a first run): {:.3} s", cold_startup_seconds());
     for peer in binary_peers.iter().filter(|p| p.gpu) {
         println!("{}'s first training step: {:.3} s", peer.name, peer.run("startup"));
+        let cold = peer.run_with("startup", &NO_SHADER_CACHE);
+        println!("... with Mesa's shader cache disabled: {cold:.3} s");
     }
     let mut mlp = MlpStep::new(&gpu)?;
     for step in 1..=1000 {
