@@ -22,6 +22,18 @@ fn cpu_has_avx2_fma() -> bool {
     }
 }
 
+/// Runs `f` built with AVX2 and FMA enabled: LLVM inlines `f` (and the `#[inline(always)]`
+/// functions it calls) into this function, so its loops are vectorised 8 lanes wide. For generic
+/// code, which `multiversion!` does not take.
+///
+/// # Safety
+/// The CPU must run AVX2 and FMA (`has_avx2_fma`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn with_avx2_fma<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// `multiversion!(fn name(args) -> ret = body_fn;)` defines `name`, which calls `body_fn` compiled
 /// with AVX2+FMA enabled when the CPU supports them, and the portable build otherwise.
 macro_rules! multiversion {

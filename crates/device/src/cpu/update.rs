@@ -68,10 +68,13 @@ fn run<const K: usize>(
             let (p_in, g_in) = (&param[start..start + len], &grad[start..start + len]);
             let s_in: [&[f32]; K] = std::array::from_fn(|k| &state[k][start..start + len]);
             let s_out: [&mut [MaybeUninit<f32>]; K] = s_out.map(|s| &mut s[..len]);
+            // Built for AVX2 where the CPU has it: 8 lanes where the baseline build has 4 (Adam's
+            // square root and division among them). Without fast-math, LLVM neither fuses nor
+            // reorders the arithmetic, so the results are the same bits.
             #[cfg(target_arch = "x86_64")]
             if super::simd::has_avx2_fma() {
                 // SAFETY: the CPU runs AVX2 and FMA, checked just above.
-                return unsafe { step_chunk_avx2(p_in, g_in, s_in, p_out, s_out, &step) };
+                return unsafe { super::simd::with_avx2_fma(|| step_chunk(p_in, g_in, s_in, p_out, s_out, &step)) };
             }
             step_chunk(p_in, g_in, s_in, p_out, s_out, &step);
         };
@@ -109,25 +112,6 @@ fn step_chunk<const K: usize>(
             s_out[k][i].write(cell[k]);
         }
     }
-}
-
-/// `step_chunk` compiled for AVX2, 8 lanes where the baseline build has 4 (Adam's square root and
-/// division among them). Without fast-math, LLVM neither fuses nor reorders the arithmetic, so
-/// the results are the same bits.
-///
-/// # Safety
-/// The CPU must run AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn step_chunk_avx2<const K: usize>(
-    p_in: &[f32],
-    g_in: &[f32],
-    s_in: [&[f32]; K],
-    p_out: &mut [MaybeUninit<f32>],
-    s_out: [&mut [MaybeUninit<f32>]; K],
-    step: &impl Fn(f32, f32, &mut [f32]) -> f32,
-) {
-    step_chunk(p_in, g_in, s_in, p_out, s_out, step);
 }
 
 fn general(rule: &UpdateRule, param: &[f32], grad: &[f32], state: &[&[f32]]) -> (Vec<f32>, Vec<Vec<f32>>) {
