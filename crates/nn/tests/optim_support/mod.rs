@@ -34,6 +34,18 @@ pub fn half_square_grads(model: &Vector) -> Grads {
     w.square().unwrap().sum_all().unwrap().affine(0.5, 0.0).unwrap().backward().unwrap()
 }
 
+/// Runs `steps` steps of `opt` on the bowl `sum((w - [3, -1, 0.5])^2)` from `w = 0` on `device`
+/// and returns where `w` ended.
+pub fn descend_bowl(opt: &mut dyn Optimizer, steps: usize, device: &Device) -> Vec<f32> {
+    let target = Tensor::from_slice(&[3.0, -1.0, 0.5], [3], device).unwrap();
+    let model = Vector::new(&[0.0, 0.0, 0.0], device);
+    for _ in 0..steps {
+        let loss = (&model.w.get() - &target).unwrap().square().unwrap().sum_all().unwrap();
+        opt.step(&model, &loss.backward().unwrap()).unwrap();
+    }
+    model.values()
+}
+
 /// A 3 → 4 → 2 tanh MLP with fixed seeded weights; parameters `0.weight`, `0.bias`, `2.weight`, `2.bias`.
 pub fn mlp(device: &Device) -> Sequential {
     let mut rng = Rng::new(7);
