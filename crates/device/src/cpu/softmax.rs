@@ -44,7 +44,7 @@ mod avx2 {
     use std::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
-    use super::super::fast_exp::{exp, exp8};
+    use super::super::fast_exp::{exp, exp8_nonpositive};
 
     /// Softmax of one row in three passes of 8-float vectors: maximum, `exp` (stored) and its sum,
     /// then the scaling, which reads the row back from L1.
@@ -61,9 +61,9 @@ mod avx2 {
         unsafe {
             let mut max8 = _mm256_set1_ps(f32::NEG_INFINITY);
             for i in (0..whole).step_by(8) {
-                // NaN compares false: skipped, as `f32::max` does.
-                let v = _mm256_loadu_ps(s.add(i));
-                max8 = _mm256_blendv_ps(max8, v, _mm256_cmp_ps::<_CMP_GT_OQ>(v, max8));
+                // `max_ps` returns its second operand unless the first is greater, so a NaN is
+                // skipped, as `f32::max` does.
+                max8 = _mm256_max_ps(_mm256_loadu_ps(s.add(i)), max8);
             }
             let mut lanes = [0.0f32; 8];
             _mm256_storeu_ps(lanes.as_mut_ptr(), max8);
@@ -72,8 +72,8 @@ mod avx2 {
             let (mut sum_a, mut sum_b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
             let mut i = 0;
             while i + 16 <= whole {
-                let ea = exp8(_mm256_sub_ps(_mm256_loadu_ps(s.add(i)), max8));
-                let eb = exp8(_mm256_sub_ps(_mm256_loadu_ps(s.add(i + 8)), max8));
+                let ea = exp8_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(s.add(i)), max8));
+                let eb = exp8_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(s.add(i + 8)), max8));
                 _mm256_storeu_ps(d.add(i), ea);
                 _mm256_storeu_ps(d.add(i + 8), eb);
                 sum_a = _mm256_add_ps(sum_a, ea);
@@ -81,7 +81,7 @@ mod avx2 {
                 i += 16;
             }
             if i < whole {
-                let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s.add(i)), max8));
+                let e = exp8_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(s.add(i)), max8));
                 _mm256_storeu_ps(d.add(i), e);
                 sum_a = _mm256_add_ps(sum_a, e);
             }
