@@ -17,8 +17,8 @@ use super::gemm_kernel::{MR, NR, Tile, kernel};
 /// Depth of one packed slice of k (an A micro-panel of `KC × MR` and a B panel of `KC × NR` stay in L1).
 const KC: usize = 256;
 /// Rows of A per task (a `MC × KC` packed block, 256 KB, stays in a 512 KB L2). On the 2-core
-/// EPYC, 96 ran ~5% slower than 192 at 2048³, and 256 ran 1.5-3% faster than 192 at 2048³ (5 of 6
-/// alternating runs) and the same at 1024³.
+/// Zen 3 EPYC, 96 ran ~5% slower than 192 at 2048³, and 256 ran 1.5-3% faster than 192 at 2048³
+/// (5 of 6 alternating runs) and the same at 1024³; on a Zen 4 (1 MB L2), 512 was no faster.
 const MC: usize = 256;
 /// Floats of packed B per column block (8 MB).
 const B_BLOCK: usize = 1 << 21;
@@ -193,7 +193,8 @@ fn pack_b(b: Operand, j0: usize, n: usize, out: &mut [f32]) {
         return;
     }
     if b.rs == 1 {
-        // The last, partial panel of a transposed B: column by column.
+        // The last, partial panel of a transposed B: column by column (one step-by-step loop for
+        // both, zero-filling absent columns, ran the full panels ~10% slower on one thread).
         for c in 0..NR {
             if c < cols {
                 let column = &b.data[(j0 + c) * b.cs..][..k];
