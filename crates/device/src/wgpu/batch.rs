@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::WgpuStorage;
 use super::context::{WgpuContext, checked_create};
@@ -28,6 +29,10 @@ const FLUSH_EVERY: usize = 16;
 const FLUSH_UPLOAD_BYTES: u64 = 64 << 20;
 /// Readback staging buffers kept for reuse, per size bucket.
 const STAGING_PER_BUCKET: usize = 2;
+/// How long a wait polls the device before it blocks. A blocking wait sleeps until the driver's
+/// thread signals it; on lavapipe that wake-up costs ~40 us, a third of a one-element op and its
+/// readback (0.117 -> 0.080 ms median with this spin, matmul unchanged).
+const SPIN_BEFORE_BLOCKING: Duration = Duration::from_micros(200);
 
 #[derive(Default)]
 pub(crate) struct Batch {
@@ -290,6 +295,14 @@ impl WgpuContext {
         // wgpu panics where the driver reports a lost device while polling; that is an error
         // here, like the other device errors.
         let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let start = Instant::now();
+            while start.elapsed() < SPIN_BEFORE_BLOCKING {
+                match self.device.poll(wgpu::PollType::Poll) {
+                    Ok(status) if status.is_queue_empty() => return Ok(status),
+                    Ok(_) => std::thread::yield_now(),
+                    Err(e) => return Err(e),
+                }
+            }
             self.device.poll(wgpu::PollType::wait_indefinitely())
         }));
         match poll {
