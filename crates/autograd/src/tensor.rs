@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use soma_device::{BinaryOp, Device, Error, Result, Shape, Storage, UnaryOp};
+use soma_device::random::Distribution;
+use soma_device::{Device, Error, Result, Shape, Storage};
 
 use crate::grad_mode::is_grad_enabled;
 use crate::op::Op;
@@ -135,32 +136,31 @@ impl Tensor {
     }
     /// Uniform numbers in [0, 1); the same values on every device for the same seed.
     pub fn rand(shape: impl Into<Shape>, rng: &mut Rng, device: &Device) -> Result<Tensor> {
-        let shape = shape.into();
-        let numel = shape.checked_numel("rand")?;
-        Ok(Tensor::make(device.rand_uniform(numel, rng.next_seed())?, shape, device.clone(), None))
+        Tensor::random(shape, Distribution::standard_uniform(rng.next_seed()), device)
     }
     /// Uniform numbers in [low, high).
     pub fn rand_range(shape: impl Into<Shape>, low: f32, high: f32, rng: &mut Rng, device: &Device) -> Result<Tensor> {
         if low.is_nan() || high.is_nan() || low > high || !(high - low).is_finite() {
             return Err(Error::invalid("rand_range", format!("needs finite low <= high, got {low} and {high}")));
         }
-        // u * (high - low) + low can round up to `high` itself; the range is half-open.
-        let below_high = if low < high { high.next_down() } else { high };
-        crate::no_grad(|| {
-            Tensor::rand(shape, rng, device)?.affine(high - low, low)?.scalar_op(BinaryOp::Min, below_high, false)
-        })
+        Tensor::random(shape, Distribution::Uniform { seed: rng.next_seed(), low, high }, device)
     }
-    /// Standard normal numbers (Box-Muller over two uniform tensors).
+    /// Standard normal numbers.
     pub fn randn(shape: impl Into<Shape>, rng: &mut Rng, device: &Device) -> Result<Tensor> {
+        Tensor::normal(shape, 0.0, 1.0, rng, device)
+    }
+    /// Normal numbers of mean `mean` and standard deviation `std` (Box-Muller, one pass).
+    pub fn normal(shape: impl Into<Shape>, mean: f32, std: f32, rng: &mut Rng, device: &Device) -> Result<Tensor> {
+        if !mean.is_finite() || !std.is_finite() || std < 0.0 {
+            return Err(Error::invalid("normal", format!("needs a finite mean and std >= 0, got {mean} and {std}")));
+        }
+        let seeds = [rng.next_seed(), rng.next_seed()];
+        Tensor::random(shape, Distribution::Normal { seeds, mean, std }, device)
+    }
+    fn random(shape: impl Into<Shape>, distribution: Distribution, device: &Device) -> Result<Tensor> {
         let shape = shape.into();
-        crate::no_grad(|| {
-            let u1 = Tensor::rand(shape.clone(), rng, device)?;
-            let u2 = Tensor::rand(shape, rng, device)?;
-            // 1 - u1 lies in (0, 1], so the log is finite.
-            let radius = u1.affine(-1.0, 1.0)?.log()?.affine(-2.0, 0.0)?.sqrt()?;
-            let angle = u2.affine(std::f32::consts::TAU, 0.0)?.unary(UnaryOp::Cos, 0.0)?;
-            &radius * &angle
-        })
+        let numel = shape.checked_numel("rand")?;
+        Ok(Tensor::make(device.random(numel, distribution)?, shape, device.clone(), None))
     }
 
     pub fn shape(&self) -> &Shape {

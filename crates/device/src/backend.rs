@@ -3,6 +3,7 @@
 //! Shapes are checked once, in autograd; a backend trusts the dimensions it is given and reports
 //! only device failures and device limits.
 
+use crate::random::Distribution;
 use crate::{
     AxisDims, BinaryOp, CellDims, CellGrad, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, Result, Shape,
     StridedView, UnaryOp, UpdateRule,
@@ -21,9 +22,10 @@ pub trait Backend: Clone + Send + Sync + std::fmt::Debug + 'static {
     fn from_slice(&self, data: &[f32]) -> Result<Self::Storage>;
     /// Blocking readback.
     fn to_vec(&self, x: &Self::Storage) -> Result<Vec<f32>>;
-    /// Uniform numbers in [0, 1) from a counter-based hash of `(seed, index)`: the same on every
-    /// backend, so dropout masks and initial weights do not depend on the device.
-    fn rand_uniform(&self, len: usize, seed: u64) -> Result<Self::Storage>;
+    /// Random numbers from a counter-based hash of `(seed, index)`, in one pass. The uniform ones
+    /// are the same on every backend, so dropout masks and initial weights do not depend on the
+    /// device; normal ones differ only by the device's `ln` and `cos`.
+    fn random(&self, len: usize, distribution: Distribution) -> Result<Self::Storage>;
 
     fn unary(&self, op: UnaryOp, x: &Self::Storage, alpha: f32) -> Result<Self::Storage>;
     /// Broadcasting binary op; the output has the broadcast shape of `a_shape` and `b_shape`.

@@ -2,6 +2,7 @@
 //!
 //! Public types are not generic over the backend; one macro does the forwarding.
 
+use crate::random::Distribution;
 use crate::shape::checked_product;
 use crate::{
     AxisDims, Backend, BinaryOp, CellDims, CellGrad, Conv2dGeometry, CpuBackend, CpuStorage, Error, GatherDims,
@@ -289,8 +290,12 @@ impl Device {
     pub fn to_vec(&self, x: &Storage) -> Result<Vec<f32>> {
         on_backend!(self, "to_vec", |b, x| b.to_vec(x))
     }
+    pub fn random(&self, len: usize, distribution: Distribution) -> Result<Storage> {
+        on_backend!(self, "rand", |b| b.random(len, distribution))
+    }
+    /// Uniform numbers in [0, 1), the same on every device for the same seed.
     pub fn rand_uniform(&self, len: usize, seed: u64) -> Result<Storage> {
-        on_backend!(self, "rand", |b| b.rand_uniform(len, seed))
+        self.random(len, Distribution::standard_uniform(seed))
     }
     pub fn unary(&self, op: UnaryOp, x: &Storage, alpha: f32) -> Result<Storage> {
         on_backend!(self, op.name(), |b, x| b.unary(op, x, alpha))

@@ -2,6 +2,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use soma_device::random::Distribution;
 use soma_device::testing::{assert_close, gpu};
 use soma_device::{
     AxisDims, BinaryOp, Conv2dGeometry, Device, GatherDims, MatmulDims, ReduceOp, Result, Shape, Storage, StridedView,
@@ -641,6 +642,26 @@ fn rand_uniform_is_bit_identical() {
             assert!(g.iter().all(|&v| (0.0..1.0).contains(&v)));
         }
     }
+}
+
+#[test]
+fn random_ranges_and_normals_agree() {
+    for &n in SIZES {
+        let range = Distribution::Uniform { seed: 5, low: -0.25, high: 0.75 };
+        let (g, c) = on_both(&[], |d, _| d.random(n, range));
+        // The scale and shift may be one fused multiply-add on the GPU: a rounding apart (an ulp
+        // of the product, below 1e-7 in [0, 1)).
+        assert_close(&g, &c, 0.0, 1e-7);
+        assert!(g.iter().all(|&v| (-0.25..0.75).contains(&v)), "n {n}");
+        let normal = Distribution::Normal { seeds: [6, 7], mean: 1.5, std: 3.0 };
+        let (g, c) = on_both(&[], |d, _| d.random(n, normal));
+        // The device's own ln and cos.
+        assert_close(&g, &c, 1e-5, 1e-5);
+    }
+    // A range one float wide: rounding would reach `high`, the cap keeps it out.
+    let narrow = Distribution::Uniform { seed: 1, low: 1.0, high: 1f32.next_up() };
+    let (g, c) = on_both(&[], |d, _| d.random(1000, narrow));
+    assert!(g.iter().chain(&c).all(|&v| v == 1.0));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Weight initialisers: Xavier/Glorot, He/Kaiming, uniform, normal, zeros and constants (PyTorch's formulas).
 
-use soma_autograd::{Rng, Tensor, no_grad};
+use soma_autograd::{Rng, Tensor};
 use soma_device::{Device, Error, Result, Shape};
 
 /// The non-linearity that follows a layer, for the recommended gain (`torch.nn.init.calculate_gain`).
@@ -63,7 +63,7 @@ pub fn normal(shape: impl Into<Shape>, mean: f32, std: f32, device: &Device, rng
     if std.is_nan() || std < 0.0 {
         return Err(Error::invalid("init::normal", format!("std {std} is negative for {shape:?}")));
     }
-    no_grad(|| Tensor::randn(shape, rng, device)?.affine(std, mean))
+    Tensor::normal(shape, mean, std, rng, device)
 }
 
 /// All zeros.

@@ -21,9 +21,10 @@ mod update;
 
 use std::sync::Arc;
 
+use crate::random::{Distribution, Sampler};
 use crate::{
     AxisDims, Backend, BinaryOp, CellDims, CellGrad, Conv2dGeometry, GatherDims, MatmulDims, ReduceOp, Result, Shape,
-    StridedView, UnaryOp, UpdateRule, random,
+    StridedView, UnaryOp, UpdateRule,
 };
 
 /// Below this many elements, work stays on one thread (spawning costs more than it saves).
@@ -63,9 +64,17 @@ impl Backend for CpuBackend {
     fn to_vec(&self, x: &CpuStorage) -> Result<Vec<f32>> {
         Ok(x.0.to_vec())
     }
-    fn rand_uniform(&self, len: usize, seed: u64) -> Result<CpuStorage> {
-        let key = random::seed_key(seed);
-        Ok(CpuStorage::new((0..len).map(|i| random::uniform(key, i as u32)).collect()))
+    fn random(&self, len: usize, distribution: Distribution) -> Result<CpuStorage> {
+        let sampler = Sampler::new(distribution);
+        // SAFETY: every element of each chunk is written.
+        let values = unsafe {
+            fill::filled(len, fill::CHUNK, |start, out| {
+                for (i, o) in out.iter_mut().enumerate() {
+                    o.write(sampler.sample((start + i) as u32));
+                }
+            })
+        };
+        Ok(CpuStorage::new(values))
     }
     fn unary(&self, op: UnaryOp, x: &CpuStorage, alpha: f32) -> Result<CpuStorage> {
         Ok(CpuStorage::new(elementwise::unary(op, &x.0, alpha)))

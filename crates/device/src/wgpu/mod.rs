@@ -18,6 +18,7 @@ use context::WgpuContext;
 use kernels::matmul_texture::Epilogue;
 use pool::PooledBuffer;
 
+use crate::random::Distribution;
 use crate::{
     AxisDims, Backend, BinaryOp, CellDims, CellGrad, Conv2dGeometry, Error, GatherDims, MatmulDims, ReduceOp, Result,
     Shape, StridedView, UnaryOp, UpdateRule,
@@ -124,8 +125,8 @@ impl Backend for WgpuBackend {
     fn to_vec(&self, x: &WgpuStorage) -> Result<Vec<f32>> {
         self.ctx.read(x)
     }
-    fn rand_uniform(&self, len: usize, seed: u64) -> Result<WgpuStorage> {
-        kernels::elementwise::rand_uniform(&self.ctx, len, seed)
+    fn random(&self, len: usize, distribution: Distribution) -> Result<WgpuStorage> {
+        kernels::elementwise::random(&self.ctx, len, distribution)
     }
     fn unary(&self, op: UnaryOp, x: &WgpuStorage, alpha: f32) -> Result<WgpuStorage> {
         kernels::elementwise::unary(&self.ctx, op, x, alpha)

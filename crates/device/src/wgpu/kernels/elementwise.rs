@@ -3,10 +3,11 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::{alloc, collapse, dispatch_staged, dispatch_staged_reading, pack, per_element, per_four, per_vec4};
+use crate::random::{Distribution, Sampler};
 use crate::wgpu::WgpuStorage;
 use crate::wgpu::context::{WgpuContext, static_name};
 use crate::wgpu::pipelines::{Kernel, Shader};
-use crate::{BinaryOp, Error, MAX_RANK, Result, Shape, UnaryOp, random};
+use crate::{BinaryOp, Error, MAX_RANK, Result, Shape, UnaryOp};
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -32,8 +33,12 @@ struct BinaryParams {
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct RandomParams {
     n: u32,
-    key: u32,
-    _pad: [u32; 2],
+    keys: [u32; 2],
+    _pad0: u32,
+    scale: f32,
+    shift: f32,
+    cap: f32,
+    _pad1: u32,
 }
 
 pub(crate) fn unary(ctx: &WgpuContext, op: UnaryOp, x: &WgpuStorage, alpha: f32) -> Result<WgpuStorage> {
@@ -142,11 +147,14 @@ pub(crate) fn binary_scalar(
     Ok(out)
 }
 
-pub(crate) fn rand_uniform(ctx: &WgpuContext, len: usize, seed: u64) -> Result<WgpuStorage> {
+pub(crate) fn random(ctx: &WgpuContext, len: usize, distribution: Distribution) -> Result<WgpuStorage> {
     let out = alloc(ctx, || "rand".into(), len)?;
-    let params = RandomParams { n: len as u32, key: random::seed_key(seed), _pad: [0; 2] };
+    let s = Sampler::new(distribution);
+    let params =
+        RandomParams { n: len as u32, keys: s.keys, _pad0: 0, scale: s.scale, shift: s.shift, cap: s.cap, _pad1: 0 };
     let groups = per_element(ctx, "rand", len)?;
-    ctx.dispatch(&Kernel::new(Shader::Random, "rand_uniform"), &params, &[(1, &out)], groups)?;
+    let entry = if s.normal { "rand_normal" } else { "rand_uniform" };
+    ctx.dispatch(&Kernel::new(Shader::Random, entry), &params, &[(1, &out)], groups)?;
     Ok(out)
 }
 
