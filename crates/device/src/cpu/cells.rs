@@ -41,7 +41,7 @@ const PARALLEL_UNITS: usize = 2048;
 
 /// The next state `[batch, state_width * hidden]`.
 pub fn step(gi: &[f32], gh: &[f32], state: &[f32], d: CellDims) -> Vec<f32> {
-    let mut out = vec![0.0; d.state_len()];
+    let mut out = super::pool::zeroed(d.state_len());
     for_rows(&mut out, d.kind.state_width() * d.hidden, d, |r, row| step_row(gi, gh, state, d, r, row));
     out
 }
@@ -52,7 +52,7 @@ pub fn grad(gi: &[f32], gh: &[f32], state: &[f32], grad: &[f32], d: CellDims, wr
         CellGrad::Input | CellGrad::Hidden => d.kind.gates() * d.hidden,
         CellGrad::State => d.kind.state_width() * d.hidden,
     };
-    let mut out = vec![0.0; d.batch * width];
+    let mut out = super::pool::zeroed(d.batch * width);
     for_rows(&mut out, width, d, |r, row| grad_row([gi, gh, state, grad], d, wrt, r, row));
     out
 }

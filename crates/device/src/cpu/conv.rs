@@ -26,7 +26,7 @@ fn for_each_tap(g: &Conv2dGeometry, c: usize, ky: usize, kx: usize, mut f: impl 
 pub fn im2col(x: &[f32], g: Conv2dGeometry) -> Vec<f32> {
     let l = g.out_h() * g.out_w();
     let rows = g.c * g.kernel_h * g.kernel_w;
-    let mut out = vec![0.0; g.cols_len()];
+    let mut out = super::pool::zeroed(g.cols_len());
     if out.is_empty() {
         return out;
     }
@@ -43,7 +43,7 @@ pub fn im2col(x: &[f32], g: Conv2dGeometry) -> Vec<f32> {
 pub fn col2im(cols: &[f32], g: Conv2dGeometry) -> Vec<f32> {
     let l = g.out_h() * g.out_w();
     let rows = g.c * g.kernel_h * g.kernel_w;
-    let mut out = vec![0.0; g.n * g.c * g.h * g.w];
+    let mut out = super::pool::zeroed(g.n * g.c * g.h * g.w);
     if out.is_empty() {
         return out;
     }

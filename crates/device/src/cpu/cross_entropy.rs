@@ -33,7 +33,7 @@ pub fn cross_entropy(logits: &[f32], targets: &[f32], rows: usize, cols: usize) 
 /// Per row: `(softmax(row) - onehot(target)) * grad[row] * scale` (`grad` has a value per row, or
 /// one for all), NaN where the target is not a class.
 pub fn cross_entropy_grad(logits: &[f32], targets: &[f32], grad: &[f32], scale: f32, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; logits.len()];
+    let mut out = super::pool::zeroed(logits.len());
     for (r, (dst, row)) in out.chunks_mut(cols).zip(logits.chunks(cols)).enumerate() {
         let Some(t) = class(targets[r], cols) else {
             dst.fill(f32::NAN);

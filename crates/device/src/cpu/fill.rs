@@ -15,7 +15,7 @@ pub const CHUNK: usize = 1 << 14;
 /// # Safety
 /// `fill` must initialise every element of the chunk it is given.
 pub unsafe fn filled(len: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
-    let mut out = Vec::with_capacity(len);
+    let mut out = super::pool::take(len);
     let spare = &mut out.spare_capacity_mut()[..len];
     let chunk = chunk.max(1);
     if len >= PARALLEL_THRESHOLD {

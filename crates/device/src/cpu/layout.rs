@@ -11,7 +11,7 @@ pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
     if rank == 0 {
         return vec![x[view.offset]; len];
     }
-    let mut out = Vec::with_capacity(len);
+    let mut out = super::pool::take(len);
     let mut index = vec![0usize; rank];
     let mut pos = view.offset;
     let (last_dim, last_stride) = (view.shape[rank - 1], view.strides[rank - 1]);
@@ -40,7 +40,7 @@ pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
 
 pub fn concat(parts: &[(&[f32], usize)], outer: usize, inner: usize) -> Vec<f32> {
     let total_axis: usize = parts.iter().map(|p| p.1).sum();
-    let mut out = Vec::with_capacity(outer * total_axis * inner);
+    let mut out = super::pool::take(outer * total_axis * inner);
     for o in 0..outer {
         for &(data, axis) in parts {
             out.extend_from_slice(&data[o * axis * inner..(o + 1) * axis * inner]);
@@ -51,7 +51,7 @@ pub fn concat(parts: &[(&[f32], usize)], outer: usize, inner: usize) -> Vec<f32>
 
 /// Each of `outer` blocks of `block` values placed at `offset` of a zero block of `total`.
 pub fn pad_axis(x: &[f32], outer: usize, block: usize, offset: usize, total: usize) -> Vec<f32> {
-    let mut out = vec![0.0; outer * total];
+    let mut out = super::pool::zeroed(outer * total);
     if block > 0 {
         for (dst, src) in out.chunks_mut(total).zip(x.chunks(block)) {
             dst[offset..offset + block].copy_from_slice(src);
@@ -61,7 +61,7 @@ pub fn pad_axis(x: &[f32], outer: usize, block: usize, offset: usize, total: usi
 }
 
 pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
-    let mut out = vec![0.0; d.outer * d.index_axis * d.inner];
+    let mut out = super::pool::zeroed(d.outer * d.index_axis * d.inner);
     // One `[index_axis, inner]` block of the output per outer index, on all cores when large.
     let block = |o: usize, out: &mut [f32]| -> Result<()> {
         let (src, index) = (&src[o * d.src_axis * d.inner..], &index[o * d.index_axis * d.inner..]);
@@ -76,7 +76,7 @@ pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
 }
 
 pub fn scatter_add(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
-    let mut out = vec![0.0; d.outer * d.src_axis * d.inner];
+    let mut out = super::pool::zeroed(d.outer * d.src_axis * d.inner);
     let block = |o: usize, out: &mut [f32]| -> Result<()> {
         let (src, index) = (&src[o * d.index_axis * d.inner..], &index[o * d.index_axis * d.inner..]);
         for at in 0..d.index_axis * d.inner {

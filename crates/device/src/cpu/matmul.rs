@@ -11,7 +11,7 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
     if super::simd::has_avx2_fma() && m > 0 && n > 0 && k > 0 {
         use super::gemm::{Operand, gemm};
         let len = d.batch * m * n;
-        let mut c = Vec::with_capacity(len);
+        let mut c = super::pool::take(len);
         for (batch, c) in c.spare_capacity_mut()[..len].chunks_exact_mut(m * n).enumerate() {
             let a = Operand { data: &a[batch * m * k..(batch + 1) * m * k], rs: rsa, cs: csa };
             let b = Operand { data: &b[batch * k * n..(batch + 1) * k * n], rs: rsb, cs: csb };
@@ -21,7 +21,7 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
         unsafe { c.set_len(len) };
         return c;
     }
-    let mut c = vec![0.0f32; d.batch * m * n];
+    let mut c = super::pool::zeroed(d.batch * m * n);
     if m == 0 || n == 0 || k == 0 {
         return c;
     }

@@ -13,6 +13,7 @@ mod gemm;
 mod gemm_kernel;
 mod layout;
 mod matmul;
+mod pool;
 mod reduce;
 mod reduce_lines;
 mod simd;
@@ -35,14 +36,32 @@ pub struct CpuBackend;
 
 /// A CPU tensor buffer, shared by reference count.
 #[derive(Clone, Debug)]
-pub struct CpuStorage(pub(crate) Arc<Vec<f32>>);
+pub struct CpuStorage(pub(crate) Arc<Buffer>);
 
 impl CpuStorage {
     pub fn as_slice(&self) -> &[f32] {
         &self.0
     }
     pub(crate) fn new(v: Vec<f32>) -> Self {
-        CpuStorage(Arc::new(v))
+        CpuStorage(Arc::new(Buffer(v)))
+    }
+}
+
+/// The values of a `CpuStorage`; a large one goes back to the `pool` when the last tensor using it
+/// is dropped.
+#[derive(Debug)]
+pub(crate) struct Buffer(Vec<f32>);
+
+impl std::ops::Deref for Buffer {
+    type Target = Vec<f32>;
+    fn deref(&self) -> &Vec<f32> {
+        &self.0
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        pool::give_back(std::mem::take(&mut self.0));
     }
 }
 
@@ -53,13 +72,17 @@ impl Backend for CpuBackend {
         "cpu".into()
     }
     fn zeros(&self, len: usize) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(vec![0.0; len]))
+        Ok(CpuStorage::new(pool::zeroed(len)))
     }
     fn full(&self, len: usize, value: f32) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(vec![value; len]))
+        let mut v = pool::take(len);
+        v.resize(len, value);
+        Ok(CpuStorage::new(v))
     }
     fn from_slice(&self, data: &[f32]) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(data.to_vec()))
+        let mut v = pool::take(data.len());
+        v.extend_from_slice(data);
+        Ok(CpuStorage::new(v))
     }
     fn to_vec(&self, x: &CpuStorage) -> Result<Vec<f32>> {
         Ok(x.0.to_vec())

@@ -15,7 +15,7 @@ pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
             ReduceOp::ArgMax | ReduceOp::ArgMin => {}
         }
     }
-    let mut out = vec![0.0; d.outer * d.inner];
+    let mut out = super::pool::zeroed(d.outer * d.inner);
     if d.inner == 0 || d.outer == 0 {
         return out;
     }

@@ -16,7 +16,7 @@ const LINE_CHUNK: usize = 1 << 16;
 /// `op` is Sum, Mean, Max or Min, and all of `d` is non-zero.
 pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
     let parallel = d.len() >= PARALLEL_THRESHOLD;
-    let mut out = vec![0.0; d.outer * d.inner];
+    let mut out = super::pool::zeroed(d.outer * d.inner);
     if d.inner == 1 {
         if d.outer == 1 && parallel {
             out[0] = long_line(op, x);

@@ -51,8 +51,8 @@ fn run<const K: usize>(
     step: impl Fn(f32, f32, &mut [f32]) -> f32 + Sync,
 ) -> (Vec<f32>, [Vec<f32>; K]) {
     let n = param.len();
-    let mut out_p = Vec::with_capacity(n);
-    let mut out_s: [Vec<f32>; K] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let mut out_p = super::pool::take(n);
+    let mut out_s: [Vec<f32>; K] = std::array::from_fn(|_| super::pool::take(n));
     {
         let mut s_chunks: [_; K] = {
             let mut it = out_s.iter_mut();
