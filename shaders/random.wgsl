@@ -1,8 +1,9 @@
-// Counter-based random numbers, bit-identical to random.rs for the uniform ones: the PCG hash of
-// `index ^ key`, top 24 bits scaled by 2^-24 (exact in f32). `rand_uniform` draws from [0, 1),
-// `rand_normal` by Box-Muller over two such streams; both finish with `min(v * scale + shift, cap)`
-// (random.rs `Sampler`). Two entry points rather than a flag: lavapipe compiles a variant of a
-// shader for each value of a parameter that picks a branch.
+// Counter-based random numbers (random.rs `Sampler`): the PCG hash of `index ^ key`, top 24 bits
+// scaled by 2^-24 (exact in f32). `rand_uniform` takes one such stream, `rand_normal` two (Box-Muller);
+// both finish with `min(v * scale + shift, cap)`. The plain uniform numbers (scale 1, shift 0) are
+// bit-identical to the CPU's; elsewhere the driver may fuse the multiply-add (one rounding apart).
+// Two entry points rather than a flag: lavapipe compiles a variant of a shader for each value of a
+// parameter that picks a branch.
 
 struct Params {
     n: u32,
