@@ -242,7 +242,8 @@ fn peer_output(command: &mut std::process::Command, label: &str) -> String {
     match command.output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
         Ok(o) => {
-            eprintln!("{label}: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or(""));
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            eprintln!("{label}: {} ({})", stderr.lines().last().unwrap_or("no message"), o.status);
             String::new()
         }
         Err(e) => {
