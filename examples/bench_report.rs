@@ -21,10 +21,22 @@ use mlp_step::MlpStep;
 /// Runs a workload on a device, returning its median seconds.
 type Runner = Box<dyn Fn(&Device) -> Result<f64>>;
 
-/// The median seconds of `runs` runs of `op`, each waited for on the device.
+/// How long every harness (this one and the peers') runs a workload before timing it, so each is
+/// timed in its steady state: after a single warm-up run PyTorch's CPU softmax [4096, 1024] took
+/// 4.9-6.1 ms, after 300 ms of runs 1.25-1.44 ms (its relu(a+b) 1-10 against 4-24 GB/s).
+const WARM_UP: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// The median seconds of `runs` runs of `op`, each waited for on the device, after `WARM_UP`
+/// (pipelines compiled, buffers pooled, the cores awake).
 fn median_seconds(device: &Device, runs: usize, mut op: impl FnMut() -> Result<Tensor>) -> Result<f64> {
-    op()?; // warm-up: pipelines compiled, buffers pooled
-    device.synchronize()?;
+    let warm_up = Instant::now();
+    loop {
+        op()?;
+        device.synchronize()?;
+        if warm_up.elapsed() >= WARM_UP {
+            break;
+        }
+    }
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();

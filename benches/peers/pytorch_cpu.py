@@ -15,8 +15,15 @@ import numpy as np
 import torch
 
 
+# How long a workload runs before it is timed, as in bench_report.rs (`WARM_UP` there says why).
+WARM_UP = 0.3
+
+
 def median_seconds(fn, runs):
+    start = time.perf_counter()
     fn()
+    while time.perf_counter() - start < WARM_UP:
+        fn()
     times = []
     for _ in range(runs):
         start = time.perf_counter()

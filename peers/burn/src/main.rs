@@ -7,7 +7,7 @@
 //! relu_add, relu_mul_add, softmax, mlp_step, readback, startup; `cpu:<key>` runs it on Burn's CPU
 //! backend (Flex) instead of wgpu.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::nn::{Linear, LinearConfig, Relu};
@@ -41,13 +41,22 @@ impl Mlp {
     }
 }
 
-/// The median seconds of `runs` runs of `op`, each waited for on the device, after a warm-up run
-/// (which also lets Burn autotune its kernels). The result is dropped only after the wait: Burn's
+/// How long `op` runs before it is timed, as in Soma's `bench_report` (`WARM_UP` there says why).
+const WARM_UP: Duration = Duration::from_millis(300);
+
+/// The median seconds of `runs` runs of `op`, each waited for on the device, after `WARM_UP` of
+/// runs (which also lets Burn autotune its kernels). The result is dropped only after the wait: Burn's
 /// fusion records ops lazily, and would skip the work of a result dropped before it runs.
 fn median_seconds<T>(device: &Device, runs: usize, mut op: impl FnMut() -> T) -> f64 {
-    let warm_up = op();
-    device.sync().expect("device sync");
-    drop(warm_up);
+    let warm_up = Instant::now();
+    loop {
+        let out = op();
+        device.sync().expect("device sync");
+        drop(out);
+        if warm_up.elapsed() >= WARM_UP {
+            break;
+        }
+    }
     let mut times: Vec<f64> = (0..runs)
         .map(|_| {
             let start = Instant::now();

@@ -5,14 +5,23 @@
 //! `cargo run --release -- <key>` prints one figure; `bench_report --peers` calls the built binary
 //! once per CPU workload. Keys: matmul1024, matmul2048, relu_add, softmax, mlp_step.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Result, Tensor};
 use candle_nn::{AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 
-/// The median seconds of `runs` runs of `op` after a warm-up run.
+/// How long `op` runs before it is timed, as in `bench_report` (`WARM_UP` there says why).
+const WARM_UP: Duration = Duration::from_millis(300);
+
+/// The median seconds of `runs` runs of `op` after `WARM_UP`.
 fn median_seconds<T>(runs: usize, mut op: impl FnMut() -> Result<T>) -> Result<f64> {
-    op()?;
+    let warm_up = Instant::now();
+    loop {
+        op()?;
+        if warm_up.elapsed() >= WARM_UP {
+            break;
+        }
+    }
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
