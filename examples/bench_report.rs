@@ -23,7 +23,7 @@ type Runner = Box<dyn Fn(&Device) -> Result<f64>>;
 
 /// How long every harness (this one and the peers') runs a workload before timing it, so each is
 /// timed in its steady state: after a single warm-up run PyTorch's CPU softmax [4096, 1024] took
-/// 4.9-6.1 ms, after 300 ms of runs 1.25-1.44 ms (its relu(a+b) 1-10 against 4-24 GB/s).
+/// 4.9-6.1 ms, after 300 ms of runs 1.24-1.90 ms (its relu(a+b) 1-10 against 4-24 GB/s).
 const WARM_UP: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// The median seconds of `runs` runs of `op`, each waited for on the device, after `WARM_UP`
