@@ -27,7 +27,7 @@ type Runner = Box<dyn Fn(&Device) -> Result<f64>>;
 const WARM_UP: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// The median seconds of `runs` runs of `op`, each waited for on the device, after `WARM_UP`
-/// (pipelines compiled, buffers pooled, the cores awake).
+/// (pipelines compiled, buffers pooled).
 fn median_seconds(device: &Device, runs: usize, mut op: impl FnMut() -> Result<Tensor>) -> Result<f64> {
     let warm_up = Instant::now();
     loop {

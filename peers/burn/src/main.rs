@@ -45,8 +45,8 @@ impl Mlp {
 const WARM_UP: Duration = Duration::from_millis(300);
 
 /// The median seconds of `runs` runs of `op`, each waited for on the device, after `WARM_UP` of
-/// runs (which also lets Burn autotune its kernels). The result is dropped only after the wait: Burn's
-/// fusion records ops lazily, and would skip the work of a result dropped before it runs.
+/// runs (which also lets Burn autotune its kernels). The result is dropped only after the wait:
+/// Burn's fusion records ops lazily, and would skip the work of a result dropped before it runs.
 fn median_seconds<T>(device: &Device, runs: usize, mut op: impl FnMut() -> T) -> f64 {
     let warm_up = Instant::now();
     loop {
