@@ -59,12 +59,22 @@ mod avx2 {
         // SAFETY (whole body): offsets below `whole` address full vectors inside both rows; the
         // tails are indexed by slice.
         unsafe {
-            let mut max8 = _mm256_set1_ps(f32::NEG_INFINITY);
-            for i in (0..whole).step_by(8) {
-                // `max_ps` returns its second operand unless the first is greater, so a NaN is
-                // skipped, as `f32::max` does.
-                max8 = _mm256_max_ps(_mm256_loadu_ps(s.add(i)), max8);
+            // `max_ps` returns its second operand unless the first is greater, so a NaN is skipped,
+            // as `f32::max` does. Four running maxima: one waited on `max_ps`'s latency at every
+            // vector (a fifth of the row's time on one thread).
+            let mut max4 = [_mm256_set1_ps(f32::NEG_INFINITY); 4];
+            let mut i = 0;
+            while i + 32 <= whole {
+                for (j, m) in max4.iter_mut().enumerate() {
+                    *m = _mm256_max_ps(_mm256_loadu_ps(s.add(i + 8 * j)), *m);
+                }
+                i += 32;
             }
+            while i < whole {
+                max4[0] = _mm256_max_ps(_mm256_loadu_ps(s.add(i)), max4[0]);
+                i += 8;
+            }
+            let max8 = _mm256_max_ps(_mm256_max_ps(max4[0], max4[1]), _mm256_max_ps(max4[2], max4[3]));
             let mut lanes = [0.0f32; 8];
             _mm256_storeu_ps(lanes.as_mut_ptr(), max8);
             let max = lanes.iter().chain(&src[whole..]).fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
