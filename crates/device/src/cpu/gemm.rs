@@ -1,7 +1,7 @@
 //! Blocked, packed, multithreaded SGEMM around the AVX2+FMA microkernel (`gemm_kernel`).
 //!
-//! For each block of columns, B is packed once (in parallel) into `NR`-wide panels over all of k;
-//! then one parallel loop runs the tasks (a block of at most `MC` rows of A × a group of B panels),
+//! For each block of columns, B is packed once (in parallel) into `NR`-wide panels, stored slice by
+//! slice of k (at most `KC` steps each); then one parallel loop runs the tasks (a block of at most `MC` rows of A × a group of B panels),
 //! each packing its rows of A at most `KC` steps at a time into `MR`-row panels and sweeping the microkernel
 //! over its tiles of C. Transposes are strides. Two parallel regions per column block keep small
 //! products (the MLP's 128×784×256) from paying for many synchronisations.
@@ -33,11 +33,13 @@ pub struct Operand<'a> {
     pub cs: usize,
 }
 
-/// The output pointer, shared by tasks that write disjoint tiles.
+/// A pointer to a buffer shared by jobs that write disjoint parts of it: tiles of C, or panels of
+/// packed B.
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
-// SAFETY: tasks write disjoint blocks of C (distinct row blocks or column groups), and the
-// borrow of C outlives the parallel loop that uses the pointer.
+// SAFETY: jobs write disjoint parts (blocks of C of distinct row blocks or column groups; packed B
+// panels of distinct slices and columns), and the buffer's borrow outlives the parallel loop that
+// uses the pointer.
 unsafe impl Send for OutPtr {}
 // SAFETY: as for Send.
 unsafe impl Sync for OutPtr {}
@@ -78,13 +80,28 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
             let groups = (2 * threads).div_ceil(row_blocks).clamp(1, panels);
             let panels_per_group = panels.div_ceil(groups);
             let groups = panels.div_ceil(panels_per_group);
-            // Each panel holds all of k, step-major, so the slice p0..p0 + kc of panel j starts at
-            // `(j * k + p0) * NR`.
+            // Slice-major: the slice of k at p0 holds its panels one after another, panel j at
+            // `(p0 * panels + j * kc) * NR`, so a task's sweep over the panels of one slice reads one
+            // contiguous block. Against each panel holding all of k (its slices a whole panel
+            // apart): 2048³ 4-7% faster, 1024³ 0.5-2%, the MLP's products the same (runs of both
+            // interleaved in one process).
             let pb = &mut packed_b[..panels * NR * k];
+            let slices = OutPtr(pb.as_mut_ptr());
+            // One job per panel, as the packing reads B column panel by column panel.
+            let pack_panel = |j: usize| {
+                for p0 in (0..k).step_by(slice) {
+                    let kc = slice.min(k - p0);
+                    // SAFETY: panel j of the slice at p0 is `kc * NR` floats of `pb` that no other
+                    // panel or slice shares, and `pb` outlives this loop.
+                    let out =
+                        unsafe { std::slice::from_raw_parts_mut(slices.at((p0 * panels + j * kc) * NR), kc * NR) };
+                    pack_b(b, jc + j * NR, n, p0, out);
+                }
+            };
             if parallel {
-                pb.par_chunks_mut(NR * k).enumerate().for_each(|(j, panel)| pack_b(b, jc + j * NR, n, panel));
+                (0..panels).into_par_iter().for_each(pack_panel);
             } else {
-                pb.chunks_mut(NR * k).enumerate().for_each(|(j, panel)| pack_b(b, jc + j * NR, n, panel));
+                (0..panels).for_each(pack_panel);
             }
             let pb = &*pb;
             let task = |t: usize| {
@@ -97,7 +114,7 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
                         let pa = &mut pa[..mc.div_ceil(MR) * MR * kc];
                         pack_a(a, p0, kc, i0, mc, pa);
                         for jr in (0..nc).step_by(NR) {
-                            let b_panel = &pb[((j0 + jr) / NR * k + p0) * NR..][..NR * kc];
+                            let b_panel = &pb[(p0 * panels + (j0 + jr) / NR * kc) * NR..][..NR * kc];
                             for ir in (0..mc).step_by(MR) {
                                 let a_panel = &pa[ir * kc..][..MR * kc];
                                 let tile = Tile {
@@ -176,15 +193,15 @@ fn pack_a(a: Operand, p0: usize, kc: usize, i0: usize, mc: usize, out: &mut [f32
     }
 }
 
-/// Packs columns `j0..j0 + NR` of B, all of k, into one panel, step-major (one step per `NR` values),
-/// zero-padding columns at or past `n`.
-fn pack_b(b: Operand, j0: usize, n: usize, out: &mut [f32]) {
+/// Packs columns `j0..j0 + NR` of B, rows (steps of k) `p0..p0 + out.len() / NR`, into one panel,
+/// step-major (one step per `NR` values), zero-padding columns at or past `n`.
+fn pack_b(b: Operand, j0: usize, n: usize, p0: usize, out: &mut [f32]) {
     let cols = NR.min(n - j0);
-    let k = out.len() / NR;
+    let steps = out.len() / NR;
     if b.rs == 1 && cols == NR {
         // B transposed: each column is contiguous over k. The panel is written step by step from
         // the NR column streams (writing it column by column went over it NR times).
-        let columns: [&[f32]; NR] = std::array::from_fn(|c| &b.data[(j0 + c) * b.cs..][..k]);
+        let columns: [&[f32]; NR] = std::array::from_fn(|c| &b.data[(j0 + c) * b.cs + p0..][..steps]);
         for (p, step) in out.chunks_exact_mut(NR).enumerate() {
             for (d, column) in step.iter_mut().zip(&columns) {
                 *d = column[p];
@@ -197,7 +214,7 @@ fn pack_b(b: Operand, j0: usize, n: usize, out: &mut [f32]) {
         // both, zero-filling absent columns, ran the full panels ~10% slower on one thread).
         for c in 0..NR {
             if c < cols {
-                let column = &b.data[(j0 + c) * b.cs..][..k];
+                let column = &b.data[(j0 + c) * b.cs + p0..][..steps];
                 for (step, &v) in out.chunks_exact_mut(NR).zip(column) {
                     step[c] = v;
                 }
@@ -208,7 +225,7 @@ fn pack_b(b: Operand, j0: usize, n: usize, out: &mut [f32]) {
         return;
     }
     for (p, step) in out.chunks_exact_mut(NR).enumerate() {
-        let row = p * b.rs;
+        let row = (p0 + p) * b.rs;
         if b.cs == 1 && cols == NR {
             step.copy_from_slice(&b.data[row + j0..][..NR]);
         } else {
