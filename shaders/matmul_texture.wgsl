@@ -49,7 +49,8 @@ struct Params {
     // `(i % width, i / width)`. A pitched copy (one row of the operand per texture row, see
     // matmul_texture.rs `pitched_rows`) is read as width 2^16: `i = row << 16 | kq`.
     log2_width_b: u32,
-    _pad0: u32,
+    // The epilogue: EPILOGUE_BIAS and EPILOGUE_RELU bits.
+    epilogue: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -146,13 +147,16 @@ fn pack(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 // The same binding seen as vec4s, by `matmul_store4`.
 @group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
-// A linear layer's bias, added to every row of C when `BIAS` (n values; seen as vec4s by
-// `matmul_store4`), and a ReLU after it when `RELU`: the layer's forward in one kernel. Without a
-// bias a placeholder is bound.
+// A linear layer's bias, added to every row of C when the parameters' `epilogue` has
+// `EPILOGUE_BIAS` (n values; seen as vec4s by `matmul_store4`), and a ReLU after it with
+// `EPILOGUE_RELU`: the layer's forward in one kernel. Without a bias a placeholder is bound. Bits
+// of a parameter rather than override constants, so the plain product and the layer share one
+// pipeline (each pipeline costs lavapipe 130-190 ms of LLVM in a process's first step when Mesa's
+// shader cache is cold); they only steer the stores, once per tile.
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> bias4: array<vec4<f32>>;
-override BIAS: bool = false;
-override RELU: bool = false;
+const EPILOGUE_BIAS: u32 = 1u;
+const EPILOGUE_RELU: u32 = 2u;
 
 // How A and B are laid out in their textures: false, a texel holds 4 steps of k of one row (packed,
 // or read in place); true, 4 rows at one step of k (the operand as stored, k-major, read in place).
@@ -162,8 +166,9 @@ override B_KMAJOR: bool = false;
 // (m, n, k4), set first by each entry point through a subgroup broadcast: lavapipe (Mesa 22.3)
 // inlines parameters that bound loops or pick branches into the shader and then compiles it again
 // at every dispatch whose values differ (~1 ms from its shader cache, ~60 ms without); a
-// broadcast's result is not a parameter it can trace.
+// broadcast's result is not a parameter it can trace. `epilogue` likewise.
 var<private> shape: vec3<u32>;
+var<private> epilogue: u32;
 
 // acc[r][t]: row `row0 + r`, column `col0 + 4 lane + t`.
 var<private> acc: array<vec4<f32>, 32>;
@@ -267,7 +272,7 @@ fn accumulate(wg: vec3<u32>, lane: u32) {
 
 // The epilogue of C's 4 values `v` whose columns have biases `b`.
 fn finish(v: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
-    if RELU {
+    if (epilogue & EPILOGUE_RELU) != 0u {
         return select(v + b, vec4(0.0), v + b <= vec4(0.0));
     }
     return v + b;
@@ -304,10 +309,11 @@ fn store_row4(z: u32, r: u32, col: u32, v: vec4<f32>) {
 @compute @workgroup_size(8)
 fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     shape = subgroupBroadcastFirst(vec3(p.m, p.n, p.k4));
+    epilogue = subgroupBroadcastFirst(p.epilogue);
     accumulate(wg, lane);
     let col = wg.x * 32u + 4u * lane;
     var b = vec4(0.0);
-    if BIAS {
+    if (epilogue & EPILOGUE_BIAS) != 0u {
         let last = shape.y - 1u;
         b = vec4(bias[min(col, last)], bias[min(col + 1u, last)], bias[min(col + 2u, last)], bias[min(col + 3u, last)]);
     }
@@ -329,10 +335,11 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id)
 @compute @workgroup_size(8)
 fn matmul_store4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     shape = subgroupBroadcastFirst(vec3(p.m, p.n, p.k4));
+    epilogue = subgroupBroadcastFirst(p.epilogue);
     accumulate(wg, lane);
     let col = wg.x * 32u + 4u * lane;
     var b = vec4(0.0);
-    if BIAS && col < shape.y {
+    if (epilogue & EPILOGUE_BIAS) != 0u && col < shape.y {
         b = bias4[col / 4u];
     }
     for (var r = wg.y * 32u; r < min(wg.y * 32u + 32u, shape.x); r += 8u) {

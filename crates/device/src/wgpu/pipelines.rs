@@ -155,8 +155,7 @@ fn build(device: &wgpu::Device, module: &wgpu::ShaderModule, kernel: &Kernel) ->
 /// The variants a training step needs right after `kernel`, created on background threads
 /// meanwhile (a matmul pipeline costs seconds on lavapipe): a linear layer's forward x · Wᵀ is
 /// followed in backward by g · W and gᵀ · x, which read their operands transposed (`TRANS_A`,
-/// `TRANS_B` of the buffer kernels) or k-major (`A_KMAJOR`, `B_KMAJOR` of the texture kernel), and
-/// have no epilogue (`BIAS`, `RELU`).
+/// `TRANS_B` of the buffer kernels) or k-major (`A_KMAJOR`, `B_KMAJOR` of the texture kernel).
 fn companions(kernel: &Kernel) -> Vec<Kernel> {
     // Per pair of flags, their values in x · Wᵀ, g · W and gᵀ · x.
     type Flags = (&'static str, &'static str, [(f64, f64); 3]);
@@ -172,8 +171,6 @@ fn companions(kernel: &Kernel) -> Vec<Kernel> {
         .into_iter()
         .map(|(a, b)| {
             let mut k = kernel.clone();
-            // The backward products have no epilogue.
-            k.constants.retain(|&(name, _)| name != "BIAS" && name != "RELU");
             for (name, value) in &mut k.constants {
                 if *name == flag_a {
                     *value = a;

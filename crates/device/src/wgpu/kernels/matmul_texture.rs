@@ -42,8 +42,14 @@ struct Params {
     a: [u32; 4],
     b: [u32; 4],
     log2_width_b: u32,
-    _pad: [u32; 3],
+    /// `EPILOGUE_BIAS` and `EPILOGUE_RELU` bits.
+    epilogue: u32,
+    _pad: [u32; 2],
 }
+
+/// The epilogue bits of `Params` (as in the shader).
+const EPILOGUE_BIAS: u32 = 1;
+const EPILOGUE_RELU: u32 = 2;
 
 /// The texture sizes and grids of one matmul; `None` when it does not fit the device limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,7 +101,8 @@ impl Plan {
 }
 
 /// What the kernel does to C before storing it: a linear layer's bias (`n` values added to every
-/// row) and ReLU (the `BIAS` and `RELU` overrides).
+/// row) and ReLU (bits of the kernel's parameters, so every epilogue shares the plain product's
+/// pipeline).
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Epilogue<'a> {
     pub bias: Option<&'a WgpuStorage>,
@@ -184,20 +191,15 @@ pub(crate) fn matmul_texture(
         a: strides[0],
         b: strides[1],
         log2_width_b: log2_widths[1],
-        _pad: [0; 3],
+        epilogue: if epilogue.bias.is_some() { EPILOGUE_BIAS } else { 0 }
+            | if epilogue.relu { EPILOGUE_RELU } else { 0 },
+        _pad: [0; 2],
     };
     let groups = [plan.panels_n as u32, plan.panels_m as u32, d.batch as u32];
     let entry = if d.n.is_multiple_of(4) { "matmul_store4" } else { "matmul" };
-    let mut kernel = Kernel::new(Shader::MatmulTexture, entry)
+    let kernel = Kernel::new(Shader::MatmulTexture, entry)
         .with("A_KMAJOR", f64::from(u8::from(k_major_reads[0])))
         .with("B_KMAJOR", f64::from(u8::from(k_major_reads[1])));
-    // Set only when used, so a plain product keeps one pipeline per layout.
-    if epilogue.bias.is_some() {
-        kernel = kernel.with("BIAS", 1.0);
-    }
-    if epilogue.relu {
-        kernel = kernel.with("RELU", 1.0);
-    }
     let bias = match epilogue.bias {
         Some(bias) => bias,
         None => placeholder(ctx)?,
