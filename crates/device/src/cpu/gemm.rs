@@ -1,10 +1,11 @@
 //! Blocked, packed, multithreaded SGEMM around the AVX2+FMA microkernel (`gemm_kernel`).
 //!
 //! For each block of columns, B is packed once (in parallel) into `NR`-wide panels, stored slice by
-//! slice of k (at most `KC` steps each); then one parallel loop runs the tasks (a block of at most `MC` rows of A × a group of B panels),
-//! each packing its rows of A at most `KC` steps at a time into `MR`-row panels and sweeping the microkernel
-//! over its tiles of C. Transposes are strides. Two parallel regions per column block keep small
-//! products (the MLP's 128×784×256) from paying for many synchronisations.
+//! slice of k (at most `KC` steps each); then one parallel loop runs the tasks (a block of at most
+//! `MC` rows of A × a group of B panels), each packing its rows of A at most `KC` steps at a time
+//! into `MR`-row panels and sweeping the microkernel over its tiles of C. Transposes are strides.
+//! Two parallel regions per column block keep small products (the MLP's 128×784×256) from paying
+//! for many synchronisations.
 
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -86,7 +87,7 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
             // apart): 2048³ 4-7% faster, 1024³ 0.5-2%, the MLP's products the same (runs of both
             // interleaved in one process).
             let pb = &mut packed_b[..panels * NR * k];
-            let slices = OutPtr(pb.as_mut_ptr());
+            let packed = OutPtr(pb.as_mut_ptr());
             // One job per panel, as the packing reads B column panel by column panel.
             let pack_panel = |j: usize| {
                 for p0 in (0..k).step_by(slice) {
@@ -94,7 +95,7 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
                     // SAFETY: panel j of the slice at p0 is `kc * NR` floats of `pb` that no other
                     // panel or slice shares, and `pb` outlives this loop.
                     let out =
-                        unsafe { std::slice::from_raw_parts_mut(slices.at((p0 * panels + j * kc) * NR), kc * NR) };
+                        unsafe { std::slice::from_raw_parts_mut(packed.at((p0 * panels + j * kc) * NR), kc * NR) };
                     pack_b(b, jc + j * NR, n, p0, out);
                 }
             };

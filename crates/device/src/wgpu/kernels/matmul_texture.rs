@@ -214,7 +214,7 @@ pub(crate) fn matmul_texture(
     Ok(out)
 }
 
-/// The buffer bound in place of an absent bias (never read: `BIAS` is off).
+/// The buffer bound in place of an absent bias (never read: `EPILOGUE_BIAS` is off).
 fn placeholder(ctx: &WgpuContext) -> Result<&WgpuStorage> {
     if ctx.buffer_placeholder.get().is_none() {
         let buffer = alloc(ctx, || "placeholder".into(), 4)?;
