@@ -53,8 +53,10 @@ pub unsafe fn exp8_nonpositive(x: std::arch::x86_64::__m256) -> std::arch::x86_6
     const P: [f32; 6] = [1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5];
     // The low 9 bits of the sum's mantissa hold n + 127, the exponent field of 2^n.
     const BIASED_ROUND: f32 = ROUND + 127.0;
+    // From here down n = -127, whose 2^n is built as 0.
+    const FLUSHED: f32 = -88.0;
     // `max_ps` returns its second operand when either is NaN, so a NaN passes through.
-    let c = _mm256_max_ps(_mm256_set1_ps(-88.0), x);
+    let c = _mm256_max_ps(_mm256_set1_ps(FLUSHED), x);
     let shifted = _mm256_fmadd_ps(c, _mm256_set1_ps(LOG2_E), _mm256_set1_ps(BIASED_ROUND));
     let n = _mm256_sub_ps(shifted, _mm256_set1_ps(BIASED_ROUND));
     let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(std::f32::consts::LN_2), c);

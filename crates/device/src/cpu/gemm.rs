@@ -15,12 +15,16 @@ use rayon::prelude::*;
 
 use super::gemm_kernel::{MR, NR, Tile, kernel};
 
-/// Depth of one packed slice of k (an A micro-panel of `KC × MR` and a B panel of `KC × NR` stay in L1).
-const KC: usize = 256;
-/// Rows of A per task (a `MC × KC` packed block, 256 KB, stays in a 512 KB L2). On the 2-core
-/// Zen 3 EPYC, 96 ran ~5% slower than 192 at 2048³, and 256 ran 1.5-3% faster than 192 at 2048³
-/// (5 of 6 alternating runs) and the same at 1024³; on a Zen 4 (1 MB L2), 512 was no faster.
-const MC: usize = 256;
+/// Depth of one packed slice of k: every slice after the first reads C's tiles back and adds to
+/// them, and those reads (rows of C a whole row apart, not in cache) were what the host's slow
+/// spells slowed most. Against 256 (panels that stayed in L1, four passes over C at k = 1024),
+/// interleaved in one process on the 2-core Zen 4: 1024³ +8 to +28% (more in slow minutes), 2048³
+/// +4 to +8%, one thread +3 to +6%, the MNIST MLP's products +3 to +10%, 512³ the same. The A
+/// micro-panel (24 KB) still fits L1; the B panel (64 KB) streams from L2.
+const KC: usize = 1024;
+/// Rows of A per task: a `MC × KC` packed block (256 KB) stays in L2 (a 512 KB Zen 3's as well as
+/// a 1 MB Zen 4's). With `KC` = 1024, 64 and 128 ran alike, 256 (a 1 MB block) no faster and at times 10% slower.
+const MC: usize = 64;
 /// Floats of packed B per column block (8 MB).
 const B_BLOCK: usize = 1 << 21;
 /// Below this many multiply-adds, one thread does the whole product.
