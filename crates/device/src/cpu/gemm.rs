@@ -17,13 +17,14 @@ use super::gemm_kernel::{MR, NR, Tile, kernel};
 
 /// Depth of one packed slice of k: every slice after the first reads C's tiles back and adds to
 /// them, and those reads (rows of C a whole row apart, not in cache) were what the host's slow
-/// spells slowed most. Against 256 (panels that stayed in L1, four passes over C at k = 1024),
-/// interleaved in one process on the 2-core Zen 4: 1024³ +8 to +28% (more in slow minutes), 2048³
-/// +4 to +8%, one thread +3 to +6%, the MNIST MLP's products +3 to +10%, 512³ the same. The A
-/// micro-panel (24 KB) still fits L1; the B panel (64 KB) streams from L2.
-const KC: usize = 1024;
-/// Rows of A per task: a `MC × KC` packed block (256 KB) stays in L2 (a 512 KB Zen 3's as well as
-/// a 1 MB Zen 4's). With `KC` = 1024, 64 and 128 ran alike, 256 (a 1 MB block) no faster and at times 10% slower.
+/// spells slowed most, so up to k = 2048 a product is one slice. Against 256 (panels that stayed
+/// in L1, four passes over C at k = 1024), interleaved in one process on the 2-core Zen 4: 1024³
+/// +8 to +28% (more in slow minutes), 2048³ +8 to +15% (1024 gained half of that there), one
+/// thread +3 to +6%, the MNIST MLP's products +3 to +10%, 512³ the same. Neither the A micro-panel
+/// (48 KB at k = 2048) nor the B panel (128 KB) fits L1 then; both stream from L2.
+const KC: usize = 2048;
+/// Rows of A per task: a `MC × KC` packed block (512 KB at most) stays in L2. With `KC` = 1024,
+/// 64 and 128 ran alike, 256 (a 1 MB block) no faster and at times 10% slower.
 const MC: usize = 64;
 /// Floats of packed B per column block (8 MB).
 const B_BLOCK: usize = 1 << 21;
