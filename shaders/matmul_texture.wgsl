@@ -175,12 +175,12 @@ var<private> acc: array<vec4<f32>, 32>;
 // bq[q][t]: B at k = 4 kq + q, column `col0 + 4 lane + t`.
 var<private> bq: array<vec4<f32>, 4>;
 
-fn fetch_a(i: u32) -> vec4<f32> {
-    return textureLoad(ta, texel(i, p.log2_width_a));
+fn fetch_a(i: u32, log2_width: u32) -> vec4<f32> {
+    return textureLoad(ta, texel(i, log2_width));
 }
 
-fn fetch_b(i: u32) -> vec4<f32> {
-    return textureLoad(tb, texel(i, p.log2_width_b));
+fn fetch_b(i: u32, log2_width: u32) -> vec4<f32> {
+    return textureLoad(tb, texel(i, log2_width));
 }
 
 // s: A[row r, k = 4 kq .. 4 kq + 3].
@@ -230,13 +230,16 @@ fn accumulate(wg: vec3<u32>, lane: u32) {
     let a_step = select(8u * p.a.w, p.a.w, A_KMAJOR);
     let b_base = wg.z * p.b.x + wg.x * p.b.y + select(4u * lane * p.b.w, lane, B_KMAJOR);
     let b_step = p.b.w;
+    // Lavapipe loads a uniform per lane (8 scalar loads and a bounds check), and did so in every
+    // iteration for these four; read once and broadcast, 1024^3 runs ~10% faster.
+    let inv = subgroupBroadcastFirst(vec4(p.a.z, p.b.z, p.log2_width_a, p.log2_width_b));
     for (var kq = 0u; kq < shape.z; kq++) {
-        let ia = a_base + kq * p.a.z;
-        let ib = b_base + kq * p.b.z;
-        let b0 = fetch_b(ib);
-        let b1 = fetch_b(ib + b_step);
-        let b2 = fetch_b(ib + 2u * b_step);
-        let b3 = fetch_b(ib + 3u * b_step);
+        let ia = a_base + kq * inv.x;
+        let ib = b_base + kq * inv.y;
+        let b0 = fetch_b(ib, inv.w);
+        let b1 = fetch_b(ib + b_step, inv.w);
+        let b2 = fetch_b(ib + 2u * b_step, inv.w);
+        let b3 = fetch_b(ib + 3u * b_step, inv.w);
         if B_KMAJOR {
             bq[0] = b0;
             bq[1] = b1;
@@ -248,10 +251,10 @@ fn accumulate(wg: vec3<u32>, lane: u32) {
             bq[2] = vec4(b0.z, b1.z, b2.z, b3.z);
             bq[3] = vec4(b0.w, b1.w, b2.w, b3.w);
         }
-        let a0 = fetch_a(ia);
-        let a1 = fetch_a(ia + a_step);
-        let a2 = fetch_a(ia + 2u * a_step);
-        let a3 = fetch_a(ia + 3u * a_step);
+        let a0 = fetch_a(ia, inv.z);
+        let a1 = fetch_a(ia + a_step, inv.z);
+        let a2 = fetch_a(ia + 2u * a_step, inv.z);
+        let a3 = fetch_a(ia + 3u * a_step, inv.z);
         if A_KMAJOR {
             rows4(0u, a0, a1, a2, a3);
             rows4(1u, a0, a1, a2, a3);
