@@ -66,11 +66,15 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
     debug_assert!(super::simd::has_avx2_fma(), "gemm needs AVX2 and FMA");
     let parallel = m * n * k >= PARALLEL_FLOPS;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
-    // Row blocks of (nearly) equal size, a multiple of MR rows each, and as many as a multiple of
-    // the threads: 11 blocks on 2 threads would leave one thread idle for a twelfth of the time.
-    let row_blocks = m.div_ceil(MC).next_multiple_of(threads).min(m.div_ceil(MR));
-    let block_rows = m.div_ceil(row_blocks).next_multiple_of(MR);
-    let row_blocks = m.div_ceil(block_rows);
+    // Row blocks of whole MR-row micro-panels, as many as a multiple of the threads (11 blocks on 2
+    // threads would leave one thread idle for a twelfth of the time) and as even as whole panels
+    // allow: block b holds panels `b * panels_m / row_blocks ..` up to the next block's. Blocks of a
+    // fixed size with the remainder last gave one thread up to 10% more rows than the other (784
+    // rows: 7 blocks of 60 against 6 and 4 rows); even blocks, interleaved in one process: 784 x
+    // 128 x 256 +2.6 and +3.4%, 2048^3 +1.3 and +2.2%, 1024^3 -2.8 to +4.3% (best runs +2 to +3%).
+    let panels_m = m.div_ceil(MR);
+    let row_blocks = m.div_ceil(MC).next_multiple_of(threads).min(panels_m);
+    let block_at = |block: usize| (block * panels_m / row_blocks * MR).min(m);
     // Columns per packed B block: all of k for these columns stays within ~8 MB.
     let block_cols = ((B_BLOCK / k) / NR * NR).max(NR);
     // Slices of k of (nearly) equal depth, at most KC: no short last slice.
@@ -113,8 +117,8 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
             let pb = &*pb;
             let task = |t: usize| {
                 let (block, group) = (t / groups, t % groups);
-                let (i0, j0) = (block * block_rows, group * panels_per_group * NR);
-                let (mc, nc) = (block_rows.min(m - i0), (panels_per_group * NR).min(ncb - j0));
+                let (i0, j0) = (block_at(block), group * panels_per_group * NR);
+                let (mc, nc) = (block_at(block + 1) - i0, (panels_per_group * NR).min(ncb - j0));
                 with_buffer(&PACKED_A, mc.div_ceil(MR) * MR * slice, |pa| {
                     for p0 in (0..k).step_by(slice) {
                         let kc = slice.min(k - p0);
