@@ -66,12 +66,12 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
     debug_assert!(super::simd::has_avx2_fma(), "gemm needs AVX2 and FMA");
     let parallel = m * n * k >= PARALLEL_FLOPS;
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
-    // Row blocks of whole MR-row micro-panels, as many as a multiple of the threads (11 blocks on 2
-    // threads would leave one thread idle for a twelfth of the time) and as even as whole panels
-    // allow: block b holds panels `b * panels_m / row_blocks ..` up to the next block's. Blocks of a
-    // fixed size with the remainder last gave one thread up to 10% more rows than the other (784
-    // rows: 7 blocks of 60 against 6 and 4 rows); even blocks, interleaved in one process: 784 x
-    // 128 x 256 +2.6 and +3.4%, 2048^3 +1.3 and +2.2%, 1024^3 -2.8 to +4.3% (best runs +2 to +3%).
+    // Row blocks: whole MR-row micro-panels, as many blocks as a multiple of the threads (11 on 2
+    // threads would leave one idle for a twelfth of the time), and as even as whole panels allow:
+    // block b starts at panel `b * panels_m / row_blocks`. A fixed block size with the remainder
+    // last gave one thread up to 10% more rows than the other (784 rows: 420 against 364); even
+    // blocks, interleaved in one process: 784 x 128 x 256 +2.6 and +3.4%, 2048^3 +1.3 and +2.2%,
+    // 1024^3 -2.8 to +4.3%.
     let panels_m = m.div_ceil(MR);
     let row_blocks = m.div_ceil(MC).next_multiple_of(threads).min(panels_m);
     let block_at = |block: usize| (block * panels_m / row_blocks * MR).min(m);
