@@ -1,8 +1,8 @@
 //! Blocked, packed, multithreaded SGEMM around the AVX2+FMA microkernel (`gemm_kernel`).
 //!
 //! For each block of columns, B is packed once (in parallel) into `NR`-wide panels, stored slice by
-//! slice of k (at most `KC` steps each); then one parallel loop runs the tasks (a block of at most
-//! `MC` rows of A × a group of B panels), each packing its rows of A at most `KC` steps at a time
+//! slice of k (at most `KC` steps each); then one parallel loop runs the tasks (a block of about
+//! `MC` rows of A, whole `MR`-row panels, × a group of B panels), each packing its rows of A at most `KC` steps at a time
 //! into `MR`-row panels and sweeping the microkernel over its tiles of C. Transposes are strides.
 //! Two parallel regions per column block keep small products (the MLP's 128×784×256) from paying
 //! for many synchronisations.
@@ -23,7 +23,8 @@ use super::gemm_kernel::{MR, NR, Tile, kernel};
 /// thread +3 to +6%, the MNIST MLP's products +3 to +10%, 512³ the same. Neither the A micro-panel
 /// (48 KB at k = 2048) nor the B panel (128 KB) fits L1 then; both stream from L2.
 const KC: usize = 2048;
-/// Rows of A per task: a `MC × KC` packed block (512 KB at most) stays in the Zen 4's 1 MB L2.
+/// Rows of A per task, about (blocks are whole `MR`-row panels, 66 rows at most): a packed block of
+/// ~`MC × KC` (~512 KB) stays in the Zen 4's 1 MB L2.
 /// With `KC` = 1024, 64 and 128 ran alike, 256 (a 1 MB block) no faster and at times 10% slower.
 const MC: usize = 64;
 /// Floats of packed B per column block (8 MB).
@@ -69,15 +70,16 @@ pub fn gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [Maybe
     // way) instead of two. The bench MLP step on the CPU, interleaved in one process: 5-12%
     // faster (medians of five comparisons 1.27-1.58 -> 1.20-1.45 ms); its products alone +4%;
     // 1024^3 the same.
-    if m * n * k >= PARALLEL_FLOPS && rayon::current_thread_index().is_none() {
-        return rayon::scope(|_| blocked_gemm(m, n, k, a, b, c));
+    let parallel = m * n * k >= PARALLEL_FLOPS;
+    if parallel && rayon::current_thread_index().is_none() {
+        return rayon::scope(|_| blocked_gemm(m, n, k, a, b, c, parallel));
     }
-    blocked_gemm(m, n, k, a, b, c)
+    blocked_gemm(m, n, k, a, b, c, parallel)
 }
 
-/// `gemm` on the calling thread, which joins the pool's threads for its parallel loops.
-fn blocked_gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [MaybeUninit<f32>]) {
-    let parallel = m * n * k >= PARALLEL_FLOPS;
+/// `gemm` on the calling thread, which joins the pool's threads for its parallel loops when
+/// `parallel`.
+fn blocked_gemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [MaybeUninit<f32>], parallel: bool) {
     let threads = if parallel { rayon::current_num_threads() } else { 1 };
     // Row blocks: whole MR-row micro-panels, as many blocks as a multiple of the threads (11 on 2
     // threads would leave one idle for a twelfth of the time), and as even as whole panels allow:
