@@ -1,7 +1,8 @@
-//! Runs the performance issue's workloads once on each backend and prints a markdown table with
-//! the GPU/CPU ratio, so a user on a real GPU sees the speed-up at a glance.
+//! Runs the performance issue's workloads on each backend and prints a markdown table with the
+//! GPU/CPU ratio, so a user on a real GPU sees the speed-up at a glance. Each workload runs in
+//! rounds (3 unless `--rounds N`), the contenders taking turns; a figure is the median of its rounds.
 //!
-//! `cargo run --release --example bench_report [-- --peers] [--rounds N]`
+//! `cargo run --release --example bench_report [-- [--peers] [--rounds N]]`
 //!
 //! With `--peers`, PyTorch and NumPy (`benches/peers/pytorch_cpu.py`) run each CPU workload
 //! between Soma's CPU and GPU runs, and the table gains their figures and Soma's ratio to them

@@ -1,8 +1,8 @@
 //! A character-level language model: an LSTM trained on the Book of Genesis (KJV, public
 //! domain, `data/text/`) to predict the next character, then sampled from.
 //!
-//! `cargo run --release --example char_lm -- --backend cpu|gpu|best --epochs N` (`--quick`: a few
-//! steps for CI, checking that the loss fell).
+//! `cargo run --release --example char_lm -- --backend cpu|gpu|best --epochs N` (`--quick`: fewer
+//! steps an epoch, for CI). Every run checks that the loss fell.
 
 mod common;
 
