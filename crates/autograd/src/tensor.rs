@@ -129,8 +129,13 @@ impl Tensor {
         let shape = shape.into();
         Ok(Tensor::make(device.full(shape.checked_numel("full")?, value)?, shape, device.clone(), None))
     }
-    /// `[0, 1, ..., n - 1]`.
+    /// `[0, 1, ..., n - 1]`; at most 2^24 + 1 values, the integers an f32 holds exactly.
     pub fn arange(n: usize, device: &Device) -> Result<Tensor> {
+        const EXACT: usize = (1 << 24) + 1;
+        if n > EXACT {
+            let msg = format!("{n} values: past {EXACT}, f32 cannot tell neighbouring integers apart");
+            return Err(Error::invalid("arange", msg));
+        }
         let data: Vec<f32> = (0..n).map(|i| i as f32).collect();
         Tensor::from_vec(data, [n], device)
     }

@@ -130,6 +130,8 @@ fn sizes_past_a_usize_are_errors_not_panics() {
         ("rand", Tensor::rand(huge, &mut rng, &cpu()).unwrap_err()),
         ("reshape", Tensor::zeros([0], &cpu()).unwrap().reshape(huge).unwrap_err()),
         ("broadcast_to", Tensor::ones([1, 1], &cpu()).unwrap().broadcast_to(huge).unwrap_err()),
+        // An empty tensor may have such dims around its empty axis; its sum over that axis may not.
+        ("sum", Tensor::zeros([1 << 32, 1 << 32, 0], &cpu()).unwrap().sum(2).unwrap_err()),
     ];
     for (op, err) in errors {
         assert!(matches!(err, Error::Limit { .. }), "{err}");
@@ -142,6 +144,16 @@ fn sizes_past_a_usize_are_errors_not_panics() {
     );
     assert!(matches!(x.narrow(0, usize::MAX, 1).unwrap_err(), Error::Shape { .. }));
     assert_eq!(x.narrow(0, 1, 2).unwrap().to_vec().unwrap(), vec![0.0, 0.0]);
+}
+
+#[test]
+fn arange_stops_where_f32_stops_counting() {
+    let last = (1usize << 24) + 1;
+    let x = Tensor::arange(last, &cpu()).unwrap().to_vec().unwrap();
+    assert_eq!(x[last - 1], 16_777_216.0);
+    assert_eq!(x[last - 2], 16_777_215.0);
+    let err = Tensor::arange(last + 1, &cpu()).unwrap_err();
+    assert_eq!(err.to_string(), "arange: 16777218 values: past 16777217, f32 cannot tell neighbouring integers apart");
 }
 
 #[test]

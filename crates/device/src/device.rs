@@ -98,7 +98,7 @@ macro_rules! on_backend {
         match $self {
             Device::Cpu($b) => {
                 $(let $s = match $s { Storage::Cpu(s) => s, other => return Err(mismatch($op, "cpu", other)) };)*
-                $body.map(Wrap::cpu)
+                $body.map(Wrap::cpu).map_err(|e| e.for_op($op))
             }
             Device::Wgpu($b) => {
                 $(let $s = match $s { Storage::Wgpu(s) => s, other => return Err(mismatch($op, "gpu", other)) };)*
@@ -433,12 +433,20 @@ impl Device {
         for &(part, axis) in parts {
             check_len("cat", "part", part, &[outer, axis, inner])?;
         }
+        let total = parts.iter().try_fold(0usize, |sum, p| sum.checked_add(p.1));
+        if total.and_then(|total| checked_product(&[outer, total, inner])).is_none() {
+            let lens: Vec<usize> = parts.iter().map(|p| p.1).collect();
+            return Err(Error::limit(
+                "cat",
+                format!("parts of {lens:?} along the axis, [{outer}, _, {inner}] around it, are too large to count"),
+            ));
+        }
         let storages: Vec<&Storage> = parts.iter().map(|p| p.0).collect();
         match self {
             Device::Cpu(b) => {
                 let s = unwrap_all!(storages, Cpu, "cat", "cpu");
                 let parts: Vec<_> = s.into_iter().zip(parts).map(|(s, p)| (s, p.1)).collect();
-                b.concat(&parts, outer, inner).map(Storage::Cpu)
+                b.concat(&parts, outer, inner).map(Storage::Cpu).map_err(|e| e.for_op("cat"))
             }
             Device::Wgpu(b) => {
                 let s = unwrap_all!(storages, Wgpu, "cat", "gpu");
@@ -499,7 +507,7 @@ impl Device {
                 let (Storage::Cpu(p), Storage::Cpu(g)) = (param, grad) else {
                     return Err(Error::DeviceMismatch { op, a: "cpu".into(), b: "gpu".into() });
                 };
-                b.update(rule, p, g, &state).map(Wrap::cpu)
+                b.update(rule, p, g, &state).map(Wrap::cpu).map_err(|e| e.for_op(op))
             }
             Device::Wgpu(b) => {
                 let state = unwrap_all!(state, Wgpu, op, "gpu");

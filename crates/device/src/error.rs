@@ -1,5 +1,8 @@
 //! The one error type of Soma: every fallible public function returns `Result<_, Error>`.
 
+/// The op an allocation failure names until `Device` fills in the op that asked for the memory.
+const ALLOCATION: &str = "allocate";
+
 /// What went wrong, naming the op and the shapes involved.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
@@ -38,6 +41,17 @@ impl Error {
     }
     pub fn limit(op: &'static str, msg: impl Into<String>) -> Self {
         Error::Limit { op, msg: msg.into() }
+    }
+    /// The CPU allocator had no room for an output of `bytes`; `for_op` names the op.
+    pub(crate) fn out_of_memory(bytes: u128) -> Self {
+        Error::limit(ALLOCATION, format!("cannot allocate {bytes} bytes for the output"))
+    }
+    /// Names `op` in an allocation failure, which the allocating kernel could not.
+    pub(crate) fn for_op(self, op: &'static str) -> Self {
+        match self {
+            Error::Limit { op: ALLOCATION, msg } => Error::Limit { op, msg },
+            other => other,
+        }
     }
     pub fn io(path: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
         Error::Io { path: path.to_string(), msg: err.to_string() }

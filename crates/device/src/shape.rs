@@ -60,11 +60,12 @@ impl Shape {
             Err(Error::invalid(op, format!("axis {axis} is out of range for shape {self:?}")))
         }
     }
-    /// Views the shape as `[outer, dims[axis], inner]` around `axis`.
+    /// Views the shape as `[outer, dims[axis], inner]` around `axis`. An empty shape's other dims
+    /// may be too large to count: their products saturate at `usize::MAX` instead of overflowing,
+    /// and the device refuses any output that large.
     pub fn split_at_axis(&self, axis: usize) -> (usize, usize, usize) {
-        let outer = self.0[..axis].iter().product();
-        let inner = self.0[axis + 1..].iter().product();
-        (outer, self.0[axis], inner)
+        let product = |dims: &[usize]| dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).unwrap_or(usize::MAX);
+        (product(&self.0[..axis]), self.0[axis], product(&self.0[axis + 1..]))
     }
     /// The NumPy broadcast of two shapes: dimensions align from the right; a 1 stretches.
     pub fn broadcast(op: &'static str, a: &Shape, b: &Shape) -> Result<Shape> {

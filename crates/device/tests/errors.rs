@@ -213,3 +213,19 @@ fn sizes_too_large_to_count_are_errors() {
         assert!(err.to_string().starts_with("im2col: kernel 1x1, stride 4294967296"), "{err}");
     }
 }
+
+#[test]
+fn cpu_outputs_larger_than_memory_are_limit_errors() {
+    let cpu = Device::cpu();
+    let bytes = 1u128 << 62;
+    let err = cpu.zeros(1 << 60).unwrap_err();
+    assert!(matches!(err, Error::Limit { .. }), "{err}");
+    assert_eq!(err.to_string(), format!("zeros: cannot allocate {bytes} bytes for the output"));
+    // A broadcast of one element to 2^60, as a mistyped `[n, 1] + [1, n]` would ask for.
+    let one = cpu.from_slice(&[1.0]).unwrap();
+    let view = StridedView { shape: vec![1 << 30, 1 << 30], strides: vec![0, 0], offset: 0 };
+    let err = cpu.copy_strided(&one, &view).unwrap_err();
+    assert_eq!(err.to_string(), format!("copy_strided: cannot allocate {bytes} bytes for the output"));
+    // The backend still works afterwards.
+    assert_eq!(cpu.to_vec(&cpu.full(3, 2.0).unwrap()).unwrap(), vec![2.0; 3]);
+}

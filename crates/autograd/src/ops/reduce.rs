@@ -11,13 +11,15 @@ impl Tensor {
     /// axis sums to 0 and averages to NaN (as torch); it has no max, min or index.
     pub fn reduce(&self, op: ReduceOp, axis: usize) -> Result<Tensor> {
         self.shape().check_axis(op.name(), axis)?;
+        let mut dims = self.dims().to_vec();
+        dims.remove(axis);
+        // An empty input can have other dims too large to count: its output is not empty.
+        Shape::new(dims.clone()).checked_numel(op.name())?;
         let (outer, len, inner) = self.shape().split_at_axis(axis);
         if len == 0 && !matches!(op, ReduceOp::Sum | ReduceOp::Mean) {
             return Err(Error::shape(op.name(), format!("cannot reduce an empty axis {axis} of {:?}", self.shape())));
         }
         let storage = self.device().reduce(op, self.storage(), AxisDims { outer, axis: len, inner })?;
-        let mut dims = self.dims().to_vec();
-        dims.remove(axis);
         let differentiable = !matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
         let parents: &[&Tensor] = if differentiable { &[self] } else { &[] };
         Ok(Tensor::from_op(storage, Shape::new(dims), self.device(), parents, || Op::Reduce {

@@ -6,7 +6,7 @@
 
 use super::fast_exp::exp;
 use super::simd::multiversion;
-use crate::{CellDims, CellGrad, CellKind};
+use crate::{CellDims, CellGrad, CellKind, Result};
 use rayon::prelude::*;
 
 /// The logistic function, never overflowing: `1 / (1 + e^-|x|)`, mirrored for negative `x`.
@@ -40,21 +40,21 @@ fn blocks<const N: usize>(x: &[f32], r: usize, h: usize) -> [&[f32]; N] {
 const PARALLEL_UNITS: usize = 2048;
 
 /// The next state `[batch, state_width * hidden]`.
-pub fn step(gi: &[f32], gh: &[f32], state: &[f32], d: CellDims) -> Vec<f32> {
-    let mut out = super::pool::zeroed(d.state_len());
+pub fn step(gi: &[f32], gh: &[f32], state: &[f32], d: CellDims) -> Result<Vec<f32>> {
+    let mut out = super::pool::zeroed(d.state_len())?;
     for_rows(&mut out, d.kind.state_width() * d.hidden, d, |r, row| step_row(gi, gh, state, d, r, row));
-    out
+    Ok(out)
 }
 
 /// The gradient `wrt` of the step from `grad`, that of the next state.
-pub fn grad(gi: &[f32], gh: &[f32], state: &[f32], grad: &[f32], d: CellDims, wrt: CellGrad) -> Vec<f32> {
+pub fn grad(gi: &[f32], gh: &[f32], state: &[f32], grad: &[f32], d: CellDims, wrt: CellGrad) -> Result<Vec<f32>> {
     let width = match wrt {
         CellGrad::Input | CellGrad::Hidden => d.kind.gates() * d.hidden,
         CellGrad::State => d.kind.state_width() * d.hidden,
     };
-    let mut out = super::pool::zeroed(d.batch * width);
+    let mut out = super::pool::zeroed(d.batch * width)?;
     for_rows(&mut out, width, d, |r, row| grad_row([gi, gh, state, grad], d, wrt, r, row));
-    out
+    Ok(out)
 }
 
 /// Runs `f(r, out_row)` for every row `r` of `out`, on all cores when the step is large.

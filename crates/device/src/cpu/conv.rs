@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use crate::Conv2dGeometry;
+use crate::{Conv2dGeometry, Result};
 
 /// For image `b`, channel `c` and window offset `(ky, kx)`, calls `f(col_index, image_index)`
 /// for every output position whose window reads inside the image.
@@ -23,12 +23,12 @@ fn for_each_tap(g: &Conv2dGeometry, c: usize, ky: usize, kx: usize, mut f: impl 
     }
 }
 
-pub fn im2col(x: &[f32], g: Conv2dGeometry) -> Vec<f32> {
+pub fn im2col(x: &[f32], g: Conv2dGeometry) -> Result<Vec<f32>> {
     let l = g.out_h() * g.out_w();
     let rows = g.c * g.kernel_h * g.kernel_w;
-    let mut out = super::pool::zeroed(g.cols_len());
+    let mut out = super::pool::zeroed(g.cols_len())?;
     if out.is_empty() {
-        return out;
+        return Ok(out);
     }
     out.par_chunks_mut(rows * l).enumerate().for_each(|(b, cols)| {
         let image = &x[b * g.c * g.h * g.w..(b + 1) * g.c * g.h * g.w];
@@ -37,15 +37,15 @@ pub fn im2col(x: &[f32], g: Conv2dGeometry) -> Vec<f32> {
             for_each_tap(&g, c, ky, kx, |col, at| row[col] = image[at]);
         }
     });
-    out
+    Ok(out)
 }
 
-pub fn col2im(cols: &[f32], g: Conv2dGeometry) -> Vec<f32> {
+pub fn col2im(cols: &[f32], g: Conv2dGeometry) -> Result<Vec<f32>> {
     let l = g.out_h() * g.out_w();
     let rows = g.c * g.kernel_h * g.kernel_w;
-    let mut out = super::pool::zeroed(g.n * g.c * g.h * g.w);
+    let mut out = super::pool::zeroed(g.n * g.c * g.h * g.w)?;
     if out.is_empty() {
-        return out;
+        return Ok(out);
     }
     out.par_chunks_mut(g.c * g.h * g.w).enumerate().for_each(|(b, image)| {
         let cols = &cols[b * rows * l..(b + 1) * rows * l];
@@ -54,5 +54,5 @@ pub fn col2im(cols: &[f32], g: Conv2dGeometry) -> Vec<f32> {
             for_each_tap(&g, c, ky, kx, |col, at| image[at] += row[col]);
         }
     });
-    out
+    Ok(out)
 }

@@ -1,6 +1,8 @@
 //! Cross-entropy of logit rows against class indices, and its gradient, in one pass per row
 //! (instead of log-softmax, gather, negate and their backward ops).
 
+use crate::Result;
+
 /// The class a target names, if it is one: a whole number in `0..cols`.
 fn class(target: f32, cols: usize) -> Option<usize> {
     (target >= 0.0 && target < cols as f32 && target.fract() == 0.0).then_some(target as usize)
@@ -32,8 +34,8 @@ pub fn cross_entropy(logits: &[f32], targets: &[f32], rows: usize, cols: usize) 
 
 /// Per row: `(softmax(row) - onehot(target)) * grad[row] * scale` (`grad` has a value per row, or
 /// one for all), NaN where the target is not a class.
-pub fn cross_entropy_grad(logits: &[f32], targets: &[f32], grad: &[f32], scale: f32, cols: usize) -> Vec<f32> {
-    let mut out = super::pool::zeroed(logits.len());
+pub fn cross_entropy_grad(logits: &[f32], targets: &[f32], grad: &[f32], scale: f32, cols: usize) -> Result<Vec<f32>> {
+    let mut out = super::pool::zeroed(logits.len())?;
     for (r, (dst, row)) in out.chunks_mut(cols).zip(logits.chunks(cols)).enumerate() {
         let Some(t) = class(targets[r], cols) else {
             dst.fill(f32::NAN);
@@ -46,5 +48,5 @@ pub fn cross_entropy_grad(logits: &[f32], targets: &[f32], grad: &[f32], scale: 
         }
         dst[t] -= g;
     }
-    out
+    Ok(out)
 }

@@ -40,17 +40,17 @@ macro_rules! with_unary {
     };
 }
 
-pub fn unary(op: UnaryOp, x: &[f32], alpha: f32) -> Vec<f32> {
+pub fn unary(op: UnaryOp, x: &[f32], alpha: f32) -> Result<Vec<f32>> {
     with_unary!(op, alpha, f => map(x, f))
 }
 
 /// `op(x, scalar)`, or `op(scalar, x)` when `scalar_first`.
-pub fn binary_scalar(op: BinaryOp, x: &[f32], scalar: f32, scalar_first: bool) -> Vec<f32> {
+pub fn binary_scalar(op: BinaryOp, x: &[f32], scalar: f32, scalar_first: bool) -> Result<Vec<f32>> {
     with_binary!(op, f => if scalar_first { map(x, |v| f(scalar, v)) } else { map(x, |v| f(v, scalar)) })
 }
 
 /// Applies `f` to every element, on all cores for large inputs.
-fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync) -> Result<Vec<f32>> {
     // SAFETY: each chunk is written element by element from the equally long input chunk.
     unsafe {
         filled(x.len(), CHUNK, |start, out| {
@@ -73,7 +73,7 @@ fn write_zip(out: &mut [MaybeUninit<f32>], a: &[f32], b: &[f32], f: &impl Fn(f32
     });
 }
 
-pub fn where_cond(cond: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
+pub fn where_cond(cond: &[f32], a: &[f32], b: &[f32]) -> Result<Vec<f32>> {
     // SAFETY: each chunk is written element by element from equally long input chunks.
     unsafe {
         filled(cond.len(), CHUNK, |s, out| {
@@ -88,7 +88,7 @@ pub fn where_cond(cond: &[f32], a: &[f32], b: &[f32]) -> Vec<f32> {
 }
 
 /// `a * b + c`, then `max(·, 0)` when `relu` (as `UnaryOp::Relu`), in one pass.
-pub fn mul_add(a: &[f32], b: &[f32], c: &[f32], relu: bool) -> Vec<f32> {
+pub fn mul_add(a: &[f32], b: &[f32], c: &[f32], relu: bool) -> Result<Vec<f32>> {
     let fill = |s: usize, out: &mut [MaybeUninit<f32>]| {
         let r = s..s + out.len();
         let inputs = a[r.clone()].iter().zip(&b[r.clone()]).zip(&c[r]);
@@ -132,14 +132,14 @@ fn broadcast(
 ) -> Result<Vec<f32>> {
     if a_shape == b_shape {
         // SAFETY: each chunk is written element by element from equally long input chunks.
-        return Ok(unsafe { filled(a.len(), CHUNK, |s, out| write_zip(out, &a[s..s + out.len()], &b[s..], &f)) });
+        return unsafe { filled(a.len(), CHUNK, |s, out| write_zip(out, &a[s..s + out.len()], &b[s..], &f)) };
     }
     let out_shape = Shape::broadcast(op.name(), a_shape, b_shape)?;
     if b.len() == 1 {
-        return Ok(map(a, |x| f(x, b[0])));
+        return map(a, |x| f(x, b[0]));
     }
     if a.len() == 1 {
-        return Ok(map(b, |y| f(a[0], y)));
+        return map(b, |y| f(a[0], y));
     }
     let dims = out_shape.dims().to_vec();
     let sa = a_shape.broadcast_strides(&out_shape);
@@ -169,11 +169,11 @@ fn broadcast(
     };
     let rows_per_chunk = (CHUNK / row_len).max(1);
     // SAFETY: chunks are whole rows, and `fill_row` writes every element of its row.
-    Ok(unsafe {
+    unsafe {
         filled(out_shape.numel(), rows_per_chunk * row_len, |s, out| {
             for (r, o) in out.chunks_mut(row_len).enumerate() {
                 fill_row(s / row_len + r, o);
             }
         })
-    })
+    }
 }

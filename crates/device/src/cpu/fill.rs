@@ -5,6 +5,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::PARALLEL_THRESHOLD;
+use crate::Result;
 
 /// Elements per parallel work item of the elementwise maps.
 pub const CHUNK: usize = 1 << 14;
@@ -14,8 +15,12 @@ pub const CHUNK: usize = 1 << 14;
 ///
 /// # Safety
 /// `fill` must initialise every element of the chunk it is given.
-pub unsafe fn filled(len: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync) -> Vec<f32> {
-    let mut out = super::pool::take(len);
+pub unsafe fn filled(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Result<Vec<f32>> {
+    let mut out = super::pool::take(len)?;
     let spare = &mut out.spare_capacity_mut()[..len];
     let chunk = chunk.max(1);
     if len >= PARALLEL_THRESHOLD {
@@ -25,5 +30,5 @@ pub unsafe fn filled(len: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeU
     }
     // SAFETY: the caller's `fill` initialised all `len` elements, and the capacity is `len`.
     unsafe { out.set_len(len) };
-    out
+    Ok(out)
 }

@@ -4,19 +4,19 @@ use rayon::prelude::*;
 
 use crate::{Error, GatherDims, Result, StridedView};
 
-pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
+pub fn copy_strided(x: &[f32], view: &StridedView) -> Result<Vec<f32>> {
     // Countable: Device::copy_strided checked it (a 0 dim makes it 0 however large the others).
     let len = crate::shape::checked_product(&view.shape).unwrap_or(0);
     let rank = view.shape.len();
     if rank == 0 {
-        return vec![x[view.offset]; len];
+        return Ok(vec![x[view.offset]; len]);
     }
-    let mut out = super::pool::take(len);
+    let mut out = super::pool::take(len)?;
     let mut index = vec![0usize; rank];
     let mut pos = view.offset;
     let (last_dim, last_stride) = (view.shape[rank - 1], view.strides[rank - 1]);
     if len == 0 {
-        return out;
+        return Ok(out);
     }
     loop {
         out.extend((0..last_dim).map(|j| x[pos + j * last_stride]));
@@ -24,7 +24,7 @@ pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
         let mut d = rank - 1;
         loop {
             if d == 0 {
-                return out;
+                return Ok(out);
             }
             d -= 1;
             index[d] += 1;
@@ -38,30 +38,30 @@ pub fn copy_strided(x: &[f32], view: &StridedView) -> Vec<f32> {
     }
 }
 
-pub fn concat(parts: &[(&[f32], usize)], outer: usize, inner: usize) -> Vec<f32> {
+pub fn concat(parts: &[(&[f32], usize)], outer: usize, inner: usize) -> Result<Vec<f32>> {
     let total_axis: usize = parts.iter().map(|p| p.1).sum();
-    let mut out = super::pool::take(outer * total_axis * inner);
+    let mut out = super::pool::take(outer * total_axis * inner)?;
     for o in 0..outer {
         for &(data, axis) in parts {
             out.extend_from_slice(&data[o * axis * inner..(o + 1) * axis * inner]);
         }
     }
-    out
+    Ok(out)
 }
 
 /// Each of `outer` blocks of `block` values placed at `offset` of a zero block of `total`.
-pub fn pad_axis(x: &[f32], outer: usize, block: usize, offset: usize, total: usize) -> Vec<f32> {
-    let mut out = super::pool::zeroed(outer * total);
+pub fn pad_axis(x: &[f32], outer: usize, block: usize, offset: usize, total: usize) -> Result<Vec<f32>> {
+    let mut out = super::pool::zeroed(outer * total)?;
     if block > 0 {
         for (dst, src) in out.chunks_mut(total).zip(x.chunks(block)) {
             dst[offset..offset + block].copy_from_slice(src);
         }
     }
-    out
+    Ok(out)
 }
 
 pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
-    let mut out = super::pool::zeroed(d.outer * d.index_axis * d.inner);
+    let mut out = super::pool::zeroed(d.outer * d.index_axis * d.inner)?;
     // One `[index_axis, inner]` block of the output per outer index, on all cores when large.
     let block = |o: usize, out: &mut [f32]| -> Result<()> {
         let (src, index) = (&src[o * d.src_axis * d.inner..], &index[o * d.index_axis * d.inner..]);
@@ -76,7 +76,7 @@ pub fn gather(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
 }
 
 pub fn scatter_add(src: &[f32], index: &[f32], d: GatherDims) -> Result<Vec<f32>> {
-    let mut out = super::pool::zeroed(d.outer * d.src_axis * d.inner);
+    let mut out = super::pool::zeroed(d.outer * d.src_axis * d.inner)?;
     let block = |o: usize, out: &mut [f32]| -> Result<()> {
         let (src, index) = (&src[o * d.index_axis * d.inner..], &index[o * d.index_axis * d.inner..]);
         for at in 0..d.index_axis * d.inner {

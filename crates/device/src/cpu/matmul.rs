@@ -1,9 +1,9 @@
 //! Batched matmul on the CPU: the packed AVX2+FMA GEMM (`gemm`) where the CPU has AVX2 and FMA,
 //! else (or with `SOMA_CPU_PORTABLE` set) `matrixmultiply`'s blocked, multithreaded SGEMM. Transposes cost nothing: they are strides.
 
-use crate::MatmulDims;
+use crate::{MatmulDims, Result};
 
-pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
+pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Result<Vec<f32>> {
     let (m, n, k) = (d.m, d.n, d.k);
     let (rsa, csa) = if d.transpose_a { (1, m) } else { (k, 1) };
     let (rsb, csb) = if d.transpose_b { (1, k) } else { (n, 1) };
@@ -11,7 +11,7 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
     if super::simd::has_avx2_fma() && m > 0 && n > 0 && k > 0 {
         use super::gemm::{Operand, gemm};
         let len = d.batch * m * n;
-        let mut c = super::pool::take(len);
+        let mut c = super::pool::take(len)?;
         for (batch, c) in c.spare_capacity_mut()[..len].chunks_exact_mut(m * n).enumerate() {
             let a = Operand { data: &a[batch * m * k..(batch + 1) * m * k], rs: rsa, cs: csa };
             let b = Operand { data: &b[batch * k * n..(batch + 1) * k * n], rs: rsb, cs: csb };
@@ -19,11 +19,11 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
         }
         // SAFETY: `gemm` wrote every element of each batch's m × n block, and the capacity is `len`.
         unsafe { c.set_len(len) };
-        return c;
+        return Ok(c);
     }
-    let mut c = super::pool::zeroed(d.batch * m * n);
+    let mut c = super::pool::zeroed(d.batch * m * n)?;
     if m == 0 || n == 0 || k == 0 {
-        return c;
+        return Ok(c);
     }
     for batch in 0..d.batch {
         let a = &a[batch * m * k..(batch + 1) * m * k];
@@ -49,7 +49,7 @@ pub fn matmul(a: &[f32], b: &[f32], d: MatmulDims) -> Vec<f32> {
             );
         }
     }
-    c
+    Ok(c)
 }
 
 /// A linear layer's epilogue on rows of `bias.len()` outputs: `bias` added to every row, then a

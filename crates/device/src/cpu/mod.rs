@@ -72,15 +72,15 @@ impl Backend for CpuBackend {
         "cpu".into()
     }
     fn zeros(&self, len: usize) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(pool::zeroed(len)))
+        Ok(CpuStorage::new(pool::zeroed(len)?))
     }
     fn full(&self, len: usize, value: f32) -> Result<CpuStorage> {
-        let mut v = pool::take(len);
+        let mut v = pool::take(len)?;
         v.resize(len, value);
         Ok(CpuStorage::new(v))
     }
     fn from_slice(&self, data: &[f32]) -> Result<CpuStorage> {
-        let mut v = pool::take(data.len());
+        let mut v = pool::take(data.len())?;
         v.extend_from_slice(data);
         Ok(CpuStorage::new(v))
     }
@@ -95,12 +95,12 @@ impl Backend for CpuBackend {
                 for (i, o) in out.iter_mut().enumerate() {
                     o.write(sampler.sample((start + i) as u32));
                 }
-            })
+            })?
         };
         Ok(CpuStorage::new(values))
     }
     fn unary(&self, op: UnaryOp, x: &CpuStorage, alpha: f32) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(elementwise::unary(op, &x.0, alpha)))
+        Ok(CpuStorage::new(elementwise::unary(op, &x.0, alpha)?))
     }
     fn binary(
         &self,
@@ -113,19 +113,19 @@ impl Backend for CpuBackend {
         Ok(CpuStorage::new(elementwise::binary(op, &a.0, a_shape, &b.0, b_shape)?))
     }
     fn binary_scalar(&self, op: BinaryOp, x: &CpuStorage, scalar: f32, scalar_first: bool) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(elementwise::binary_scalar(op, &x.0, scalar, scalar_first)))
+        Ok(CpuStorage::new(elementwise::binary_scalar(op, &x.0, scalar, scalar_first)?))
     }
     fn where_cond(&self, cond: &CpuStorage, a: &CpuStorage, b: &CpuStorage) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(elementwise::where_cond(&cond.0, &a.0, &b.0)))
+        Ok(CpuStorage::new(elementwise::where_cond(&cond.0, &a.0, &b.0)?))
     }
     fn mul_add(&self, a: &CpuStorage, b: &CpuStorage, c: &CpuStorage, relu: bool) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(elementwise::mul_add(&a.0, &b.0, &c.0, relu)))
+        Ok(CpuStorage::new(elementwise::mul_add(&a.0, &b.0, &c.0, relu)?))
     }
     fn reduce(&self, op: ReduceOp, x: &CpuStorage, dims: AxisDims) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(reduce::reduce(op, &x.0, dims)))
+        Ok(CpuStorage::new(reduce::reduce(op, &x.0, dims)?))
     }
     fn softmax(&self, x: &CpuStorage, rows: usize, cols: usize, log: bool) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(softmax::softmax(&x.0, rows, cols, log)))
+        Ok(CpuStorage::new(softmax::softmax(&x.0, rows, cols, log)?))
     }
     fn cross_entropy(&self, logits: &CpuStorage, targets: &CpuStorage, rows: usize, cols: usize) -> Result<CpuStorage> {
         Ok(CpuStorage::new(cross_entropy::cross_entropy(&logits.0, &targets.0, rows, cols)))
@@ -139,10 +139,10 @@ impl Backend for CpuBackend {
         _rows: usize,
         cols: usize,
     ) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(cross_entropy::cross_entropy_grad(&logits.0, &targets.0, &grad.0, scale, cols)))
+        Ok(CpuStorage::new(cross_entropy::cross_entropy_grad(&logits.0, &targets.0, &grad.0, scale, cols)?))
     }
     fn cell_step(&self, gi: &CpuStorage, gh: &CpuStorage, state: &CpuStorage, dims: CellDims) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(cells::step(&gi.0, &gh.0, &state.0, dims)))
+        Ok(CpuStorage::new(cells::step(&gi.0, &gh.0, &state.0, dims)?))
     }
     fn cell_grad(
         &self,
@@ -153,10 +153,10 @@ impl Backend for CpuBackend {
         dims: CellDims,
         wrt: CellGrad,
     ) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(cells::grad(&gi.0, &gh.0, &state.0, &grad.0, dims, wrt)))
+        Ok(CpuStorage::new(cells::grad(&gi.0, &gh.0, &state.0, &grad.0, dims, wrt)?))
     }
     fn matmul(&self, a: &CpuStorage, b: &CpuStorage, dims: MatmulDims) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)))
+        Ok(CpuStorage::new(matmul::matmul(&a.0, &b.0, dims)?))
     }
     fn relu_backward(
         &self,
@@ -176,12 +176,12 @@ impl Backend for CpuBackend {
         bias: Option<&CpuStorage>,
         relu: bool,
     ) -> Result<CpuStorage> {
-        let mut y = matmul::matmul(&a.0, &b.0, dims);
+        let mut y = matmul::matmul(&a.0, &b.0, dims)?;
         matmul::bias_relu(&mut y, bias.map(|b| b.as_slice()), relu);
         Ok(CpuStorage::new(y))
     }
     fn copy_strided(&self, x: &CpuStorage, view: &StridedView) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(layout::copy_strided(&x.0, view)))
+        Ok(CpuStorage::new(layout::copy_strided(&x.0, view)?))
     }
     fn pad_axis(
         &self,
@@ -192,11 +192,11 @@ impl Backend for CpuBackend {
         offset: usize,
         total: usize,
     ) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(layout::pad_axis(&x.0, outer, axis * inner, offset * inner, total * inner)))
+        Ok(CpuStorage::new(layout::pad_axis(&x.0, outer, axis * inner, offset * inner, total * inner)?))
     }
     fn concat(&self, parts: &[(&CpuStorage, usize)], outer: usize, inner: usize) -> Result<CpuStorage> {
         let parts: Vec<(&[f32], usize)> = parts.iter().map(|(s, n)| (s.0.as_slice(), *n)).collect();
-        Ok(CpuStorage::new(layout::concat(&parts, outer, inner)))
+        Ok(CpuStorage::new(layout::concat(&parts, outer, inner)?))
     }
     fn gather(&self, src: &CpuStorage, index: &CpuStorage, dims: GatherDims) -> Result<CpuStorage> {
         Ok(CpuStorage::new(layout::gather(&src.0, &index.0, dims)?))
@@ -205,10 +205,10 @@ impl Backend for CpuBackend {
         Ok(CpuStorage::new(layout::scatter_add(&src.0, &index.0, dims)?))
     }
     fn im2col(&self, x: &CpuStorage, geom: Conv2dGeometry) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(conv::im2col(&x.0, geom)))
+        Ok(CpuStorage::new(conv::im2col(&x.0, geom)?))
     }
     fn col2im(&self, cols: &CpuStorage, geom: Conv2dGeometry) -> Result<CpuStorage> {
-        Ok(CpuStorage::new(conv::col2im(&cols.0, geom)))
+        Ok(CpuStorage::new(conv::col2im(&cols.0, geom)?))
     }
     fn update(
         &self,
@@ -218,7 +218,7 @@ impl Backend for CpuBackend {
         state: &[&CpuStorage],
     ) -> Result<(CpuStorage, Vec<CpuStorage>)> {
         let state: Vec<&[f32]> = state.iter().map(|s| s.0.as_slice()).collect();
-        let (p, s) = update::update(rule, &param.0, &grad.0, &state);
+        let (p, s) = update::update(rule, &param.0, &grad.0, &state)?;
         Ok((CpuStorage::new(p), s.into_iter().map(CpuStorage::new).collect()))
     }
     fn synchronize(&self) -> Result<()> {

@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use crate::{Error, Result};
+
 /// Smaller buffers are left to the allocator, whose free lists reuse them well (128 KiB).
 const MIN_LEN: usize = 1 << 15;
 /// Bytes kept at most; a buffer that would exceed it is freed.
@@ -27,8 +29,10 @@ fn with_pool<T>(f: impl FnOnce(&mut Pool) -> T) -> T {
     f(&mut POOL.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
-/// An empty vector with room for `len` floats, recycled when one of that size is free.
-pub fn take(len: usize) -> Vec<f32> {
+/// An empty vector with room for `len` floats, recycled when one of that size is free. When the
+/// allocator has no room (a broadcast or product far larger than memory), a `Limit` error for
+/// `Device` to name the op with (`Error::for_op`), instead of aborting the process.
+pub fn take(len: usize) -> Result<Vec<f32>> {
     if len >= MIN_LEN {
         let reused = with_pool(|pool| {
             let v = pool.free.get_mut(&len)?.pop()?;
@@ -37,17 +41,19 @@ pub fn take(len: usize) -> Vec<f32> {
         });
         if let Some(mut v) = reused {
             v.clear();
-            return v;
+            return Ok(v);
         }
     }
-    Vec::with_capacity(len)
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Error::out_of_memory(len as u128 * 4))?;
+    Ok(v)
 }
 
 /// `len` zeros, in a recycled vector when one is free.
-pub fn zeroed(len: usize) -> Vec<f32> {
-    let mut v = take(len);
+pub fn zeroed(len: usize) -> Result<Vec<f32>> {
+    let mut v = take(len)?;
     v.resize(len, 0.0);
-    v
+    Ok(v)
 }
 
 /// Keeps `v` for reuse if it is large and the pool has room; frees it otherwise.
@@ -72,15 +78,15 @@ mod tests {
     #[test]
     fn a_dropped_large_buffer_is_handed_out_again() {
         let len = MIN_LEN + 12_345;
-        let mut v = take(len);
+        let mut v = take(len).unwrap();
         v.resize(len, 7.0);
         let ptr = v.as_ptr();
         give_back(v);
-        let again = zeroed(len);
+        let again = zeroed(len).unwrap();
         assert_eq!(again.as_ptr(), ptr);
         assert!(again.iter().all(|&x| x == 0.0));
         // A small buffer is left to the allocator.
-        let small = take(16);
+        let small = take(16).unwrap();
         assert_eq!(small.capacity(), 16);
     }
 }

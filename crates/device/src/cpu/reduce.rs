@@ -4,20 +4,20 @@ use rayon::prelude::*;
 
 use super::PARALLEL_THRESHOLD;
 use super::reduce_lines as lines;
-use crate::{AxisDims, ReduceOp};
+use crate::{AxisDims, ReduceOp, Result};
 
 /// Reduces `[outer, axis, inner]` to `[outer, inner]`. Sums accumulate in f64, so the CPU result
 /// is the accurate reference the GPU's tree reductions are compared with.
-pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
+pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Result<Vec<f32>> {
     if d.axis > 0 && d.outer > 0 && d.inner > 0 {
         match op {
             ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min => return lines::reduce(op, x, d),
             ReduceOp::ArgMax | ReduceOp::ArgMin => {}
         }
     }
-    let mut out = super::pool::zeroed(d.outer * d.inner);
+    let mut out = super::pool::zeroed(d.outer * d.inner)?;
     if d.inner == 0 || d.outer == 0 {
-        return out;
+        return Ok(out);
     }
     let reduce_block = |o: usize, dst: &mut [f32]| {
         let block = &x[o * d.axis * d.inner..(o + 1) * d.axis * d.inner];
@@ -40,7 +40,7 @@ pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
     } else {
         out.chunks_mut(d.inner).enumerate().for_each(|(o, dst)| reduce_block(o, dst));
     }
-    out
+    Ok(out)
 }
 
 fn reduce_line(op: ReduceOp, values: impl Iterator<Item = f32>, len: usize) -> f32 {

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::PARALLEL_THRESHOLD;
 use super::simd::multiversion;
-use crate::{AxisDims, ReduceOp};
+use crate::{AxisDims, ReduceOp, Result};
 
 /// Columns per work item when reducing `[axis, inner]` blocks.
 const COLS: usize = 256;
@@ -14,9 +14,9 @@ const COLS: usize = 256;
 const LINE_CHUNK: usize = 1 << 16;
 
 /// `op` is Sum, Mean, Max or Min, and all of `d` is non-zero.
-pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
+pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Result<Vec<f32>> {
     let parallel = d.len() >= PARALLEL_THRESHOLD;
-    let mut out = super::pool::zeroed(d.outer * d.inner);
+    let mut out = super::pool::zeroed(d.outer * d.inner)?;
     if d.inner == 1 {
         if d.outer == 1 && parallel {
             out[0] = long_line(op, x);
@@ -30,7 +30,7 @@ pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
                 *dst = finish(op, line(op, &x[o * d.axis..(o + 1) * d.axis]), d.axis);
             });
         }
-        return out;
+        return Ok(out);
     }
     let block = |o: usize, c: usize, dst: &mut [f32]| {
         let block = &x[o * d.axis * d.inner..(o + 1) * d.axis * d.inner];
@@ -45,7 +45,7 @@ pub fn reduce(op: ReduceOp, x: &[f32], d: AxisDims) -> Vec<f32> {
             dst.chunks_mut(COLS).enumerate().for_each(|(c, dst)| block(o, c, dst));
         });
     }
-    out
+    Ok(out)
 }
 
 fn finish(op: ReduceOp, value: f64, len: usize) -> f32 {

@@ -6,14 +6,15 @@ use std::mem::MaybeUninit;
 use super::fast_exp::exp;
 use super::fill::filled;
 use super::simd::multiversion;
+use crate::Result;
 
 /// Lanes of independent partial maxima and sums, so the passes vectorise.
 const LANES: usize = 16;
 
 /// Row softmax: subtract the row maximum before exponentiating, so ±1e4 logits stay finite.
-pub fn softmax(x: &[f32], rows: usize, cols: usize, log: bool) -> Vec<f32> {
+pub fn softmax(x: &[f32], rows: usize, cols: usize, log: bool) -> Result<Vec<f32>> {
     if cols == 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let rows_per_chunk = (8192 / cols).max(1);
     // SAFETY: chunks are whole rows, and `row` writes every element of its row.
@@ -186,7 +187,7 @@ mod tests {
                     _ => ((i * 7919) % 1013) as f32 / 50.0 - 10.0,
                 })
                 .collect();
-            let got = softmax(&x, 3, cols, false);
+            let got = softmax(&x, 3, cols, false).unwrap();
             for (row, out) in x.chunks(cols).zip(got.chunks(cols)) {
                 let max = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
                 let sum: f64 = row.iter().map(|&v| (f64::from(v) - max).exp()).sum();

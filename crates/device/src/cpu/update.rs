@@ -6,7 +6,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::PARALLEL_THRESHOLD;
-use crate::UpdateRule;
+use crate::{Result, UpdateRule};
 
 const CHUNK: usize = 1 << 13;
 
@@ -14,7 +14,7 @@ const CHUNK: usize = 1 << 13;
 type Chunk<'a, const K: usize> = (usize, &'a mut [MaybeUninit<f32>], [&'a mut [MaybeUninit<f32>]; K]);
 
 /// Returns the new parameter and the new state buffers (`state.len() == rule.state_count()`).
-pub fn update(rule: &UpdateRule, param: &[f32], grad: &[f32], state: &[&[f32]]) -> (Vec<f32>, Vec<Vec<f32>>) {
+pub fn update(rule: &UpdateRule, param: &[f32], grad: &[f32], state: &[&[f32]]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
     let r = *rule;
     match (r, state) {
         (UpdateRule::Sgd { .. }, [s0]) => unpack(run(param, grad, [s0], |p, g, s| r.apply(p, g, s))),
@@ -35,12 +35,12 @@ pub fn update(rule: &UpdateRule, param: &[f32], grad: &[f32], state: &[&[f32]]) 
         (
             UpdateRule::Sgd { .. } | UpdateRule::Adagrad { .. } | UpdateRule::RmsProp { .. } | UpdateRule::Adam { .. },
             _,
-        ) => general(rule, param, grad, state),
+        ) => Ok(general(rule, param, grad, state)),
     }
 }
 
-fn unpack<const K: usize>((p, s): (Vec<f32>, [Vec<f32>; K])) -> (Vec<f32>, Vec<Vec<f32>>) {
-    (p, s.into())
+fn unpack<const K: usize>(out: Result<(Vec<f32>, [Vec<f32>; K])>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    out.map(|(p, s)| (p, s.into()))
 }
 
 /// The step with `K` state buffers; `step(p, g, state)` returns the new parameter.
@@ -49,10 +49,13 @@ fn run<const K: usize>(
     grad: &[f32],
     state: [&[f32]; K],
     step: impl Fn(f32, f32, &mut [f32]) -> f32 + Sync,
-) -> (Vec<f32>, [Vec<f32>; K]) {
+) -> Result<(Vec<f32>, [Vec<f32>; K])> {
     let n = param.len();
-    let mut out_p = super::pool::take(n);
-    let mut out_s: [Vec<f32>; K] = std::array::from_fn(|_| super::pool::take(n));
+    let mut out_p = super::pool::take(n)?;
+    let mut out_s: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
+    for s in &mut out_s {
+        *s = super::pool::take(n)?;
+    }
     {
         let mut s_chunks: [_; K] = {
             let mut it = out_s.iter_mut();
@@ -91,7 +94,7 @@ fn run<const K: usize>(
             s.set_len(n);
         }
     }
-    (out_p, out_s)
+    Ok((out_p, out_s))
 }
 
 /// Steps one chunk: `p_out[i] = step(p_in[i], g_in[i], state)`, the state read from `s_in` and
@@ -171,7 +174,7 @@ mod tests {
         ];
         for rule in rules {
             let state: Vec<&[f32]> = [&s0[..], &s1[..]][..rule.state_count()].to_vec();
-            let (new_p, new_s) = update(&rule, &p, &g, &state);
+            let (new_p, new_s) = update(&rule, &p, &g, &state).unwrap();
             for i in 0..n {
                 let mut cell: Vec<f32> = state.iter().map(|s| s[i]).collect();
                 assert_eq!(new_p[i], rule.apply(p[i], g[i], &mut cell), "{rule:?} at {i}");
