@@ -65,7 +65,7 @@ macro_rules! scheduler {
                 self.epoch
             }
             fn step(&mut self, optimizer: &mut dyn Optimizer) -> f32 {
-                self.epoch += 1;
+                self.epoch = self.epoch.saturating_add(1);
                 let lr = self.rate(self.epoch);
                 optimizer.set_learning_rate(lr);
                 lr
@@ -123,7 +123,9 @@ impl StepLR {
         positive("StepLR", "step_size", self.step_size)
     }
     fn rate(&self, epoch: usize) -> f32 {
-        self.base_lr * self.gamma.powi((epoch / self.step_size) as i32)
+        // Past i32::MAX decays the power is as good as infinite (and `as` would wrap it).
+        let decays = i32::try_from(epoch / self.step_size).unwrap_or(i32::MAX);
+        self.base_lr * self.gamma.powi(decays)
     }
 }
 scheduler!(StepLR { step_size: usize, gamma: f32 });

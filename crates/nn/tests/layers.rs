@@ -405,6 +405,20 @@ fn batch_norm_needs_a_feature() {
 }
 
 #[test]
+fn norm_constants_out_of_range_are_errors() {
+    let x = Tensor::from_slice(&[1.0, 2.0, 3.0, 5.0], [2, 2], &cpu()).unwrap();
+    let err = BatchNorm1d::new(2, &cpu()).unwrap().momentum(f32::NAN).forward(&x).unwrap_err();
+    assert_eq!(err.to_string(), "BatchNorm1d: momentum must be in [0, 1], got NaN");
+    let err = BatchNorm1d::new(2, &cpu()).unwrap().eps(-1.0).forward(&x).unwrap_err();
+    assert_eq!(err.to_string(), "BatchNorm1d: eps must be finite and >= 0, got -1");
+    let err = LayerNorm::new(2, &cpu()).unwrap().eps(f32::INFINITY).forward(&x).unwrap_err();
+    assert_eq!(err.to_string(), "LayerNorm: eps must be finite and >= 0, got inf");
+    // The edges are PyTorch's: momentum 1 keeps only the last batch, eps 0 divides by the spread.
+    let y = BatchNorm1d::new(2, &cpu()).unwrap().momentum(1.0).eps(0.0).forward(&x).unwrap();
+    soma_device::testing::assert_close(&y.to_vec().unwrap(), &[-1.0, -1.0, 1.0, 1.0], 1e-6, 1e-6);
+}
+
+#[test]
 fn sizes_too_large_to_count_are_errors() {
     let dev = cpu();
     let x = Tensor::zeros([1, 1, 4, 4], &dev).unwrap();

@@ -253,13 +253,21 @@ fn invalid_hyper_parameters_are_errors_naming_the_optimizer() {
     assert_eq!(err.to_string(), "adamw: lr must be finite and >= 0, got -1");
     // Each would turn every parameter to NaN (or grow it) on the first step.
     let err = Adam::new(0.1).weight_decay(f32::NAN).step(&model, &grads).unwrap_err();
-    assert_eq!(err.to_string(), "adam: weight_decay must be >= 0, got NaN");
+    assert_eq!(err.to_string(), "adam: weight_decay must be finite and >= 0, got NaN");
     let err = Adagrad::new(0.1).weight_decay(-1.0).step(&model, &grads).unwrap_err();
-    assert_eq!(err.to_string(), "adagrad: weight_decay must be >= 0, got -1");
+    assert_eq!(err.to_string(), "adagrad: weight_decay must be finite and >= 0, got -1");
     let err = RmsProp::new(0.1).eps(f32::NAN).step(&model, &grads).unwrap_err();
-    assert_eq!(err.to_string(), "rmsprop: eps must be >= 0, got NaN");
+    assert_eq!(err.to_string(), "rmsprop: eps must be finite and >= 0, got NaN");
     let err = RmsProp::new(0.1).weight_decay(-0.5).step(&model, &grads).unwrap_err();
-    assert_eq!(err.to_string(), "rmsprop: weight_decay must be >= 0, got -0.5");
+    assert_eq!(err.to_string(), "rmsprop: weight_decay must be finite and >= 0, got -0.5");
+    // An infinite one too: NaN weights from the first step, or no update ever.
+    let err = Sgd::new(0.1).weight_decay(f32::INFINITY).step(&model, &grads).unwrap_err();
+    assert_eq!(err.to_string(), "sgd: weight_decay must be finite and >= 0, got inf");
+    let err = Adam::new(0.1).eps(f32::INFINITY).step(&model, &grads).unwrap_err();
+    assert_eq!(err.to_string(), "adam: eps must be finite and >= 0, got inf");
+    // Dampening is only used from the second step: a NaN would poison the momentum buffer there.
+    let err = Sgd::new(0.1).momentum(0.9).dampening(f32::NAN).step(&model, &grads).unwrap_err();
+    assert_eq!(err.to_string(), "sgd: dampening must be finite, got NaN");
     assert_eq!(model.values(), [1.0]);
 }
 
@@ -338,6 +346,9 @@ fn perceptron_rule_updates_by_hand() {
     assert_close(&bias.get().to_vec().unwrap(), &[0.1], 1e-6, 1e-7);
     let err = PerceptronRule::new(0.1).update(&weight, None, &target, &prediction, &target).unwrap_err();
     assert!(matches!(err, Error::Shape { op: "perceptron", .. }), "{err}");
+    let err = PerceptronRule::new(f32::NAN).update(&weight, None, &x, &prediction, &target).unwrap_err();
+    assert_eq!(err.to_string(), "perceptron: lr must be finite and >= 0, got NaN");
+    assert_close(&weight.get().to_vec().unwrap(), &[0.6, -0.3], 1e-6, 1e-7);
 }
 
 #[test]

@@ -17,6 +17,9 @@ fn step_lr_decays_every_step_size_epochs() {
     // torch.optim.lr_scheduler.StepLR(opt(lr=0.1), step_size=3, gamma=0.1)
     let s = StepLR::new(&Sgd::new(0.1), 3, 0.1).unwrap();
     assert_close(&rates(&s, 7), &[0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.001], 1e-6, 0.0);
+    // Epochs whose count of decays passes an i32 keep decaying (a cast wrapped them to 1 or inf).
+    let s = StepLR::new(&Sgd::new(0.1), 1, 0.5).unwrap();
+    assert_eq!([s.lr_at(1 << 31), s.lr_at(1 << 32), s.lr_at(usize::MAX)], [0.0; 3]);
 }
 
 #[test]

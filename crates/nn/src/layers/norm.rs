@@ -19,6 +19,20 @@ struct BatchNorm {
     training: bool,
 }
 
+/// Errors unless `eps` is finite and >= 0 and `momentum` (if any) in [0, 1]: outside them the
+/// outputs, or the running statistics a checkpoint saves, turn NaN.
+fn check_constants(layer: &'static str, eps: f32, momentum: Option<f32>) -> Result<()> {
+    if !(eps >= 0.0 && eps.is_finite()) {
+        return Err(Error::invalid(layer, format!("eps must be finite and >= 0, got {eps}")));
+    }
+    match momentum {
+        Some(m) if !(0.0..=1.0).contains(&m) => {
+            Err(Error::invalid(layer, format!("momentum must be in [0, 1], got {m}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl BatchNorm {
     fn new(num_features: usize, device: &Device) -> Result<BatchNorm> {
         if num_features == 0 {
@@ -134,6 +148,7 @@ macro_rules! batch_norm {
                 if !matches!(x.rank(), $ranks) || x.dims()[1] != c {
                     return Err(bad_input($label, format!("{} features", c), &format!($expected, c = c), x));
                 }
+                check_constants($label, self.inner.eps, Some(self.inner.momentum))?;
                 self.inner.forward(x)
             }
             fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
@@ -191,6 +206,7 @@ impl Module for LayerNorm {
         if x.rank() == 0 || x.dims()[x.rank() - 1] != d {
             return Err(bad_input("LayerNorm", format!("normalized shape [{d}]"), &format!("[.., {d}]"), x));
         }
+        check_constants("LayerNorm", self.eps, None)?;
         let last = x.rank() - 1;
         let centered = (x - &x.mean_keepdim(last)?)?;
         let var = centered.square()?.mean_keepdim(last)?;

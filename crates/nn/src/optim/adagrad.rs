@@ -2,7 +2,7 @@
 
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, check_lr, rule_optimizer};
+use super::state::{ParamStates, check_lr, check_non_negative, rule_optimizer};
 
 /// Adagrad with PyTorch's semantics and defaults (`eps = 1e-10`, no decay).
 #[derive(Clone, Debug)]
@@ -40,9 +40,9 @@ impl Adagrad {
     fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
         let kind = self.kind();
         check_lr(kind, self.lr)?;
-        check(kind, self.lr_decay >= 0.0, "lr_decay must be >= 0", self.lr_decay)?;
-        check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
-        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
+        check_non_negative(kind, "lr_decay", self.lr_decay)?;
+        check_non_negative(kind, "eps", self.eps)?;
+        check_non_negative(kind, "weight_decay", self.weight_decay)?;
         let Adagrad { lr, lr_decay, eps, weight_decay, .. } = *self;
         Ok(move |step| UpdateRule::Adagrad { lr: lr / (1.0 + (step - 1) as f32 * lr_decay), eps, weight_decay })
     }

@@ -3,7 +3,7 @@
 use soma_autograd::Grads;
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, check_lr, rule_optimizer};
+use super::state::{ParamStates, check, check_lr, check_non_negative, rule_optimizer};
 use super::{Optimizer, StateDict};
 use crate::Module;
 
@@ -56,8 +56,8 @@ impl Adam {
         check_lr(kind, self.lr)?;
         check(kind, (0.0..1.0).contains(&self.beta1), "beta1 must be in [0, 1)", self.beta1)?;
         check(kind, (0.0..1.0).contains(&self.beta2), "beta2 must be in [0, 1)", self.beta2)?;
-        check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
-        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
+        check_non_negative(kind, "eps", self.eps)?;
+        check_non_negative(kind, "weight_decay", self.weight_decay)?;
         let Adam { lr, beta1, beta2, eps, weight_decay, decoupled, .. } = *self;
         Ok(move |step| UpdateRule::Adam { lr, beta1, beta2, eps, weight_decay, decoupled, step })
     }

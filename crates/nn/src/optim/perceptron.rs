@@ -28,6 +28,7 @@ impl PerceptronRule {
         prediction: &Tensor,
         target: &Tensor,
     ) -> Result<()> {
+        super::state::check_lr("perceptron", self.lr)?;
         no_grad(|| {
             let w = weight.get();
             let x = as_batch(x)?;

@@ -2,7 +2,7 @@
 
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, check_lr, rule_optimizer};
+use super::state::{ParamStates, check, check_lr, check_non_negative, rule_optimizer};
 
 /// RMSProp with PyTorch's semantics and defaults (`alpha = 0.99`, `eps = 1e-8`; not centered).
 #[derive(Clone, Debug)]
@@ -46,9 +46,9 @@ impl RmsProp {
         let kind = self.kind();
         check_lr(kind, self.lr)?;
         check(kind, (0.0..=1.0).contains(&self.alpha), "alpha must be in [0, 1]", self.alpha)?;
-        check(kind, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
-        check(kind, self.eps >= 0.0, "eps must be >= 0", self.eps)?;
-        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
+        check_non_negative(kind, "momentum", self.momentum)?;
+        check_non_negative(kind, "eps", self.eps)?;
+        check_non_negative(kind, "weight_decay", self.weight_decay)?;
         let RmsProp { lr, alpha, eps, momentum, weight_decay, .. } = *self;
         Ok(move |_| UpdateRule::RmsProp { lr, alpha, eps, momentum, weight_decay })
     }

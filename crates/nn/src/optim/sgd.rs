@@ -2,7 +2,7 @@
 
 use soma_device::{Result, UpdateRule};
 
-use super::state::{ParamStates, check, check_lr, rule_optimizer};
+use super::state::{ParamStates, check, check_lr, check_non_negative, rule_optimizer};
 
 /// SGD with PyTorch's semantics: `Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(1e-4)`.
 #[derive(Clone, Debug)]
@@ -47,8 +47,9 @@ impl Sgd {
     fn rule(&self) -> Result<impl Fn(u32) -> UpdateRule + use<>> {
         let kind = self.kind();
         check_lr(kind, self.lr)?;
-        check(kind, self.momentum >= 0.0, "momentum must be >= 0", self.momentum)?;
-        check(kind, self.weight_decay >= 0.0, "weight_decay must be >= 0", self.weight_decay)?;
+        check_non_negative(kind, "momentum", self.momentum)?;
+        check_non_negative(kind, "weight_decay", self.weight_decay)?;
+        check(kind, self.dampening.is_finite(), "dampening must be finite", self.dampening)?;
         let nesterov_ok = !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0);
         check(kind, nesterov_ok, "nesterov needs momentum > 0 and dampening 0; momentum", self.momentum)?;
         let Sgd { lr, momentum, dampening, nesterov, weight_decay, .. } = *self;

@@ -155,7 +155,13 @@ pub(crate) fn check(kind: &'static str, ok: bool, what: &str, value: f32) -> Res
 
 /// Checks a learning rate: finite (an exponential schedule can overflow to inf) and >= 0.
 pub(crate) fn check_lr(kind: &'static str, lr: f32) -> Result<()> {
-    check(kind, lr >= 0.0 && lr.is_finite(), "lr must be finite and >= 0", lr)
+    check_non_negative(kind, "lr", lr)
+}
+
+/// Checks a rate or a constant that must be finite and >= 0 (an infinite one makes every
+/// parameter NaN or stops every update, with no error).
+pub(crate) fn check_non_negative(kind: &'static str, name: &str, value: f32) -> Result<()> {
+    check(kind, value >= 0.0 && value.is_finite(), &format!("{name} must be finite and >= 0"), value)
 }
 
 fn parse_meta<T: std::str::FromStr>(dict: &StateDict, kind: &'static str, key: &str) -> Result<T> {
