@@ -235,7 +235,8 @@ fn every_binary_op_with_a_scalar() {
                     BinaryOp::Pow if scalar_first => 1.7,
                     BinaryOp::Pow => -1.5,
                     BinaryOp::Div => 2.5,
-                    _ => 1.0,
+                    // Not 1, which Mul and ReluGrad would pass through unchanged.
+                    _ => 1.5,
                 };
                 let (g, c) = on_both(&[&a], |d, xs| d.binary_scalar(op, &xs[0], scalar, scalar_first));
                 let (rtol, atol) = binary_tolerance(op);
@@ -561,9 +562,14 @@ fn huge_tensors_use_the_two_dimensional_grid() {
     // 16,777,217 = 97 * 172,961: a transposed copy.
     let view = StridedView { shape: vec![172_961, 97], strides: vec![1, 172_961], offset: 0 };
     check(g.copy_strided(&gx, &view).unwrap(), cpu.copy_strided(&cx, &view).unwrap(), 0.0, 0.0);
-    let ones = g.full(HUGE, 1.0).unwrap();
-    let total = g.reduce(ReduceOp::Sum, &ones, full).unwrap();
-    assert_eq!(g.to_vec(&total).unwrap(), vec![HUGE as f32]);
+    // One 1 in the very last element (past 65,535 workgroups of the grid's first row): a reduction
+    // that dropped it would give 0, or index 0.
+    let mut last = vec![0.0; HUGE];
+    last[HUGE - 1] = 1.0;
+    let last = g.from_slice(&last).unwrap();
+    for (op, expected) in [(ReduceOp::Sum, 1.0), (ReduceOp::Max, 1.0), (ReduceOp::ArgMax, (HUGE - 1) as f32)] {
+        assert_eq!(g.to_vec(&g.reduce(op, &last, full).unwrap()).unwrap(), vec![expected], "{op:?}");
+    }
     let rg = g.to_vec(&g.rand_uniform(HUGE, 77).unwrap()).unwrap();
     let rc = cpu.to_vec(&cpu.rand_uniform(HUGE, 77).unwrap()).unwrap();
     assert!(rg.iter().zip(&rc).all(|(a, b)| a.to_bits() == b.to_bits()), "rand differs");

@@ -86,6 +86,16 @@ fn activation_values() {
     assert!((s.iter().sum::<f32>() - 1.0).abs() < 1e-6);
     let err = Softmax::new(1).forward(&x).unwrap_err().to_string();
     assert!(err.contains("softmax"), "{err}");
+    // Along the first of two axes (torch.softmax(x, 0)): the columns sum to 1, the shape stays.
+    let x = Tensor::from_vec(vec![0.0, 1.0, 2.0, 1.0, 1.0, 0.0], [2, 3], &dev).unwrap();
+    let s = Softmax::new(0).forward(&x).unwrap();
+    assert_eq!(s.dims(), [2, 3]);
+    let expected = [0.268941, 0.5, 0.880797, 0.731059, 0.5, 0.119203];
+    soma_device::testing::assert_close(&s.to_vec().unwrap(), &expected, 1e-5, 1e-6);
+    // torch.nn.functional.gelu(x, approximate="tanh"); the erf form gives 0.8413447 at 1.
+    let x = Tensor::from_vec(vec![-1.0, 1.0, 2.0], [3], &dev).unwrap();
+    let gelu = GELU::new().forward(&x).unwrap().to_vec().unwrap();
+    soma_device::testing::assert_close(&gelu, &[-0.158808, 0.841192, 1.9545977], 1e-5, 1e-6);
 }
 
 #[test]

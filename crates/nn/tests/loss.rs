@@ -38,6 +38,8 @@ fn l1_literal() {
 fn huber_literal() {
     // ad = abs(d); mean(where(ad < 1, .5 * ad**2, ad - .5)) = 0.796875
     close(huber_loss(&pred(), &target(), 1.0).unwrap().item().unwrap(), 0.796875);
+    // torch.nn.functional.huber_loss(p, t, delta=.7) = 0.624375 (delta = 1 hides a missing delta)
+    close(huber_loss(&pred(), &target(), 0.7).unwrap().item().unwrap(), 0.624375);
     assert!(matches!(huber_loss(&pred(), &target(), 0.0), Err(Error::Invalid { .. })));
     let err = huber_loss(&pred(), &target(), f32::INFINITY).unwrap_err();
     assert_eq!(err.to_string(), "huber_loss: delta must be positive and finite, got inf");

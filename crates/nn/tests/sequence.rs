@@ -246,6 +246,64 @@ fn attention_with_one_position_is_the_value_projection() {
     soma_device::testing::assert_close(&got.to_vec().unwrap(), &expected.to_vec().unwrap(), 1e-5, 1e-6);
 }
 
+/// `n` values `((i * a) % m) / d - s`: distinct, uneven weights that a test can also build in torch.
+fn pattern(n: usize, a: usize, m: usize, d: f32, s: f32) -> Vec<f32> {
+    (0..n).map(|i| ((i * a) % m) as f32 / d - s).collect()
+}
+
+#[test]
+fn attention_matches_torch_over_several_positions() {
+    // torch (float64): mha = nn.MultiheadAttention(4, 2, batch_first=True) with
+    // in_proj_weight = pattern(48, 7, 11, 10, .5).reshape(12, 4), in_proj_bias = pattern(12, 5, 7, 10, .3),
+    // out_proj.weight = pattern(16, 3, 13, 10, .6).reshape(4, 4), out_proj.bias = [.1, -.2, .3, -.4],
+    // x = pattern(12, 4, 9, 5, .8).reshape(1, 3, 4); mha(x, x, x), then with
+    // attn_mask = triu(ones(3, 3, dtype=bool), 1) for the causal form.
+    let dev = cpu();
+    let tensor = |v: Vec<f32>, shape: &[usize]| Tensor::from_vec(v, shape.to_vec(), &dev).unwrap();
+    let mha = MultiHeadAttention::new(4, 2, &dev, &mut Rng::new(1)).unwrap();
+    mha.in_proj_weight().set(tensor(pattern(48, 7, 11, 10.0, 0.5), &[12, 4]));
+    mha.in_proj_bias().set(tensor(pattern(12, 5, 7, 10.0, 0.3), &[12]));
+    mha.out_proj().weight().set(tensor(pattern(16, 3, 13, 10.0, 0.6), &[4, 4]));
+    mha.out_proj().bias().unwrap().set(tensor(vec![0.1, -0.2, 0.3, -0.4], &[4]));
+    let x = tensor(pattern(12, 4, 9, 5.0, 0.8), &[1, 3, 4]);
+    let full = [
+        -0.1184326, 0.1394021, 0.5787357, -0.1819307, -0.1459975, 0.0876663, 0.5162292, -0.255208, -0.1133684,
+        0.1426209, 0.5802867, -0.1820475,
+    ];
+    soma_device::testing::assert_close(&mha.forward(&x).unwrap().to_vec().unwrap(), &full, 1e-5, 1e-6);
+    let causal = [
+        0.16, 0.458, 0.932, 0.206, -0.1209843, 0.2261214, 0.7000135, -0.0260943, -0.1133684, 0.1426209, 0.5802867,
+        -0.1820475,
+    ];
+    let got = mha.causal(true).forward(&x).unwrap().to_vec().unwrap();
+    soma_device::testing::assert_close(&got, &causal, 1e-5, 1e-6);
+}
+
+#[test]
+fn transformer_block_matches_torch_post_norm_and_pre_norm() {
+    // torch (float64): nn.TransformerEncoderLayer(4, 2, 8, dropout=0, batch_first=True,
+    // norm_first=...), its k-th named parameter set to pattern(numel, 3 + 2k, 11 + k, 10, .4),
+    // applied in eval mode to x = pattern(12, 4, 9, 5, .8).reshape(1, 3, 4).
+    let dev = cpu();
+    let x = Tensor::from_vec(pattern(12, 4, 9, 5.0, 0.8), [1, 3, 4], &dev).unwrap();
+    let post_norm =
+        [0.106885, -0.31323, 0.2, 0.677406, 0.208103, -0.156181, 0.2, 0.753695, -0.120486, -0.444786, 0.2, 0.380599];
+    let pre_norm = [
+        0.850594, 4.734724, 3.83596, 3.300544, 0.505272, 2.242033, 2.183988, 1.345406, 1.297207, 3.364042, 2.900516,
+        4.166146,
+    ];
+    for (norm_first, expected) in [(false, post_norm), (true, pre_norm)] {
+        let block = TransformerEncoderBlock::new(4, 2, 8, &dev, &mut Rng::new(1)).unwrap().norm_first(norm_first);
+        for (k, (_, param)) in block.named_params().into_iter().enumerate() {
+            let shape = param.get().shape().clone();
+            let values = pattern(shape.numel(), 3 + 2 * k, 11 + k, 10.0, 0.4);
+            param.set(Tensor::from_vec(values, shape, &dev).unwrap());
+        }
+        let got = block.forward(&x).unwrap().to_vec().unwrap();
+        soma_device::testing::assert_close(&got, &expected, 1e-5, 1e-5);
+    }
+}
+
 /// Outputs at times `< from` of `m` on `x` and on `x` with every step `>= from` replaced.
 fn prefix_outputs(m: &dyn Module, x: &Tensor, from: usize) -> (Vec<f32>, Vec<f32>) {
     let (b, t, e) = (x.dims()[0], x.dims()[1], x.dims()[2]);
