@@ -344,10 +344,10 @@ fn scalar_vjp(op: BinaryOp, x: &Tensor, s: f32, scalar_first: bool, g: &Tensor) 
             g * &Tensor::where_cond(&x.scalar_op(BinaryOp::Ge, 0.0, false)?, &zero, &slope)?
         }
         (BinaryOp::Pow, true) => g * &x.scalar_op(BinaryOp::Pow, s, true)?.affine(s.ln(), 0.0)?,
-        // The scalar is a bound (`clamp`): x takes the whole gradient where it is the result,
-        // ties included, as torch.clamp.
+        // The scalar is a bound (`clamp`): x takes the whole gradient where it is strictly inside
+        // the bound, none at the bound itself or at NaN, as torch.clamp does (checked with torch 2.15).
         (BinaryOp::Max | BinaryOp::Min, _) => {
-            let cmp = if op == BinaryOp::Max { BinaryOp::Ge } else { BinaryOp::Le };
+            let cmp = if op == BinaryOp::Max { BinaryOp::Gt } else { BinaryOp::Lt };
             g * &x.scalar_op(cmp, s, false)?
         }
         (BinaryOp::ReluGrad, false) => g * if s > 0.0 { 1.0 } else { 0.0 },

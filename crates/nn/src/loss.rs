@@ -34,7 +34,7 @@ pub fn huber_loss(pred: &Tensor, target: &Tensor, delta: f32) -> Result<Tensor> 
     }
     // With q = min(d, delta): 0.5 q² + delta (d - q) is both branches at once.
     let d = (pred - target)?.abs()?;
-    let q = d.clamp(0.0, delta)?;
+    let q = d.scalar_op(BinaryOp::Min, delta, false)?;
     let quadratic = q.square()?.affine(0.5, 0.0)?;
     let linear = (&d - &q)?.affine(delta, 0.0)?;
     (&quadratic + &linear)?.mean_all()
@@ -56,7 +56,7 @@ pub fn binary_cross_entropy_with_logits(logits: &Tensor, targets: &Tensor) -> Re
 const LOG_FLOOR: f32 = -100.0;
 
 /// Binary cross-entropy on probabilities: `-mean(y log p + (1 - y) log(1 - p))`, each log at
-/// least -100, as torch (where a log is floored its gradient is 0; torch caps it at 1e12).
+/// least -100, with torch's gradient `(p - y) / max(p (1 - p), 1e-12)` (finite at 0 and 1).
 /// Prefer `binary_cross_entropy_with_logits` (stable).
 pub fn binary_cross_entropy(probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
     same_shape("binary_cross_entropy", probs, targets)?;
@@ -68,21 +68,31 @@ pub fn binary_cross_entropy(probs: &Tensor, targets: &Tensor) -> Result<Tensor> 
         let msg = format!("probabilities must be in [0, 1], got {bad}");
         return Err(Error::invalid("binary_cross_entropy", msg));
     }
-    let log_p = floored_log(probs)?;
-    let log_not_p = floored_log(&probs.affine(-1.0, 1.0)?)?;
-    let not_y = targets.affine(-1.0, 1.0)?;
-    let ll = (&(targets * &log_p)? + &(&not_y * &log_not_p)?)?;
-    ll.mean_all()?.neg()
+    // The gradient through the floored logs would be 0 where a log is floored and `1 / p` where
+    // not, which overflows for a subnormal p (a sigmoid of -90 gave the logit -inf). So the loss
+    // is computed without a graph, and p and y join it through `(x - detach(x)) * slope`: zero
+    // in value, `slope` in gradient.
+    let (loss, slope_p, slope_y) = no_grad(|| {
+        let log_p = floored_log(probs)?;
+        let log_not_p = floored_log(&probs.affine(-1.0, 1.0)?)?;
+        let not_y = targets.affine(-1.0, 1.0)?;
+        let loss = (&(targets * &log_p)? + &(&not_y * &log_not_p)?)?.neg()?;
+        let spread = (probs * &probs.affine(-1.0, 1.0)?)?.scalar_op(BinaryOp::Max, BCE_EPSILON, false)?;
+        let slope_p = ((probs - targets)? / &spread)?;
+        Ok((loss, slope_p, (&log_not_p - &log_p)?))
+    })?;
+    let moved_p = (probs - &probs.detach())?;
+    let moved_y = (targets - &targets.detach())?;
+    let loss = (&(&loss + &(&moved_p * &slope_p)?)? + &(&moved_y * &slope_y)?)?;
+    loss.mean_all()
 }
 
-/// `max(log q, -100)`, with a finite gradient at `q = 0` too: there the floor is selected without
-/// taking the log of 0 (whose backward, `g / q`, would be 0 / 0). NaN stays NaN.
+/// The floor of `p (1 - p)` in torch's gradient of `binary_cross_entropy`.
+const BCE_EPSILON: f32 = 1e-12;
+
+/// `max(log q, -100)`; NaN stays NaN.
 fn floored_log(q: &Tensor) -> Result<Tensor> {
-    let zero_or_less = q.scalar_op(BinaryOp::Le, 0.0, false)?;
-    let one = Tensor::ones([1], q.device())?;
-    let floor = Tensor::full([1], LOG_FLOOR, q.device())?;
-    let log = Tensor::where_cond(&zero_or_less, &one, q)?.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)?;
-    Tensor::where_cond(&zero_or_less, &floor, &log)
+    q.log()?.scalar_op(BinaryOp::Max, LOG_FLOOR, false)
 }
 
 /// Checks `[n, c]` scores against `[n]` class indices.

@@ -73,12 +73,25 @@ fn bce_literal_and_clamped() {
     // Logs floored at -100, as torch: the loss of certain and wrong predictions is 100.
     let edge = binary_cross_entropy(&t(&[0.0, 1.0], &[2]), &t(&[1.0, 0.0], &[2])).unwrap();
     close(edge.item().unwrap(), 100.0);
-    // Probabilities of exactly 0 and 1 (a sigmoid saturates to 1.0 above ~17) keep finite
-    // gradients, right or wrong: the floored log gets none, the other log its usual -1/(1 - p).
+    // Probabilities of exactly 0 and 1 (a sigmoid saturates to 1.0 above ~17) get torch's
+    // gradient (p - y) / max(p (1 - p), 1e-12) / n: large where wrong, 0 where right.
+    // torch: p = [0, 1, 0, 1], y = [1, 0, 0, 1]: [-249999998976, 249999998976, 0, 0]
     let p = t(&[0.0, 1.0, 0.0, 1.0], &[4]).requires_grad();
     let loss = binary_cross_entropy(&p, &t(&[1.0, 0.0, 0.0, 1.0], &[4])).unwrap();
     let g = loss.backward().unwrap().get(&p).unwrap().to_vec().unwrap();
-    assert_eq!(g, [0.0, 0.0, 0.25, -0.25]);
+    soma_device::testing::assert_close(&g, &[-2.5e11, 2.5e11, 0.0, 0.0], 1e-6, 0.0);
+    // A sigmoid of -90 is subnormal (8.2e-40): 1 / p overflowed, and the logit's gradient was -inf.
+    let z = t(&[-90.0, 3.0], &[2]).requires_grad();
+    let loss = binary_cross_entropy(&z.sigmoid().unwrap(), &t(&[1.0, 0.0], &[2])).unwrap();
+    let g = loss.backward().unwrap().get(&z).unwrap().to_vec().unwrap();
+    assert!(g[0].is_finite() && g[0] <= 0.0 && g[0] > -1e-20, "{g:?}");
+    // torch: sigmoid(3) / 2 = 0.47628703713417053
+    close(g[1], 0.47628703713417053);
+    // The targets' gradient, (log(1 - p) - log p) / n; torch: [0.4236488938331604, -0.20273259282112122]
+    let y = t(&[0.2, 0.7], &[2]).requires_grad();
+    let loss = binary_cross_entropy(&t(&[0.3, 0.6], &[2]), &y).unwrap();
+    let g = loss.backward().unwrap().get(&y).unwrap().to_vec().unwrap();
+    soma_device::testing::assert_close(&g, &[0.4236489, -0.2027326], 1e-6, 1e-7);
     let err = binary_cross_entropy(&t(&[0.5, 1.5], &[2]), &t(&[1.0, 1.0], &[2])).unwrap_err();
     assert_eq!(err.to_string(), "binary_cross_entropy: probabilities must be in [0, 1], got 1.5");
     let nan = binary_cross_entropy(&t(&[f32::NAN], &[1]), &t(&[1.0], &[1])).unwrap().item().unwrap();
