@@ -127,6 +127,18 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     logits.cross_entropy_mean(targets)
 }
 
+/// `cross_entropy` that skips the rows whose target is `ignore_index` (PyTorch's `ignore_index`,
+/// -100 there by default, for padding): the mean is over the other rows, and the skipped rows get
+/// no gradient. With every row skipped the loss is NaN, as torch's.
+pub fn cross_entropy_ignoring(logits: &Tensor, targets: &Tensor, ignore_index: i32) -> Result<Tensor> {
+    check_class_targets("cross_entropy", logits, targets)?;
+    let kept = targets.scalar_op(BinaryOp::Ne, ignore_index as f32, false)?;
+    let zero = Tensor::zeros([1], targets.device())?;
+    let rows = logits.cross_entropy_rows(&Tensor::where_cond(&kept, targets, &zero)?)?;
+    // A select, not a product with the mask: a skipped row's loss may be inf or NaN.
+    &Tensor::where_cond(&kept, &rows, &zero)?.sum_all()? / &kept.sum_all()?
+}
+
 /// The fraction of rows of `logits [n, c]` whose largest entry is at `targets [n]`.
 pub fn accuracy(logits: &Tensor, targets: &Tensor) -> Result<f32> {
     check_class_targets("accuracy", logits, targets)?;

@@ -2,8 +2,8 @@
 
 use soma_autograd::{Device, Error, Rng, Tensor, gradcheck};
 use soma_nn::loss::{
-    accuracy, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss, mse_loss,
-    nll_loss,
+    accuracy, binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, cross_entropy_ignoring,
+    huber_loss, l1_loss, mse_loss, nll_loss,
 };
 
 fn t(data: &[f32], shape: &[usize]) -> Tensor {
@@ -115,6 +115,23 @@ fn cross_entropy_literal_stable() {
     close(cross_entropy(&logits, &targets).unwrap().item().unwrap(), 251.29220512801706);
     let nll = nll_loss(&logits.log_softmax(1).unwrap(), &targets).unwrap().item().unwrap();
     close(nll, 251.29220512801706);
+}
+
+#[test]
+fn cross_entropy_ignoring_skips_rows_as_torch() {
+    // torch: F.cross_entropy(L, tensor([0, -100, 1, -100])) = 500.2085266113281, and the gradient
+    // [-0.1704994, 0.1212165, 0.0492829, 0, 0, 0, 0.5, -0.5, 0, 0, 0, 0]
+    let logits = t(&[2.0, 1.0, 0.1, 0.5, 2.5, -1.0, 1000.0, 0.0, -1000.0, 0.0, 0.0, 0.0], &[4, 3]).requires_grad();
+    let targets = t(&[0.0, -100.0, 1.0, -100.0], &[4]);
+    let loss = cross_entropy_ignoring(&logits, &targets, -100).unwrap();
+    close(loss.item().unwrap(), 500.2085266113281);
+    let g = loss.backward().unwrap().get(&logits).unwrap().to_vec().unwrap();
+    let want = [-0.1704994, 0.1212165, 0.0492829, 0.0, 0.0, 0.0, 0.5, -0.5, 0.0, 0.0, 0.0, 0.0];
+    soma_device::testing::assert_close(&g, &want, 1e-5, 1e-7);
+    // `cross_entropy` itself refuses -100; with every row skipped the mean is NaN, as torch's.
+    assert!(cross_entropy(&logits, &targets).is_err());
+    let all_skipped = cross_entropy_ignoring(&t(&[2.0, 1.0, 0.1], &[1, 3]), &t(&[-100.0], &[1]), -100).unwrap();
+    assert!(all_skipped.item().unwrap().is_nan());
 }
 
 #[test]

@@ -56,6 +56,8 @@ fn classification_losses() {
     logits[15] = -1e4;
     let targets: Vec<f32> = (0..n).map(|i| ((i * 7) % c) as f32).collect();
     agree(cross_entropy, &logits, &targets, &[n, c], &[n]);
+    let padded: Vec<f32> = targets.iter().enumerate().map(|(i, &t)| if i % 3 == 1 { -100.0 } else { t }).collect();
+    agree(|a, b| cross_entropy_ignoring(a, b, -100), &logits, &padded, &[n, c], &[n]);
     agree(|a, b| nll_loss(&a.log_softmax(1)?, b), &logits, &targets, &[n, c], &[n]);
     let acc = |dev: &Device| {
         let l = Tensor::from_slice(&logits, [n, c], dev).unwrap();
