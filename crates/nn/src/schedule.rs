@@ -21,7 +21,7 @@ fn check_rates(name: &'static str, rates: &[(&str, f32)], gamma: Option<f32>) ->
     }
 }
 
-/// Checks a count a schedule divides by (a saved state may hold 0; constructors round it up).
+/// Checks a count a schedule divides by: 0 is an error, as torch's first `step()` raises there.
 fn positive(name: &'static str, what: &str, value: usize) -> Result<()> {
     if value == 0 {
         return Err(Error::invalid(name, format!("{what} must be at least 1")));
@@ -112,9 +112,9 @@ pub struct StepLR {
 }
 
 impl StepLR {
-    /// The base rate is `optimizer`'s. `step_size` 0 is treated as 1.
+    /// The base rate is `optimizer`'s; `step_size` must be at least 1.
     pub fn new(optimizer: &dyn Optimizer, step_size: usize, gamma: f32) -> Result<StepLR> {
-        let schedule = StepLR { base_lr: optimizer.learning_rate(), step_size: step_size.max(1), gamma, epoch: 0 };
+        let schedule = StepLR { base_lr: optimizer.learning_rate(), step_size, gamma, epoch: 0 };
         schedule.check()?;
         Ok(schedule)
     }
@@ -167,9 +167,9 @@ pub struct CosineAnnealingLR {
 }
 
 impl CosineAnnealingLR {
-    /// The base rate is `optimizer`'s. `t_max` 0 is treated as 1.
+    /// The base rate is `optimizer`'s; `t_max` must be at least 1.
     pub fn new(optimizer: &dyn Optimizer, t_max: usize, eta_min: f32) -> Result<CosineAnnealingLR> {
-        let schedule = CosineAnnealingLR { base_lr: optimizer.learning_rate(), t_max: t_max.max(1), eta_min, epoch: 0 };
+        let schedule = CosineAnnealingLR { base_lr: optimizer.learning_rate(), t_max, eta_min, epoch: 0 };
         schedule.check()?;
         Ok(schedule)
     }

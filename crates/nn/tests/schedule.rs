@@ -161,6 +161,11 @@ fn bad_schedule_and_stopping_parameters_are_errors() {
     assert_eq!(err.to_string(), "ExponentialLR: base_lr must be finite and >= 0, got NaN");
     let err = CosineAnnealingLR::new(&Sgd::new(0.1), 10, -1.0).unwrap_err();
     assert_eq!(err.to_string(), "CosineAnnealingLR: eta_min must be finite and >= 0, got -1");
+    // torch raises at the first step() for these; they were taken as 1.
+    let err = StepLR::new(&Sgd::new(0.1), 0, 0.5).unwrap_err();
+    assert_eq!(err.to_string(), "StepLR: step_size must be at least 1");
+    let err = CosineAnnealingLR::new(&Sgd::new(0.1), 0, 0.0).unwrap_err();
+    assert_eq!(err.to_string(), "CosineAnnealingLR: t_max must be at least 1");
     let err = EarlyStopping::new(3, f32::NAN, Mode::Min).unwrap_err();
     assert_eq!(err.to_string(), "EarlyStopping: min_delta must be finite, got NaN");
     // A growing rate that overflows is refused by the next step, before any weight turns NaN.
