@@ -37,7 +37,9 @@ fn main() -> Result<()> {
     }
 
     let fit = model.forward(&x)?.to_vec()?;
-    let max_error = fit.iter().zip(&xs).map(|(f, x)| (f - x.sin()).abs()).fold(0.0, f32::max);
+    // NaN-aware: `f32::max` would skip a NaN error and let a diverged fit pass the check below.
+    let max_error =
+        fit.iter().zip(&xs).map(|(f, x)| (f - x.sin()).abs()).fold(0.0, |m, e| if e > m || e.is_nan() { e } else { m });
     println!("{hidden} tanh units: max |fit - sin(x)| on [-π, π] = {max_error:.4}");
     let target: Vec<(f32, f32)> = xs.iter().map(|&x| (x, x.sin())).collect();
     let fitted: Vec<(f32, f32)> = xs.iter().zip(&fit).map(|(&x, &f)| (x, f)).collect();

@@ -215,6 +215,10 @@ fn metrics_plot_is_a_decodable_png_with_both_loss_curves() {
     let dark = image.count(|p| p.iter().all(|&c| c < 100));
     assert!(dark > 500, "no axes or text: {dark} dark pixels");
     drop(log);
+    // A new run in the same folder does not leave the old run's curves beside its empty CSV.
+    let log = MetricsLogger::in_dir(&dir).unwrap();
+    assert!(!log.plot_path().exists());
+    drop(log);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

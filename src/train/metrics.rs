@@ -67,6 +67,13 @@ impl MetricsLogger {
         let events = EventWriter::create(&dir)?;
         let logger = Self { dir, rows: Vec::new(), events, held_out: "val" };
         write_atomic(&logger.csv_path(), logger.csv().as_bytes())?;
+        // An earlier run's curves would stand beside this run's empty CSV until its first epoch.
+        match std::fs::remove_file(logger.plot_path()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(logger.plot_path().display(), e));
+            }
+            _ => {}
+        }
         Ok(logger)
     }
 
