@@ -51,7 +51,10 @@ pub fn train_val_split<D: Dataset + Clone>(dataset: D, val_fraction: f32, seed: 
         return Err(Error::invalid("train_val_split", format!("val_fraction {val_fraction} is not in [0, 1]")));
     }
     let len = dataset.len();
-    let val_len = ((len as f64) * f64::from(val_fraction)).round() as usize;
+    // The fraction as written (its shortest decimal, "0.35"), not the f32 widened (0.3499999940):
+    // 0.35 of 10 is 3.5, which rounds to 4 as 0.15 of 10 rounds to 2.
+    let fraction: f64 = val_fraction.to_string().parse().unwrap_or(f64::from(val_fraction));
+    let val_len = ((len as f64) * fraction).round() as usize;
     let mut order: Vec<usize> = (0..len).collect();
     SplitMix64::new(seed).shuffle(&mut order);
     let train = order.split_off(val_len);
@@ -82,6 +85,10 @@ mod tests {
         assert_eq!(val.get(0).unwrap().label, val.indices()[0] as f32);
         assert_eq!(train_val_split(&ds, 0.0, 1).unwrap().1.len(), 0);
         assert_eq!(train_val_split(&counting(7), 0.5, 1).unwrap().1.len(), 4);
+        // Half-way sizes round alike, however the fraction's f32 falls (0.35 is 0.3499999940).
+        let sizes: Vec<usize> =
+            [0.15, 0.35, 0.45, 0.65].iter().map(|&f| train_val_split(&counting(10), f, 1).unwrap().1.len()).collect();
+        assert_eq!(sizes, [2, 4, 5, 7]);
         assert!(train_val_split(&ds, 1.5, 1).is_err());
     }
 
