@@ -94,6 +94,21 @@ impl Batch {
     }
 }
 
+/// What a dispatch reads from textures: the views to bind, the tensors it reads only through their
+/// copies (the texture matmul's operands, held by the batch as bound buffers are), and
+/// `WgpuContext::failed_batches` as it was before the copies were staged.
+#[derive(Clone, Copy)]
+pub struct TextureReads<'a> {
+    pub views: &'a [(u32, &'a wgpu::TextureView)],
+    pub sources: &'a [&'a WgpuStorage],
+    pub since: u64,
+}
+
+impl TextureReads<'_> {
+    /// No textures: nothing staged, so nothing a refused batch can have lost.
+    pub const NONE: TextureReads<'static> = TextureReads { views: &[], sources: &[], since: u64::MAX };
+}
+
 impl WgpuContext {
     fn lock_batch(&self) -> MutexGuard<'_, Batch> {
         self.batch.lock().unwrap_or_else(|p| p.into_inner())
@@ -128,21 +143,25 @@ impl WgpuContext {
         bindings: &[(u32, &WgpuStorage)],
         groups: [u32; 3],
     ) -> Result<()> {
-        self.dispatch_with_textures(kernel, params, bindings, &[], &[], groups)
+        self.dispatch_with_textures(kernel, params, bindings, TextureReads::NONE, groups)
     }
 
-    /// `dispatch`, with texture views bound at the given bindings too; `sources` are tensors the
-    /// kernel reads only through their texture copies (the texture matmul), held by the batch as
-    /// it holds bound buffers.
+    /// How many batches the device has refused so far. An op that reads texture copies notes it
+    /// before it stages them (`TextureReads::since`).
+    pub fn failed_batches(&self) -> u64 {
+        self.failed_batches.load(Ordering::Relaxed)
+    }
+
+    /// `dispatch`, with the texture views of `reads` bound too.
     pub fn dispatch_with_textures<P: bytemuck::Pod>(
         &self,
         kernel: &Kernel,
         params: &P,
         bindings: &[(u32, &WgpuStorage)],
-        textures: &[(u32, &wgpu::TextureView)],
-        sources: &[&WgpuStorage],
+        reads: TextureReads<'_>,
         groups: [u32; 3],
     ) -> Result<()> {
+        let TextureReads { views: textures, sources, since } = reads;
         if groups.contains(&0) {
             return Ok(());
         }
@@ -171,6 +190,13 @@ impl WgpuContext {
         // marks what it was to write.
         for s in bindings.iter().map(|&(_, s)| s).chain(sources.iter().copied()) {
             refuse_failed(kernel.entry, &s.buffer)?;
+            // A batch refused since the op staged its inputs (a flush on another thread, between
+            // its copies and this dispatch) held a copy of this input or a kernel reading one: the
+            // texture this dispatch would read was never written.
+            if s.buffer.copy_lost_at.load(Ordering::Relaxed) > since {
+                let why = "a batch of GPU work that was to copy an input into a texture failed";
+                return Err(Error::Device(format!("{}: {why}", kernel.entry)));
+            }
         }
         let align = u64::from(self.limits.min_uniform_buffer_offset_alignment).max(16) as usize;
         let offset = batch.params.len().next_multiple_of(align);
@@ -436,9 +462,18 @@ impl WgpuContext {
                 let _ = b.failed.set(why.clone());
             }
         });
+        let failures = self.failed_batches.fetch_add(1, Ordering::Relaxed) + 1;
         for command in commands {
-            if let Command::CopyToTexture { src, .. } = command {
-                src.texture_copy.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match command {
+                Command::CopyToTexture { src, .. } => {
+                    src.texture_copy.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    src.copy_lost_at.store(failures, Ordering::Relaxed);
+                }
+                // A kernel reading a tensor's copy into another texture (the matmul's packing).
+                Command::Dispatch { sources, .. } => {
+                    sources.iter().for_each(|s| s.copy_lost_at.store(failures, Ordering::Relaxed));
+                }
+                Command::Upload { .. } | Command::Readback { .. } => {}
             }
         }
         Error::Device(format!("a batch of GPU work failed: {error}"))

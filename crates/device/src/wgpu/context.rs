@@ -32,6 +32,8 @@ pub(crate) struct WgpuContext {
     pub texture_placeholder: OnceLock<wgpu::TextureView>,
     /// How many elementwise kernels were fused into the one before them (batch.rs `fuse_epilogues`).
     pub fused_epilogues: AtomicU64,
+    /// Batches the device refused (`failed_batches()`), counted under the batch lock.
+    pub(crate) failed_batches: AtomicU64,
     /// A 4-element buffer bound where a kernel's optional buffer is absent (the matmul's bias).
     pub buffer_placeholder: OnceLock<WgpuStorage>,
     /// The first error the device reported outside an error scope, until someone collects it.
@@ -91,6 +93,7 @@ impl WgpuContext {
             texture_reads: AtomicBool::new(info.device_type == wgpu::DeviceType::Cpu),
             texture_placeholder: OnceLock::new(),
             fused_epilogues: AtomicU64::new(0),
+            failed_batches: AtomicU64::new(0),
             buffer_placeholder: OnceLock::new(),
             name: format!("{} ({:?})", info.name, info.backend),
             device,

@@ -291,8 +291,49 @@ mod tests {
     use super::pipelines::{Kernel, Shader};
     use super::*;
 
+    /// The tests that compose a batch on the shared device and refuse it: one flushing while the
+    /// other records would split or spoil the other's batch.
+    static ONE_BATCH_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// An op stages its inputs, then records its dispatch. A flush on another thread between the
+    /// two may submit the copies in a batch the device refuses: the dispatch must fail, not read
+    /// textures the copies never wrote. Here that flush runs on this thread, between the two steps.
+    #[test]
+    fn a_dispatch_whose_texture_copies_were_refused_fails() {
+        use super::batch::TextureReads;
+        let _alone = ONE_BATCH_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let b = WgpuBackend::shared().expect("a GPU adapter (lavapipe on CPU-only machines)");
+        let n = 1 << 16;
+        let x = b.from_slice(&(0..n).map(|i| i as f32).collect::<Vec<_>>()).unwrap();
+        let spoiler = b.from_slice(&[1.0; 4]).unwrap();
+        let out = b.zeros(n).unwrap();
+        b.synchronize().unwrap();
+        // Minus x, staged as `kernels::dispatch_staged` does, with a refused batch between its
+        // copy and its dispatch when `refuse_between`.
+        let neg = |refuse_between: bool| -> Result<()> {
+            let since = b.ctx.failed_batches();
+            let staged = super::staged::stage_all(&b.ctx, &[&x], n).unwrap();
+            if refuse_between {
+                // The refused batch of the test below.
+                let kernel = Kernel::new(Shader::Unary, "unary_neg");
+                b.ctx.dispatch(&kernel, &[4u32, 0, 0, 0], &[(1, &spoiler), (2, &spoiler)], [1, 1, 1]).unwrap();
+                assert!(b.synchronize().is_err());
+            }
+            let kernel = Kernel::new(Shader::Unary, "unary_neg").with("STAGED", staged.flag());
+            let reads = TextureReads { views: &[(3, staged.view(0))], sources: &[], since };
+            let groups = kernels::per_vec4(&b.ctx, "neg", n).unwrap();
+            b.ctx.dispatch_with_textures(&kernel, &[n as u32, 0, 0, 0], &[(1, &x), (2, &out)], reads, groups)
+        };
+        let err = neg(true).unwrap_err().to_string();
+        assert_eq!(err, "device error: unary_neg: a batch of GPU work that was to copy an input into a texture failed");
+        // Staged again after the failure, the same op reads the right values.
+        neg(false).unwrap();
+        assert_eq!(b.to_vec(&out).unwrap(), (0..n).map(|i| -(i as f32)).collect::<Vec<_>>());
+    }
+
     #[test]
     fn a_refused_batch_is_an_error_and_what_it_was_to_write_is_refused_after() {
+        let _alone = ONE_BATCH_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let b = WgpuBackend::shared().expect("a GPU adapter (lavapipe on CPU-only machines)");
         let w = b.from_slice(&[3.0, 4.0]).unwrap();
         let ones = b.from_slice(&[1.0; 64 * 64]).unwrap();

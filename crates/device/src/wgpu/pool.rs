@@ -38,6 +38,9 @@ pub(crate) struct PooledBuffer {
     pub submitted: AtomicBool,
     /// Why the contents cannot be trusted: the batch that was to write them failed.
     pub failed: OnceLock<String>,
+    /// The count of refused batches (`WgpuContext::failed_batches`) when a refused batch last held
+    /// a copy of this buffer into a texture, or a kernel reading such a copy; 0 if none ever did.
+    pub copy_lost_at: AtomicU64,
 }
 
 impl PooledBuffer {
@@ -110,7 +113,15 @@ impl Pool {
             }
         };
         let (texture_copy, submitted, failed) = (Mutex::new(None), AtomicBool::new(false), OnceLock::new());
-        Ok(Arc::new(PooledBuffer { buffer: Some(buffer), pool: self.clone(), texture_copy, submitted, failed }))
+        let copy_lost_at = AtomicU64::new(0);
+        Ok(Arc::new(PooledBuffer {
+            buffer: Some(buffer),
+            pool: self.clone(),
+            texture_copy,
+            submitted,
+            failed,
+            copy_lost_at,
+        }))
     }
 
     fn give_back(&self, buffer: wgpu::Buffer) {

@@ -7,6 +7,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::alloc;
 use crate::wgpu::WgpuStorage;
+use crate::wgpu::batch::TextureReads;
 use crate::wgpu::context::WgpuContext;
 use crate::wgpu::pipelines::{Kernel, Shader};
 use crate::wgpu::staged::{PITCH_PAD, pitched_copy, texture_copy};
@@ -120,6 +121,7 @@ pub(crate) fn matmul_texture(
     epilogue: Epilogue<'_>,
 ) -> Result<WgpuStorage> {
     let out = alloc(ctx, || "matmul".into(), d.batch * d.m * d.n)?;
+    let since = ctx.failed_batches();
     let width = 1 << plan.log2_width;
     let mut views = Vec::with_capacity(2);
     let mut strides = Vec::with_capacity(2);
@@ -178,7 +180,8 @@ pub(crate) fn matmul_texture(
         let pack = Kernel::new(Shader::MatmulTexture, "pack")
             .with("MODE", f64::from(mode))
             .with("K_WHOLE", f64::from(u8::from(d.k.is_multiple_of(4))));
-        ctx.dispatch_with_textures(&pack, &params, &[], &[(1, &raw_view), (2, &view)], &[src], groups)?;
+        let reads = TextureReads { views: &[(1, &raw_view), (2, &view)], sources: &[src], since };
+        ctx.dispatch_with_textures(&pack, &params, &[], reads, groups)?;
         views.push(view);
         strides.push([panels as u32 * k4 * PANEL as u32, k4 * PANEL as u32, PANEL as u32, 1]);
         textures.push(packed);
@@ -205,8 +208,8 @@ pub(crate) fn matmul_texture(
         None => placeholder(ctx)?,
     };
     let buffers = [(3, &out), (4, bias)];
-    let operands = [(1, &views[0]), (2, &views[1])];
-    ctx.dispatch_with_textures(&kernel, &params, &buffers, &operands, &[a, b], groups)?;
+    let reads = TextureReads { views: &[(1, &views[0]), (2, &views[1])], sources: &[a, b], since };
+    ctx.dispatch_with_textures(&kernel, &params, &buffers, reads, groups)?;
     // Commands run in the order recorded, so a later matmul may reuse the textures at once.
     for texture in textures {
         give_back(&ctx.pool, texture);

@@ -11,6 +11,7 @@ pub(crate) mod optim;
 pub(crate) mod reduce;
 
 use super::WgpuStorage;
+use super::batch::TextureReads;
 use super::context::WgpuContext;
 use super::pipelines::Kernel;
 use super::staged::stage_all;
@@ -110,12 +111,15 @@ pub(crate) fn dispatch_staged_reading<P: bytemuck::Pod>(
     reads: usize,
 ) -> Result<()> {
     let xs: Vec<&WgpuStorage> = inputs.iter().map(|&(_, _, x)| x).collect();
+    let since = ctx.failed_batches();
     let staged = stage_all(ctx, &xs, reads)?;
     let buffers: Vec<(u32, &WgpuStorage)> =
         inputs.iter().map(|&(slot, _, x)| (slot, x)).chain(others.iter().copied()).collect();
-    let textures: Vec<(u32, &wgpu::TextureView)> =
+    let views: Vec<(u32, &wgpu::TextureView)> =
         inputs.iter().enumerate().map(|(i, &(_, slot, _))| (slot, staged.view(i))).collect();
-    ctx.dispatch_with_textures(&kernel.with("STAGED", staged.flag()), params, &buffers, &textures, &[], groups)
+    // The inputs are bound as buffers too, so the batch's checks see them.
+    let reads = TextureReads { views: &views, sources: &[], since };
+    ctx.dispatch_with_textures(&kernel.with("STAGED", staged.flag()), params, &buffers, reads, groups)
 }
 
 #[cfg(test)]
