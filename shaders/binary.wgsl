@@ -119,7 +119,7 @@ fn binary_lt(x: f32, y: f32) -> f32 { return flag(x < y); }
 fn binary_le(x: f32, y: f32) -> f32 { return flag(x <= y); }
 fn binary_gt(x: f32, y: f32) -> f32 { return flag(x > y); }
 fn binary_ge(x: f32, y: f32) -> f32 { return flag(x >= y); }
-fn binary_relu_grad(g: f32, x: f32) -> f32 { return select(0.0, g, x > 0.0); }
+fn binary_relu_grad(g: f32, x: f32) -> f32 { return select(g, 0.0, x <= 0.0); }
 
 fn apply_binary(x: f32, y: f32) -> f32 {
     switch OP {
@@ -328,8 +328,8 @@ fn mul_add_relu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     map_mul_add(wg, nwg, li, true);
 }
 
-// `relu_backward` (elementwise.rs): the gradient through a ReLU, `a` where `b` (the ReLU's output)
-// is positive, over rows of `4 p.n` values, and its column sums (a bias's gradient) in `sums4`.
+// `relu_backward` (elementwise.rs): the gradient through a ReLU, `a` except where `b` (the ReLU's
+// output) is <= 0 (a NaN output passes it, as torch), over rows of `4 p.n` values, and its column sums (a bias's gradient) in `sums4`.
 // A thread walks the rows of 4 columns. The row count comes from the output binding's length, not
 // from a parameter: lavapipe would inline a parameter bounding the loop and recompile the shader
 // at every dispatch (see matmul_texture.wgsl).
@@ -348,7 +348,7 @@ fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
     var sum = vec4(0.0);
     for (var r = 0u; r < rows; r++) {
         let i = r * cols4 + c;
-        let g = select(vec4(0.0), load_a(i), load_b(i) > vec4(0.0));
+        let g = select(load_a(i), vec4(0.0), load_b(i) <= vec4(0.0));
         out4[i] = g;
         sum += g;
     }

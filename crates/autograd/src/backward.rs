@@ -279,11 +279,11 @@ fn unary_vjp(op: UnaryOp, alpha: f32, x: &Tensor, g: &Tensor) -> Result<Tensor> 
         UnaryOp::Relu => g.binary(BinaryOp::ReluGrad, x),
         UnaryOp::LeakyRelu => g * &x.step()?.affine(1.0 - alpha, alpha)?,
         UnaryOp::Elu => {
-            // d/dx = 1 where x > 0, else alpha * exp(x) (not elu(x) + alpha, which cancels to 0
-            // far below zero).
+            // d/dx = alpha * exp(x) where x <= 0 (not elu(x) + alpha, which cancels to 0 far below
+            // zero), else 1, NaN included, as torch.
             let slope = x.scalar_op(BinaryOp::Min, 0.0, false)?.exp()?.affine(alpha, 0.0)?;
             let ones = Tensor::ones(x.shape().clone(), x.device())?;
-            g * &Tensor::where_cond(&x.step()?, &ones, &slope)?
+            g * &Tensor::where_cond(&x.scalar_op(BinaryOp::Le, 0.0, false)?, &slope, &ones)?
         }
         UnaryOp::Gelu => g * &x.unary(UnaryOp::GeluGrad, 0.0)?,
         UnaryOp::GeluGrad => Err(Error::invalid("backward", "gelu_grad is not differentiable (no double backward)")),

@@ -194,6 +194,16 @@ fn gradients_at_kinks_and_zeros_follow_torch() {
     let db = grads.get(&b).unwrap().to_vec().unwrap();
     assert_eq!(db[..2], [0.0, 0.0]);
     close(&db[2..], &[8.0 * 2f32.ln()]);
+    // A NaN input passes ReLU's and ELU's gradient whole, as torch's (x = [nan, -1, 0, 2]:
+    // relu gives [1, 0, 0, 1], elu [1, e^-1, 1, 1]); on the GPU too, ReLU through its fused kernel.
+    for dev in [cpu(), gpu()] {
+        let x = Tensor::from_vec(vec![f32::NAN, -1.0, 0.0, 2.0], [1, 4], &dev).unwrap();
+        assert_eq!(grad_of(&x, &|x| x.relu()), [1.0, 0.0, 0.0, 1.0]);
+        close(&grad_of(&x, &|x| x.elu(1.0)), &[1.0, (-1f32).exp(), 1.0, 1.0]);
+        let w = Tensor::from_vec(vec![1.0], [1, 1], &dev).unwrap();
+        let through_linear = grad_of(&x.reshape([4, 1]).unwrap(), &|x| x.linear(&w, None, true));
+        assert_eq!(through_linear, [1.0, 0.0, 0.0, 1.0]);
+    }
     // ELU far below zero: alpha * e^x, not elu(x) + alpha (which rounds to 0).
     let g = grad_of(&t(&[-20.0]), &|x| x.elu(1.0));
     assert!((g[0] / (-20f32).exp() - 1.0).abs() < 1e-5, "{g:?}");

@@ -135,8 +135,9 @@ binary_ops! {
     Le, "le", |a, b| flag(a <= b);
     Gt, "gt", |a, b| flag(a > b);
     Ge, "ge", |a, b| flag(a >= b);
-    // ReLU's backward in one pass: the gradient `a` where the input `b` was positive.
-    ReluGrad, "relu_grad", |a, b| if b > 0.0 { a } else { 0.0 };
+    // ReLU's backward in one pass: the gradient `a` except where the input `b` was <= 0 (a NaN
+    // input passes it, as torch's `threshold_backward`).
+    ReluGrad, "relu_grad", |a, b| if b <= 0.0 { 0.0 } else { a };
 }
 
 /// Reductions along one axis. `ArgMax`/`ArgMin` give the first index of the extreme, as f32.

@@ -68,9 +68,10 @@ pub fn bias_relu(y: &mut [f32], bias: Option<&[f32]>, relu: bool) {
     }
 }
 
-/// `grad` where `out > 0`, else 0, over rows of `cols`, and the column sums of that.
+/// `grad`, or 0 where `out <= 0` (a NaN output passes it, as torch), over rows of `cols`, and the
+/// column sums of that.
 pub fn relu_backward(grad: &[f32], out: &[f32], cols: usize) -> (Vec<f32>, Vec<f32>) {
-    let masked: Vec<f32> = grad.iter().zip(out).map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }).collect();
+    let masked: Vec<f32> = grad.iter().zip(out).map(|(&g, &y)| if y <= 0.0 { 0.0 } else { g }).collect();
     // In f64, as every CPU sum (a bias over millions of rows would stall in f32).
     let mut sums = vec![0.0f64; cols];
     if cols > 0 {
