@@ -329,7 +329,8 @@ fn mul_add_relu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 }
 
 // `relu_backward` (elementwise.rs): the gradient through a ReLU, `a` except where `b` (the ReLU's
-// output) is <= 0 (a NaN output passes it, as torch), over rows of `4 p.n` values, and its column sums (a bias's gradient) in `sums4`.
+// output) is <= 0 (a NaN output passes it, as torch), over rows of `4 p.n` values, and its column
+// sums (a bias's gradient) in `sums4`.
 // A thread walks the rows of 4 columns. The row count comes from the output binding's length, not
 // from a parameter: lavapipe would inline a parameter bounding the loop and recompile the shader
 // at every dispatch (see matmul_texture.wgsl).

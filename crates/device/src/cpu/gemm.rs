@@ -2,8 +2,9 @@
 //!
 //! For each block of columns, B is packed once (in parallel) into `NR`-wide panels, stored slice by
 //! slice of k (at most `KC` steps each); then one parallel loop runs the tasks (a block of about
-//! `MC` rows of A, whole `MR`-row panels, × a group of B panels), each packing its rows of A at most `KC` steps at a time
-//! into `MR`-row panels and sweeping the microkernel over its tiles of C. Transposes are strides.
+//! `MC` rows of A, whole `MR`-row panels, × a group of B panels), each packing its rows of A at
+//! most `KC` steps at a time into `MR`-row panels and sweeping the microkernel over its tiles of C.
+//! Transposes are strides.
 //! Two parallel regions per column block keep small products (the MLP's 128×784×256) from paying
 //! for many synchronisations.
 
