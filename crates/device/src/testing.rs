@@ -25,13 +25,14 @@ pub fn assert_close(a: &[f32], b: &[f32], rtol: f32, atol: f32) {
 }
 
 /// Asserts the GPU's values equal the CPU's within `tol` times the larger of 1 and the CPU's
-/// largest magnitude (a GPU sums in another order), NaN where the CPU has NaN; `what` names them.
+/// largest finite magnitude (a GPU sums in another order); NaN and infinities must match exactly.
+/// `what` names the values in the message.
 #[track_caller]
 pub fn assert_gpu_agrees(what: &str, cpu: &[f32], gpu: &[f32], tol: f32) {
     assert_eq!(cpu.len(), gpu.len(), "{what}: lengths differ");
-    let scale = cpu.iter().fold(1f32, |m, x| m.max(x.abs()));
+    let scale = cpu.iter().filter(|x| x.is_finite()).fold(1f32, |m, x| m.max(x.abs()));
     for (i, (c, g)) in cpu.iter().zip(gpu).enumerate() {
-        let same = if c.is_nan() { g.is_nan() } else { (c - g).abs() <= tol * scale };
+        let same = c == g || (c.is_nan() && g.is_nan()) || (c - g).abs() <= tol * scale;
         assert!(same, "{what}: element {i} is {c} on the CPU, {g} on the GPU");
     }
 }
