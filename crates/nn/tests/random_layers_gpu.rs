@@ -1,7 +1,7 @@
 //! Layers and losses with random geometry (convolutions, pooling, normalisation, recurrent layers,
 //! attention, a transformer block, every loss over a linear layer): on the GPU, with the CPU's
 //! parameters, the output, the gradients of the input and of every parameter, the buffers after
-//! the step and the loss equal the CPU's. Seeded, so a failure names a case that reruns alike.
+//! the forward and the loss equal the CPU's. Seeded, so a failure names a case that reruns alike.
 
 use soma_autograd::{Device, Rng, Tensor};
 use soma_device::Result;
@@ -33,7 +33,7 @@ struct Case {
 }
 
 /// The output, the gradients (input first, then each parameter that has one), and the buffers
-/// after the step followed by the loss.
+/// after the forward followed by the loss.
 type Outcome = (Vec<f32>, Vec<(String, Vec<f32>)>, Vec<f32>);
 
 fn values(rng: &mut Rng, n: usize) -> Vec<f32> {
